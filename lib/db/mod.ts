@@ -1,0 +1,10 @@
+/**
+ * The PostgreSQL store: connection (PGlite embedded or a server), versioned
+ * migrations, bulk upserts and repositories.
+ *
+ * @module
+ */
+export * from "./store.ts";
+export * from "./migrate.ts";
+export * from "./bulk.ts";
+export * from "./prices_repo.ts";

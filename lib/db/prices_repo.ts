@@ -1,0 +1,187 @@
+/**
+ * Repository for bars, instruments and ingest lineage.
+ *
+ * @module
+ */
+import type { Queryable } from "./store.ts";
+import { upsertColumns } from "./bulk.ts";
+import type { BarColumns } from "../data/panel.ts";
+import { redactDeep } from "../util/redact.ts";
+
+const PRICE_COLUMNS = [
+  { name: "instrument", type: "text" },
+  { name: "bar_size", type: "text" },
+  { name: "timestamp", type: "timestamptz" },
+  { name: "open", type: "float8" },
+  { name: "high", type: "float8" },
+  { name: "low", type: "float8" },
+  { name: "close", type: "float8" },
+  { name: "volume", type: "float8" },
+] as const;
+
+/**
+ * Upserts bars into `tt_prices` (idempotent: the same bars twice leave the same rows).
+ * @param q The store or, for atomic writes, a transaction.
+ * @param barSize Bar size of every bar, e.g. `"1 day"`, `"1 hour"`.
+ * @param bars Column arrays of equal length.
+ * @returns Rows written.
+ * @example
+ * ```ts
+ * await store.transaction((tx) => upsertPrices(tx, "1 day", bars));
+ * ```
+ */
+export function upsertPrices(q: Queryable, barSize: string, bars: BarColumns): Promise<number> {
+  const n = bars.instrument.length;
+  return upsertColumns(q, {
+    table: "tt_prices",
+    columns: PRICE_COLUMNS,
+    key: ["instrument", "bar_size", "timestamp"],
+    data: [bars.instrument, new Array(n).fill(barSize), bars.timestamp, bars.open, bars.high, bars.low, bars.close, bars.volume],
+  });
+}
+
+/** Filters for {@linkcode readPrices}. */
+export interface PriceQuery {
+  /** Only these symbols. Default: all. */
+  instruments?: string[];
+  /** Default `"1 day"`. */
+  barSize?: string;
+  /** Inclusive start (ISO date or `Date`). */
+  start?: string | Date;
+  /** Inclusive end (ISO date or `Date`; a date-only end includes that whole day). */
+  end?: string | Date;
+}
+
+/**
+ * Reads bars from `tt_prices`, ordered by instrument then time.
+ * @param q The store.
+ * @param query See {@linkcode PriceQuery}.
+ * @returns Column arrays (timestamps in epoch ms).
+ * @example
+ * ```ts
+ * const bars = await readPrices(store, { instruments: ["AAPL"], start: "2015-01-01" });
+ * ```
+ */
+export async function readPrices(q: Queryable, query: PriceQuery = {}): Promise<BarColumns> {
+  const where = ["bar_size = $1"];
+  const params: unknown[] = [query.barSize ?? "1 day"];
+  if (query.instruments?.length) {
+    params.push(query.instruments);
+    where.push(`instrument = ANY($${params.length}::text[])`);
+  }
+  if (query.start !== undefined) {
+    params.push(toIso(query.start, false));
+    where.push(`timestamp >= $${params.length}::timestamptz`);
+  }
+  if (query.end !== undefined) {
+    params.push(toIso(query.end, true));
+    where.push(`timestamp ${typeof query.end === "string" && /^\d{4}-\d{2}-\d{2}$/.test(query.end) ? "<" : "<="} $${params.length}::timestamptz`);
+  }
+  const rows = await q.query<{
+    instrument: string; timestamp: Date; open: number; high: number; low: number; close: number; volume: number;
+  }>(
+    `SELECT instrument, timestamp, open, high, low, close, volume FROM tt_prices
+     WHERE ${where.join(" AND ")} ORDER BY instrument, timestamp`,
+    params,
+  );
+  const out: BarColumns = { instrument: [], timestamp: [], open: [], high: [], low: [], close: [], volume: [] };
+  for (const r of rows) {
+    out.instrument.push(r.instrument);
+    out.timestamp.push(new Date(r.timestamp).getTime());
+    out.open.push(r.open);
+    out.high.push(r.high);
+    out.low.push(r.low);
+    out.close.push(r.close);
+    out.volume.push(r.volume);
+  }
+  return out;
+}
+
+function toIso(v: string | Date, endOfDay: boolean): string {
+  if (v instanceof Date) return v.toISOString();
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) {
+    const d = new Date(`${v}T00:00:00Z`);
+    if (Number.isNaN(d.getTime())) throw new RangeError(`Not a date: ${v}`);
+    if (endOfDay) d.setUTCDate(d.getUTCDate() + 1);
+    return d.toISOString();
+  }
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new RangeError(`Not a date: ${v}`);
+  return d.toISOString();
+}
+
+/** A row of `tt_instruments`. */
+export interface InstrumentRecord {
+  symbol: string;
+  secType?: string;
+  exchange?: string | null;
+  primaryExchange?: string | null;
+  currency?: string | null;
+  conId?: number | null;
+  /** First available bar (epoch ms or Date). */
+  firstBar?: number | Date | null;
+}
+
+/**
+ * Upserts instrument metadata (only the fields given overwrite stored ones).
+ * @param q The store or a transaction.
+ * @param items Instruments.
+ */
+export async function upsertInstruments(q: Queryable, items: InstrumentRecord[]): Promise<void> {
+  for (const it of items) {
+    await q.query(
+      `INSERT INTO tt_instruments (symbol, sec_type, exchange, primary_exchange, currency, con_id, first_bar, updated_at)
+       VALUES ($1, COALESCE($2, 'STK'), $3, $4, $5, $6, $7, now())
+       ON CONFLICT (symbol) DO UPDATE SET
+         sec_type = COALESCE($2, tt_instruments.sec_type),
+         exchange = COALESCE($3, tt_instruments.exchange),
+         primary_exchange = COALESCE($4, tt_instruments.primary_exchange),
+         currency = COALESCE($5, tt_instruments.currency),
+         con_id = COALESCE($6, tt_instruments.con_id),
+         first_bar = COALESCE($7, tt_instruments.first_bar),
+         updated_at = now()`,
+      [
+        it.symbol,
+        it.secType ?? null,
+        it.exchange ?? null,
+        it.primaryExchange ?? null,
+        it.currency ?? null,
+        it.conId ?? null,
+        it.firstBar == null ? null : new Date(it.firstBar).toISOString(),
+      ],
+    );
+  }
+}
+
+/**
+ * Records the start of an ingest run (lineage). Parameters are redacted before storing.
+ * @param q The store.
+ * @param source `sample`, `csv`, `ibkr` …
+ * @param parameters What the run was asked to do.
+ * @returns The run id.
+ */
+export async function startIngestRun(q: Queryable, source: string, parameters: Record<string, unknown>): Promise<number> {
+  const [row] = await q.query<{ id: number }>(
+    "INSERT INTO tt_ingest_runs (source, parameters) VALUES ($1, $2::jsonb) RETURNING id",
+    [source, JSON.stringify(redactDeep(parameters))],
+  );
+  return row.id;
+}
+
+/**
+ * Records the end of an ingest run.
+ * @param q The store.
+ * @param id From {@linkcode startIngestRun}.
+ * @param result Rows written, status and an optional (redacted) message.
+ */
+export async function finishIngestRun(
+  q: Queryable,
+  id: number,
+  result: { rowsWritten: number; status: "ok" | "failed"; message?: string },
+): Promise<void> {
+  const { redact } = await import("../util/redact.ts");
+  await q.query(
+    "UPDATE tt_ingest_runs SET finished_at = now(), rows_written = $2, status = $3, message = $4 WHERE id = $1",
+    [id, result.rowsWritten, result.status, result.message ? redact(result.message) : null],
+  );
+}
