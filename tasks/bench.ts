@@ -1,0 +1,27 @@
+/**
+ * `deno task bench NAME [options]`: runs one benchmark from `tasks/bench/NAME.ts`
+ * and prints its JSON line(s). `deno task bench --help` lists them.
+ *
+ * @module
+ */
+import { runTask, UsageError } from "@lib/util/mod.ts";
+
+const BENCHES = {
+  ingest: "Upsert the 41-symbol daily folder into PGlite and (with DATABASE_URL/TEST_DATABASE_URL) a server: rows/s",
+  features: "SPEC.md section 2 feature pipeline (--symbols S --days D) and the 52×252 full refresh",
+  ppo: "SPEC.md section 1 PPO workload (--steps N), optionally beside the PyTorch reference",
+} as const;
+
+async function main() {
+  const [name, ...rest] = Deno.args;
+  if (!name || name === "--help" || name === "-h") {
+    console.log("Usage: deno task bench NAME [options]   (NAME --help for its options)\n\nBenchmarks:");
+    for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)}${v}`);
+    return;
+  }
+  if (!(name in BENCHES)) throw new UsageError(`Unknown benchmark "${name}"; one of ${Object.keys(BENCHES).join(", ")}`);
+  const mod = await import(`./bench/${name}.ts`);
+  await mod.main(rest);
+}
+
+if (import.meta.main) await runTask(main);
