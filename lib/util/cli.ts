@@ -31,7 +31,7 @@ export interface CommandSpec {
   summary: string;
   options: Record<string, OptionSpec>;
   /** Example invocations shown at the end of `--help`. */
-  examples?: string[];
+  examples?: readonly string[];
 }
 
 /** Thrown for a bad command line; tasks print its message and exit 2. */
@@ -39,8 +39,8 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** Parsed values: strings for `string` options, booleans for flags. */
-export type ParsedArgs = Record<string, string | boolean | undefined> & { _: string[] };
+/** Parsed values: strings for `string` options, booleans for flags. Positional arguments are refused. */
+export type ParsedArgs = Record<string, string | boolean | undefined>;
 
 /**
  * Renders the `--help` text of a command.
@@ -95,7 +95,7 @@ export function parseCommand(spec: CommandSpec, args: string[] = Deno.args): Par
   }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options, allowPositionals: false, strict: true });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\nRun \`deno task ${spec.name} --help\` for the options.`);
   }
@@ -103,7 +103,7 @@ export function parseCommand(spec: CommandSpec, args: string[] = Deno.args): Par
     console.log(helpText(spec));
     Deno.exit(0);
   }
-  const out: ParsedArgs = { _: parsed.positionals };
+  const out: ParsedArgs = {};
   for (const [k, o] of Object.entries(spec.options)) {
     const v = (parsed.values as Record<string, string | boolean | undefined>)[k] ?? o.default;
     if (o.choices && typeof v === "string" && !o.choices.includes(v)) {
