@@ -8,3 +8,4 @@ export * from "./store.ts";
 export * from "./migrate.ts";
 export * from "./bulk.ts";
 export * from "./prices_repo.ts";
+export * from "./episodes_repo.ts";

@@ -1,0 +1,678 @@
+/**
+ * Repository for what training and evaluation leave behind: episodes (`tt_episode`
+ * with its `tt_action`, `tt_reward`, `tt_equity_curve`, `tt_target_weights` rows),
+ * training runs and their per-update metrics (`tt_train_runs`, `tt_train_metrics`)
+ * and the model registry (`tt_models`).
+ *
+ * Every episode is written in one transaction, the four detail tables through
+ * batched {@linkcode upsertColumns}, so a killed process leaves either the whole
+ * episode or nothing. Configs are passed through {@linkcode redactDeep} before they
+ * are stored.
+ *
+ * @module
+ */
+import type { Queryable } from "./store.ts";
+import { upsertColumns } from "./bulk.ts";
+import { redactDeep } from "../util/redact.ts";
+
+/** Why an episode was run. */
+export const EPISODE_KINDS = ["train", "eval", "benchmark", "paper", "live"] as const;
+/** One of {@linkcode EPISODE_KINDS}. */
+export type EpisodeKind = typeof EPISODE_KINDS[number];
+
+/** Everything needed to log one episode. Per-step arrays have one entry per `step`. */
+export interface EpisodeLog {
+  kind: EpisodeKind;
+  /** The model that acted (`tt_models.id`), if any. */
+  modelId?: number | null;
+  /** The training run it belongs to (`tt_train_runs.id`), if any. */
+  runId?: number | null;
+  /** Why it ended: `"end_of_data"`, `"drawdown"`, `"max_steps"` … */
+  stopReason: string;
+  /** Largest peak-to-trough loss of the equity curve, as a positive fraction. */
+  maxDrawdown: number;
+  /** Annualised Sharpe ratio of the equity curve's returns. */
+  sharpeRatio: number;
+  /** Total traded notional / net worth over the episode. */
+  turnover: number;
+  /** Full configuration (seed, data range, code version …); redacted before storing. */
+  config: Record<string, unknown>;
+  /** Columns of `targetWeights`. */
+  instruments: readonly string[];
+  /** Columns of `actions`. Default: `instruments`. */
+  actionLabels?: readonly string[];
+  /** Epoch ms of the bar whose close produced each decision (one per step, unique). */
+  decisionTimestamps: readonly number[];
+  /** Raw policy output per step, `steps × actionLabels.length`, row-major. */
+  actions: ArrayLike<number>;
+  /** Target weights the action mapped to, `steps × instruments.length`, row-major. */
+  targetWeights: ArrayLike<number>;
+  /** Epoch ms at which each step's reward was realised (one per step, unique). */
+  rewardTimestamps: readonly number[];
+  /** Reward per step. */
+  rewards: ArrayLike<number>;
+  /** Epoch ms of each equity point (usually the start bar, then one per step; unique). */
+  equityTimestamps: readonly number[];
+  /** Net worth at each equity point. */
+  netWorth: ArrayLike<number>;
+  /** Who chose the weights, e.g. `"ppo"`, `"equal_weight_buy_and_hold"`. */
+  strategy: string;
+  /** Why: one text for every step, or one per step. */
+  rationale?: string | readonly string[];
+}
+
+/** A stored `tt_episode` row. */
+export interface EpisodeRecord {
+  id: number;
+  kind: EpisodeKind;
+  modelId: number | null;
+  runId: number | null;
+  startTime: Date | null;
+  endTime: Date | null;
+  stopReason: string | null;
+  maxDrawdown: number | null;
+  sharpeRatio: number | null;
+  turnover: number | null;
+  config: Record<string, unknown>;
+  createdAt: Date;
+}
+
+/** Long-form (one row per timestamp × label) values. */
+export interface LongSeries {
+  timestamp: number[];
+  label: string[];
+  value: number[];
+}
+
+/** An episode with its curves, as a report reads it. */
+export interface EpisodeDetail {
+  episode: EpisodeRecord;
+  equity: { timestamp: number[]; netWorth: number[] };
+  rewards: { timestamp: number[]; reward: number[] };
+  /** `label` is the action label (usually the instrument). */
+  actions: LongSeries;
+  /** `label` is the instrument. */
+  weights: LongSeries & { strategy: string[]; rationale: (string | null)[] };
+}
+
+const TS = "timestamptz";
+
+/**
+ * Logs one episode and its four detail tables in one transaction.
+ *
+ * @param store Anything with `transaction` (an open {@linkcode Store}).
+ * @param log See {@linkcode EpisodeLog}.
+ * @returns The new `tt_episode.id`.
+ * @throws {TypeError} When array lengths disagree (nothing is written).
+ * @example
+ * ```ts
+ * const id = await logEpisode(store, { kind: "eval", stopReason: "end_of_data", … });
+ * ```
+ */
+export async function logEpisode(
+  store: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> },
+  log: EpisodeLog,
+): Promise<number> {
+  const steps = log.decisionTimestamps.length;
+  const n = log.instruments.length;
+  const labels = log.actionLabels ?? log.instruments;
+  const check = (what: string, got: number, want: number) => {
+    if (got !== want) {
+      throw new TypeError(`logEpisode(${log.kind}): ${what} has ${got} values, expected ${want}`);
+    }
+  };
+  check("actions", log.actions.length, steps * labels.length);
+  check("targetWeights", log.targetWeights.length, steps * n);
+  check("rewardTimestamps", log.rewardTimestamps.length, steps);
+  check("rewards", log.rewards.length, steps);
+  check("netWorth", log.netWorth.length, log.equityTimestamps.length);
+  if (typeof log.rationale === "object") check("rationale", log.rationale.length, steps);
+  if (!EPISODE_KINDS.includes(log.kind)) {
+    throw new TypeError(`logEpisode: unknown kind "${log.kind}"`);
+  }
+
+  let start: number | null = null, end: number | null = null;
+  for (const arr of [log.equityTimestamps, log.decisionTimestamps, log.rewardTimestamps]) {
+    for (const t of arr) {
+      if (start === null || t < start) start = t;
+      if (end === null || t > end) end = t;
+    }
+  }
+
+  return await store.transaction(async (tx) => {
+    const [row] = await tx.query<{ id: number }>(
+      `INSERT INTO tt_episode (kind, model_id, run_id, start_time, end_time, stop_reason, max_drawdown,
+         sharpe_ratio, turnover, config_json)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb) RETURNING id`,
+      [
+        log.kind,
+        log.modelId ?? null,
+        log.runId ?? null,
+        start === null ? null : new Date(start).toISOString(),
+        end === null ? null : new Date(end).toISOString(),
+        log.stopReason,
+        finiteOrNull(log.maxDrawdown),
+        finiteOrNull(log.sharpeRatio),
+        finiteOrNull(log.turnover),
+        JSON.stringify(redactDeep(log.config)),
+      ],
+    );
+    const id = row.id;
+    const idCol = (len: number) => new Array(len).fill(id);
+
+    // Actions and weights: long form, one row per (step, column).
+    const aTime: number[] = [], aLabel: string[] = [], aValue: number[] = [];
+    for (let s = 0; s < steps; s++) {
+      for (let j = 0; j < labels.length; j++) {
+        aTime.push(log.decisionTimestamps[s]);
+        aLabel.push(labels[j]);
+        aValue.push(log.actions[s * labels.length + j]);
+      }
+    }
+    const wTime: number[] = [],
+      wInst: string[] = [],
+      wValue: number[] = [],
+      wWhy: (string | null)[] = [];
+    for (let s = 0; s < steps; s++) {
+      const why = log.rationale === undefined
+        ? null
+        : typeof log.rationale === "string"
+        ? log.rationale
+        : log.rationale[s];
+      for (let i = 0; i < n; i++) {
+        wTime.push(log.decisionTimestamps[s]);
+        wInst.push(log.instruments[i]);
+        wValue.push(log.targetWeights[s * n + i]);
+        wWhy.push(why);
+      }
+    }
+    await upsertColumns(tx, {
+      table: "tt_action",
+      key: ["episode_id", "timestamp", "instrument"],
+      columns: [
+        { name: "episode_id", type: "int8" },
+        { name: "timestamp", type: TS },
+        { name: "instrument", type: "text" },
+        { name: "action_value", type: "float8" },
+      ],
+      data: [idCol(aTime.length), aTime, aLabel, aValue],
+    });
+    await upsertColumns(tx, {
+      table: "tt_reward",
+      key: ["episode_id", "timestamp"],
+      columns: [
+        { name: "episode_id", type: "int8" },
+        { name: "timestamp", type: TS },
+        { name: "reward_value", type: "float8" },
+      ],
+      data: [idCol(steps), log.rewardTimestamps, Array.from(log.rewards)],
+    });
+    await upsertColumns(tx, {
+      table: "tt_equity_curve",
+      key: ["episode_id", "timestamp"],
+      columns: [
+        { name: "episode_id", type: "int8" },
+        { name: "timestamp", type: TS },
+        { name: "net_worth", type: "float8" },
+      ],
+      data: [idCol(log.equityTimestamps.length), log.equityTimestamps, Array.from(log.netWorth)],
+    });
+    await upsertColumns(tx, {
+      table: "tt_target_weights",
+      key: ["episode_id", "timestamp", "instrument"],
+      columns: [
+        { name: "episode_id", type: "int8" },
+        { name: "timestamp", type: TS },
+        { name: "instrument", type: "text" },
+        { name: "target_weight", type: "float8" },
+        { name: "strategy", type: "text" },
+        { name: "rationale", type: "text" },
+      ],
+      data: [
+        idCol(wTime.length),
+        wTime,
+        wInst,
+        wValue,
+        new Array(wTime.length).fill(log.strategy),
+        wWhy,
+      ],
+    });
+    return id;
+  });
+}
+
+function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
+
+interface EpisodeRow {
+  id: number;
+  kind: EpisodeKind;
+  model_id: number | null;
+  run_id: number | null;
+  start_time: Date | null;
+  end_time: Date | null;
+  stop_reason: string | null;
+  max_drawdown: number | null;
+  sharpe_ratio: number | null;
+  turnover: number | null;
+  config_json: Record<string, unknown> | string;
+  created_at: Date;
+}
+
+function toEpisode(r: EpisodeRow): EpisodeRecord {
+  return {
+    id: r.id,
+    kind: r.kind,
+    modelId: r.model_id,
+    runId: r.run_id,
+    startTime: r.start_time,
+    endTime: r.end_time,
+    stopReason: r.stop_reason,
+    maxDrawdown: r.max_drawdown,
+    sharpeRatio: r.sharpe_ratio,
+    turnover: r.turnover,
+    config: typeof r.config_json === "string" ? JSON.parse(r.config_json) : r.config_json,
+    createdAt: r.created_at,
+  };
+}
+
+/** Filters of {@linkcode listEpisodes}. */
+export interface EpisodeQuery {
+  kind?: EpisodeKind;
+  modelId?: number;
+  runId?: number;
+  /** Newest first; default 100. */
+  limit?: number;
+}
+
+/**
+ * Lists episodes, newest first.
+ * @param q The store.
+ * @param query See {@linkcode EpisodeQuery}.
+ * @returns Episode rows without their curves.
+ * @example
+ * ```ts
+ * const [latestEval] = await listEpisodes(store, { kind: "eval", modelId: 3, limit: 1 });
+ * ```
+ */
+export async function listEpisodes(
+  q: Queryable,
+  query: EpisodeQuery = {},
+): Promise<EpisodeRecord[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (query.kind) {
+    params.push(query.kind);
+    where.push(`kind = $${params.length}`);
+  }
+  if (query.modelId !== undefined) {
+    params.push(query.modelId);
+    where.push(`model_id = $${params.length}`);
+  }
+  if (query.runId !== undefined) {
+    params.push(query.runId);
+    where.push(`run_id = $${params.length}`);
+  }
+  params.push(query.limit ?? 100);
+  const rows = await q.query<EpisodeRow>(
+    `SELECT * FROM tt_episode ${where.length ? "WHERE " + where.join(" AND ") : ""}
+     ORDER BY id DESC LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map(toEpisode);
+}
+
+/**
+ * Reads one episode with its equity curve, rewards, actions and target weights.
+ * @param q The store.
+ * @param id `tt_episode.id`.
+ * @returns The episode, or `null` when there is none with that id.
+ * @example
+ * ```ts
+ * const ep = await readEpisode(store, 12);
+ * ep?.equity.netWorth.at(-1);
+ * ```
+ */
+export async function readEpisode(q: Queryable, id: number): Promise<EpisodeDetail | null> {
+  const [row] = await q.query<EpisodeRow>("SELECT * FROM tt_episode WHERE id = $1", [id]);
+  if (!row) return null;
+  const eq = await q.query<{ timestamp: Date; net_worth: number }>(
+    "SELECT timestamp, net_worth FROM tt_equity_curve WHERE episode_id = $1 ORDER BY timestamp",
+    [id],
+  );
+  const rw = await q.query<{ timestamp: Date; reward_value: number }>(
+    "SELECT timestamp, reward_value FROM tt_reward WHERE episode_id = $1 ORDER BY timestamp",
+    [id],
+  );
+  const ac = await q.query<{ timestamp: Date; instrument: string; action_value: number }>(
+    "SELECT timestamp, instrument, action_value FROM tt_action WHERE episode_id = $1 ORDER BY timestamp, instrument",
+    [id],
+  );
+  const tw = await q.query<
+    {
+      timestamp: Date;
+      instrument: string;
+      target_weight: number;
+      strategy: string;
+      rationale: string | null;
+    }
+  >(
+    `SELECT timestamp, instrument, target_weight, strategy, rationale FROM tt_target_weights
+     WHERE episode_id = $1 ORDER BY timestamp, instrument`,
+    [id],
+  );
+  const ms = (d: Date) => new Date(d).getTime();
+  return {
+    episode: toEpisode(row),
+    equity: { timestamp: eq.map((r) => ms(r.timestamp)), netWorth: eq.map((r) => r.net_worth) },
+    rewards: { timestamp: rw.map((r) => ms(r.timestamp)), reward: rw.map((r) => r.reward_value) },
+    actions: {
+      timestamp: ac.map((r) => ms(r.timestamp)),
+      label: ac.map((r) => r.instrument),
+      value: ac.map((r) => r.action_value),
+    },
+    weights: {
+      timestamp: tw.map((r) => ms(r.timestamp)),
+      label: tw.map((r) => r.instrument),
+      value: tw.map((r) => r.target_weight),
+      strategy: tw.map((r) => r.strategy),
+      rationale: tw.map((r) => r.rationale),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Models
+
+/** A stored `tt_models` row. */
+export interface ModelRecord {
+  id: number;
+  name: string;
+  version: number;
+  /** Directory of the saved model. */
+  path: string;
+  config: Record<string, unknown>;
+  createdAt: Date;
+}
+
+interface ModelRow {
+  id: number;
+  name: string;
+  version: number;
+  path: string;
+  config_json: Record<string, unknown> | string;
+  created_at: Date;
+}
+
+function toModel(r: ModelRow): ModelRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    version: r.version,
+    path: r.path,
+    config: typeof r.config_json === "string" ? JSON.parse(r.config_json) : r.config_json,
+    createdAt: r.created_at,
+  };
+}
+
+/**
+ * Registers a saved model under `name` with the next version number (1 for a new
+ * name, else the largest stored version + 1; safe when two processes register at once).
+ *
+ * @param q The store.
+ * @param model Name, directory and (redacted before storing) config.
+ * @returns The stored row with its id and version.
+ * @example
+ * ```ts
+ * const m = await registerModel(store, { name: "ppo-portfolio", path: "/data/models/x", config });
+ * m.version; // 1, 2, …
+ * ```
+ */
+export async function registerModel(
+  q: Queryable,
+  model: { name: string; path: string; config: Record<string, unknown> },
+): Promise<ModelRecord> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      const [row] = await q.query<ModelRow>(
+        `INSERT INTO tt_models (name, version, path, config_json)
+         SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3::jsonb FROM tt_models WHERE name = $1
+         RETURNING *`,
+        [model.name, model.path, JSON.stringify(redactDeep(model.config))],
+      );
+      return toModel(row);
+    } catch (e) {
+      // A concurrent registration took the same version: try the next one.
+      if (attempt < 5 && /duplicate key|unique/i.test((e as Error).message)) continue;
+      throw e;
+    }
+  }
+}
+
+/**
+ * Changes where a registered model lives (e.g. after its directory is named by its version).
+ * @param q The store.
+ * @param id `tt_models.id`.
+ * @param path The new directory.
+ */
+export async function updateModelPath(q: Queryable, id: number, path: string): Promise<void> {
+  await q.query("UPDATE tt_models SET path = $2 WHERE id = $1", [id, path]);
+}
+
+/**
+ * Reads one registered model.
+ * @param q The store.
+ * @param id `tt_models.id`.
+ * @returns The model, or `null`.
+ * @example
+ * ```ts
+ * const m = await readModel(store, 3);
+ * ```
+ */
+export async function readModel(q: Queryable, id: number): Promise<ModelRecord | null> {
+  const [row] = await q.query<ModelRow>("SELECT * FROM tt_models WHERE id = $1", [id]);
+  return row ? toModel(row) : null;
+}
+
+/**
+ * Lists registered models, newest first.
+ * @param q The store.
+ * @param options `name` filters by name.
+ * @returns Model rows.
+ */
+export async function listModels(
+  q: Queryable,
+  options: { name?: string } = {},
+): Promise<ModelRecord[]> {
+  const rows = options.name
+    ? await q.query<ModelRow>("SELECT * FROM tt_models WHERE name = $1 ORDER BY id DESC", [
+      options.name,
+    ])
+    : await q.query<ModelRow>("SELECT * FROM tt_models ORDER BY id DESC");
+  return rows.map(toModel);
+}
+
+// ---------------------------------------------------------------------------
+// Training runs and metrics
+
+/** One PPO update's diagnostics (a `tt_train_metrics` row). */
+export interface TrainMetricRow {
+  /** 0-based update number within the run. */
+  updateIndex: number;
+  /** Env steps collected so far in the run. */
+  timesteps: number;
+  policyLoss?: number | null;
+  valueLoss?: number | null;
+  entropy?: number | null;
+  approxKl?: number | null;
+  clipFraction?: number | null;
+  explainedVariance?: number | null;
+  /** Mean undiscounted return of the episodes finished so far (recent window). */
+  meanEpisodeReturn?: number | null;
+  stepsPerSecond?: number | null;
+}
+
+/** A stored `tt_train_runs` row. */
+export interface TrainRunRecord {
+  id: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+  modelId: number | null;
+  config: Record<string, unknown>;
+}
+
+/**
+ * Starts a training run.
+ * @param q The store.
+ * @param config The run's full configuration (redacted before storing).
+ * @returns The run id.
+ * @example
+ * ```ts
+ * const runId = await startTrainRun(store, { seed: 1, steps: 4096 });
+ * ```
+ */
+export async function startTrainRun(
+  q: Queryable,
+  config: Record<string, unknown>,
+): Promise<number> {
+  const [row] = await q.query<{ id: number }>(
+    "INSERT INTO tt_train_runs (config_json) VALUES ($1::jsonb) RETURNING id",
+    [JSON.stringify(redactDeep(config))],
+  );
+  return row.id;
+}
+
+/**
+ * Marks a run finished and links the model it produced.
+ * @param q The store.
+ * @param runId From {@linkcode startTrainRun}.
+ * @param result `modelId` of the saved model, when one was saved.
+ */
+export async function finishTrainRun(
+  q: Queryable,
+  runId: number,
+  result: { modelId?: number | null } = {},
+): Promise<void> {
+  await q.query("UPDATE tt_train_runs SET finished_at = now(), model_id = $2 WHERE id = $1", [
+    runId,
+    result.modelId ?? null,
+  ]);
+}
+
+/**
+ * Writes (upserts) per-update training metrics.
+ * @param q The store.
+ * @param runId From {@linkcode startTrainRun}.
+ * @param rows One per update.
+ * @returns Rows written.
+ * @example
+ * ```ts
+ * await logTrainMetrics(store, runId, [{ updateIndex: 0, timesteps: 2048, policyLoss: -0.01 }]);
+ * ```
+ */
+export function logTrainMetrics(
+  q: Queryable,
+  runId: number,
+  rows: readonly TrainMetricRow[],
+): Promise<number> {
+  const col = <K extends keyof TrainMetricRow>(k: K) => rows.map((r) => r[k] ?? null);
+  return upsertColumns(q, {
+    table: "tt_train_metrics",
+    key: ["run_id", "update_index"],
+    columns: [
+      { name: "run_id", type: "int8" },
+      { name: "update_index", type: "int4" },
+      { name: "timesteps", type: "int8" },
+      { name: "policy_loss", type: "float8" },
+      { name: "value_loss", type: "float8" },
+      { name: "entropy", type: "float8" },
+      { name: "approx_kl", type: "float8" },
+      { name: "clip_fraction", type: "float8" },
+      { name: "explained_variance", type: "float8" },
+      { name: "mean_episode_return", type: "float8" },
+      { name: "steps_per_second", type: "float8" },
+    ],
+    data: [
+      new Array(rows.length).fill(runId),
+      col("updateIndex"),
+      col("timesteps"),
+      col("policyLoss"),
+      col("valueLoss"),
+      col("entropy"),
+      col("approxKl"),
+      col("clipFraction"),
+      col("explainedVariance"),
+      col("meanEpisodeReturn"),
+      col("stepsPerSecond"),
+    ],
+  });
+}
+
+/**
+ * Reads a run's metrics in update order.
+ * @param q The store.
+ * @param runId `tt_train_runs.id`.
+ * @returns One row per update.
+ */
+export async function readTrainMetrics(q: Queryable, runId: number): Promise<TrainMetricRow[]> {
+  const rows = await q.query<Record<string, number | null>>(
+    "SELECT * FROM tt_train_metrics WHERE run_id = $1 ORDER BY update_index",
+    [runId],
+  );
+  return rows.map((r) => ({
+    updateIndex: r.update_index as number,
+    timesteps: r.timesteps as number,
+    policyLoss: r.policy_loss,
+    valueLoss: r.value_loss,
+    entropy: r.entropy,
+    approxKl: r.approx_kl,
+    clipFraction: r.clip_fraction,
+    explainedVariance: r.explained_variance,
+    meanEpisodeReturn: r.mean_episode_return,
+    stepsPerSecond: r.steps_per_second,
+  }));
+}
+
+/**
+ * Reads a training run.
+ * @param q The store.
+ * @param runId `tt_train_runs.id`.
+ * @returns The run, or `null`.
+ */
+export async function readTrainRun(q: Queryable, runId: number): Promise<TrainRunRecord | null> {
+  const [r] = await q.query<{
+    id: number;
+    started_at: Date;
+    finished_at: Date | null;
+    model_id: number | null;
+    config_json: Record<string, unknown> | string;
+  }>("SELECT * FROM tt_train_runs WHERE id = $1", [runId]);
+  if (!r) return null;
+  return {
+    id: r.id,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    modelId: r.model_id,
+    config: typeof r.config_json === "string" ? JSON.parse(r.config_json) : r.config_json,
+  };
+}
+
+/**
+ * Lists the training runs of a model (the run that produced it and any resumed runs), newest first.
+ * @param q The store.
+ * @param modelId `tt_models.id`.
+ * @returns Run rows.
+ */
+export async function listTrainRuns(q: Queryable, modelId: number): Promise<TrainRunRecord[]> {
+  const rows = await q.query<{ id: number }>(
+    "SELECT id FROM tt_train_runs WHERE model_id = $1 ORDER BY id DESC",
+    [modelId],
+  );
+  const out: TrainRunRecord[] = [];
+  for (const r of rows) {
+    const run = await readTrainRun(q, r.id);
+    if (run) out.push(run);
+  }
+  return out;
+}

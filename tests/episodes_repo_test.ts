@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import {
+  finishTrainRun,
+  listEpisodes,
+  listModels,
+  logEpisode,
+  logTrainMetrics,
+  readEpisode,
+  readModel,
+  readTrainMetrics,
+  readTrainRun,
+  registerModel,
+  startTrainRun,
+  updateModelPath,
+} from "@lib/db/mod.ts";
+import type { EpisodeLog } from "@lib/db/mod.ts";
+import { storeFactories } from "./support/stores.ts";
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2020, 0, 2);
+
+function sampleEpisode(overrides: Partial<EpisodeLog> = {}): EpisodeLog {
+  // Two instruments, three steps: decisions on days 0..2, rewards/equity on days 1..3.
+  return {
+    kind: "eval",
+    stopReason: "end_of_data",
+    maxDrawdown: 0.02,
+    sharpeRatio: 1.5,
+    turnover: 1.25,
+    config: { seed: 7, dbUrl: "postgres://tt:hunter2@db/x", data: { start: "2020-01-02" } },
+    instruments: ["AAPL", "SPX"],
+    decisionTimestamps: [T0, T0 + DAY, T0 + 2 * DAY],
+    actions: [0.1, -0.2, 0.3, 0.4, 0.5, -0.6],
+    targetWeights: [0.5, 0.5, 0.25, 0.75, 0, 1],
+    rewardTimestamps: [T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY],
+    rewards: [0.01, -0.02, 0.005],
+    equityTimestamps: [T0, T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY],
+    netWorth: [100, 101, 98.98, 99.4749],
+    strategy: "ppo",
+    rationale: ["first", "second", "third"],
+    ...overrides,
+  };
+}
+
+for (const factory of storeFactories()) {
+  Deno.test(`[${factory.name}] logEpisode() writes the episode and all four detail tables, readEpisode() returns them`, async () => {
+    const store = await factory.open();
+    try {
+      const id = await logEpisode(store, sampleEpisode());
+      const ep = await readEpisode(store, id);
+      assert.ok(ep);
+      assert.equal(ep.episode.kind, "eval");
+      assert.equal(ep.episode.stopReason, "end_of_data");
+      assert.equal(ep.episode.maxDrawdown, 0.02);
+      assert.equal(ep.episode.sharpeRatio, 1.5);
+      assert.equal(ep.episode.turnover, 1.25);
+      assert.equal(ep.episode.startTime?.getTime(), T0);
+      assert.equal(ep.episode.endTime?.getTime(), T0 + 3 * DAY);
+      assert.equal(ep.episode.config.seed, 7);
+      assert.equal(ep.episode.config.dbUrl, "postgres://tt:***@db/x", "config is redacted");
+      assert.deepEqual(ep.equity.netWorth, [100, 101, 98.98, 99.4749]);
+      assert.deepEqual(ep.equity.timestamp, [T0, T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY]);
+      assert.deepEqual(ep.rewards.reward, [0.01, -0.02, 0.005]);
+      assert.deepEqual(ep.rewards.timestamp, [T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY]);
+      assert.deepEqual(ep.actions.label, ["AAPL", "SPX", "AAPL", "SPX", "AAPL", "SPX"]);
+      assert.deepEqual(ep.actions.value, [0.1, -0.2, 0.3, 0.4, 0.5, -0.6]);
+      assert.deepEqual(ep.weights.value, [0.5, 0.5, 0.25, 0.75, 0, 1]);
+      assert.deepEqual(ep.weights.timestamp, [
+        T0,
+        T0,
+        T0 + DAY,
+        T0 + DAY,
+        T0 + 2 * DAY,
+        T0 + 2 * DAY,
+      ]);
+      assert.deepEqual(ep.weights.rationale, [
+        "first",
+        "first",
+        "second",
+        "second",
+        "third",
+        "third",
+      ]);
+      assert.ok(ep.weights.strategy.every((s) => s === "ppo"));
+    } finally {
+      await store.close();
+    }
+  });
+
+  Deno.test(`[${factory.name}] logEpisode() writes nothing when array lengths disagree`, async () => {
+    const store = await factory.open();
+    try {
+      await assert.rejects(
+        () => logEpisode(store, sampleEpisode({ rewards: [0.01] })),
+        (e: Error) => e instanceof TypeError && /rewards has 1 values, expected 3/.test(e.message),
+      );
+      assert.deepEqual(await listEpisodes(store), []);
+      // A failure inside the transaction (duplicate equity timestamp → primary key) rolls back the episode row.
+      await assert.rejects(() =>
+        logEpisode(store, sampleEpisode({ kind: "train", actionLabels: ["a", "a"] }))
+      );
+      assert.deepEqual(await listEpisodes(store), []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  Deno.test(`[${factory.name}] listEpisodes() filters by kind and model, newest first`, async () => {
+    const store = await factory.open();
+    try {
+      const m = await registerModel(store, { name: "ppo-portfolio", path: "/tmp/m1", config: {} });
+      const a = await logEpisode(store, sampleEpisode({ kind: "train", modelId: m.id }));
+      const b = await logEpisode(
+        store,
+        sampleEpisode({ kind: "eval", modelId: m.id, rationale: "same" }),
+      );
+      const c = await logEpisode(
+        store,
+        sampleEpisode({ kind: "benchmark", strategy: "equal_weight" }),
+      );
+      assert.deepEqual((await listEpisodes(store)).map((e) => e.id), [c, b, a]);
+      assert.deepEqual((await listEpisodes(store, { modelId: m.id })).map((e) => e.id), [b, a]);
+      assert.deepEqual((await listEpisodes(store, { kind: "benchmark" })).map((e) => e.id), [c]);
+      const eb = await readEpisode(store, b);
+      assert.ok(eb?.weights.rationale.every((r) => r === "same"));
+      assert.equal(await readEpisode(store, 999_999), null);
+    } finally {
+      await store.close();
+    }
+  });
+
+  Deno.test(`[${factory.name}] registerModel() numbers versions per name from 1`, async () => {
+    const store = await factory.open();
+    try {
+      const a = await registerModel(store, {
+        name: "ppo-portfolio",
+        path: "/a",
+        config: { token: "x", seed: 1 },
+      });
+      const b = await registerModel(store, { name: "ppo-portfolio", path: "/b", config: {} });
+      const c = await registerModel(store, { name: "other", path: "/c", config: {} });
+      assert.deepEqual([a.version, b.version, c.version], [1, 2, 1]);
+      assert.equal(a.config.token, "***");
+      await updateModelPath(store, b.id, "/b2");
+      assert.equal((await readModel(store, b.id))?.path, "/b2");
+      assert.deepEqual((await listModels(store, { name: "ppo-portfolio" })).map((m) => m.version), [
+        2,
+        1,
+      ]);
+      assert.equal(await readModel(store, 424242), null);
+    } finally {
+      await store.close();
+    }
+  });
+
+  Deno.test(`[${factory.name}] train runs store per-update metrics and link their model`, async () => {
+    const store = await factory.open();
+    try {
+      const runId = await startTrainRun(store, { seed: 3, steps: 4096 });
+      await logTrainMetrics(store, runId, [
+        {
+          updateIndex: 0,
+          timesteps: 2048,
+          policyLoss: -0.01,
+          valueLoss: 0.5,
+          entropy: 1.4,
+          approxKl: 0.002,
+          clipFraction: 0.1,
+          explainedVariance: 0.2,
+          meanEpisodeReturn: 0.03,
+          stepsPerSecond: 2500,
+        },
+        {
+          updateIndex: 1,
+          timesteps: 4096,
+          policyLoss: -0.02,
+          valueLoss: 0.4,
+          entropy: 1.3,
+          approxKl: 0.004,
+          clipFraction: 0.15,
+          explainedVariance: null,
+          meanEpisodeReturn: 0.05,
+          stepsPerSecond: 2600,
+        },
+      ]);
+      const rows = await readTrainMetrics(store, runId);
+      assert.equal(rows.length, 2);
+      assert.deepEqual(rows.map((r) => r.timesteps), [2048, 4096]);
+      assert.equal(rows[0].approxKl, 0.002);
+      assert.equal(rows[1].explainedVariance, null);
+      const m = await registerModel(store, { name: "ppo-portfolio", path: "/x", config: {} });
+      await finishTrainRun(store, runId, { modelId: m.id });
+      const run = await readTrainRun(store, runId);
+      assert.equal(run?.modelId, m.id);
+      assert.ok(run?.finishedAt instanceof Date);
+      assert.equal(run?.config.seed, 3);
+    } finally {
+      await store.close();
+    }
+  });
+}
