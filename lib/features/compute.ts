@@ -1,0 +1,218 @@
+/**
+ * Computes features with Polars: long bars → a lazy frame → one `withColumns` per
+ * dependency level of the definitions → a wide feature frame (one row per bar), its
+ * long form for storage, or the aligned {@linkcode FeaturePanel} the environment reads.
+ *
+ * @module
+ */
+import pl from "nodejs-polars";
+import type { BarColumns, PricePanel } from "../data/panel.ts";
+import type { FeaturePanel } from "./feature_panel.ts";
+import {
+  type FeatureSetName,
+  lookback,
+  plan,
+  RAW_COLUMNS,
+  resolveFeatureNames,
+} from "./definitions.ts";
+
+/** Which features to compute: a named set and/or explicit names (default: the set `all`). */
+export interface FeatureSelection {
+  /** A named set (see `FEATURE_SETS`). */
+  set?: FeatureSetName;
+  /** Explicit feature names, added to the set. */
+  names?: readonly string[];
+}
+
+/**
+ * Builds the Polars bars frame (`instrument` str, `timestamp` datetime[ms], OHLCV f64).
+ * @param bars Long column arrays, any order.
+ * @returns The frame (not yet sorted).
+ * @throws {TypeError} When the columns have different lengths.
+ * @example
+ * ```ts
+ * const df = barsFrame(await readPrices(store));
+ * ```
+ */
+export function barsFrame(bars: BarColumns): pl.DataFrame {
+  const n = bars.instrument.length;
+  for (const k of ["timestamp", ...RAW_COLUMNS] as const) {
+    if (bars[k].length !== n) {
+      throw new TypeError(
+        `BarColumns.${k} has ${bars[k].length} values, expected ${n} (one per instrument entry)`,
+      );
+    }
+  }
+  return pl.DataFrame([
+    pl.Series("instrument", bars.instrument, pl.Utf8),
+    timestampSeries(bars.timestamp),
+    ...RAW_COLUMNS.map((k) => pl.Series(k, Float64Array.from(bars[k]), pl.Float64)),
+  ]);
+}
+
+/**
+ * A `timestamp` datetime[ms] series from epoch milliseconds.
+ * @param ms Epoch milliseconds.
+ * @returns The series.
+ */
+export function timestampSeries(ms: ArrayLike<number>): pl.Series {
+  return pl.Series("timestamp", Float64Array.from(ms), pl.Float64).cast(pl.Int64).cast(
+    pl.Datetime("ms"),
+  );
+}
+
+/**
+ * Adds feature columns to a lazy bars frame: sorts by (instrument, timestamp), then
+ * evaluates each dependency level, series features `.over("instrument")` and
+ * cross-sectional ones `.over("timestamp")`. Non-finite results (a division by zero)
+ * become null. Helpers (`_…`) are dropped. Other columns of the input are kept.
+ *
+ * @param bars Lazy frame with `instrument`, `timestamp` and the OHLCV columns.
+ * @param names Features to add (resolved names).
+ * @returns The lazy wide frame.
+ * @example
+ * ```ts
+ * const wide = featuresLazy(barsFrame(bars).lazy(), ["vol_20"]).collectSync();
+ * ```
+ */
+export function featuresLazy(bars: pl.LazyDataFrame, names: readonly string[]): pl.LazyDataFrame {
+  let lf = bars.sort(["instrument", "timestamp"]);
+  const helpers: string[] = [];
+  for (const level of plan(names)) {
+    lf = lf.withColumns(
+      ...level.map((d) =>
+        d.expr().over(d.scope === "series" ? "instrument" : "timestamp").alias(d.name)
+      ),
+    );
+    lf = lf.withColumns(
+      ...level.map((d) =>
+        pl.when(pl.col(d.name).isFinite()).then(pl.col(d.name)).otherwise(pl.lit(null)).alias(
+          d.name,
+        )
+      ),
+    );
+    for (const d of level) {
+      if (d.name.startsWith("_") || !names.includes(d.name)) helpers.push(d.name);
+    }
+  }
+  return helpers.length ? lf.drop(helpers) : lf;
+}
+
+/**
+ * Computes a wide feature frame: one row per bar, sorted by (instrument, timestamp),
+ * columns `instrument`, `timestamp`, then the features in definition order.
+ * @param bars Long bars (column arrays or a Polars bars frame).
+ * @param selection Features to compute; default all.
+ * @returns The frame; a feature is null where its window is not full.
+ * @example
+ * ```ts
+ * const frame = computeFeatures(bars, { set: "basic" });
+ * frame.columns; // ["instrument", "timestamp", "return_1", "vol_10", "vol_20"]
+ * ```
+ */
+export function computeFeatures(
+  bars: BarColumns | pl.DataFrame,
+  selection: FeatureSelection = {},
+): pl.DataFrame {
+  const names = resolveFeatureNames(selection);
+  const df = Array.isArray((bars as BarColumns).instrument)
+    ? barsFrame(bars as BarColumns)
+    : bars as pl.DataFrame;
+  return featuresLazy(df.lazy(), names).select("instrument", "timestamp", ...names).collectSync();
+}
+
+/**
+ * The long form `(instrument, timestamp, feature, value)` of a wide frame, nulls dropped.
+ * @param frame A wide frame from {@linkcode computeFeatures}.
+ * @param names Feature columns to melt. Default: every column but instrument and timestamp.
+ * @returns The long frame (row order unspecified).
+ * @example
+ * ```ts
+ * toLongForm(frame).height; // defined values only
+ * ```
+ */
+export function toLongForm(frame: pl.DataFrame, names?: readonly string[]): pl.DataFrame {
+  const cols = names
+    ? [...names]
+    : frame.columns.filter((c) => c !== "instrument" && c !== "timestamp");
+  return frame.lazy()
+    .unpivot(["instrument", "timestamp"], cols, { variableName: "feature", valueName: "value" })
+    .dropNulls("value")
+    .collectSync();
+}
+
+/**
+ * The warm-up of a set of features: the largest derived lookback.
+ * @param names Feature names.
+ * @returns Bars before every feature is defined.
+ * @example
+ * ```ts
+ * warmupOf(["return_1", "mom_120"]); // 120
+ * ```
+ */
+export function warmupOf(names: readonly string[]): number {
+  return Math.max(0, ...names.map(lookback));
+}
+
+/**
+ * Computes features aligned with a price panel: same instruments, same calendar,
+ * `NaN` in warm-up and where an instrument has no bar (a finite close). Series features
+ * run over each instrument's own bars; cross-sectional ones at each timestamp over the
+ * instruments with a bar there.
+ *
+ * @param prices The price panel.
+ * @param options Which features (default: the set `all`).
+ * @returns The wide panel, `values[(t * N + i) * F + f]`.
+ * @example
+ * ```ts
+ * const fp = computeFeaturePanel(panelFromBars(bars, "1 day"), { set: "training" });
+ * assertAligned(prices, fp);
+ * ```
+ */
+export function computeFeaturePanel(
+  prices: PricePanel,
+  options: { set?: FeatureSetName; names?: string[] } = {},
+): FeaturePanel {
+  const names = resolveFeatureNames(options);
+  const n = prices.instruments.length;
+  const t = prices.timestamps.length;
+  const f = names.length;
+  const values = new Float32Array(t * n * f).fill(NaN);
+  const rows: number[] = [];
+  for (let k = 0; k < t * n; k++) if (Number.isFinite(prices.close[k])) rows.push(k);
+  if (rows.length > 0 && f > 0) {
+    const idx = Int32Array.from(rows);
+    const pick = (a: Float64Array) => {
+      const out = new Float64Array(idx.length);
+      for (let j = 0; j < idx.length; j++) out[j] = a[idx[j]];
+      return out;
+    };
+    const inst = new Array<string>(idx.length);
+    const ts = new Float64Array(idx.length);
+    for (let j = 0; j < idx.length; j++) {
+      inst[j] = prices.instruments[idx[j] % n];
+      ts[j] = prices.timestamps[Math.floor(idx[j] / n)];
+    }
+    const df = pl.DataFrame([
+      pl.Series("instrument", inst, pl.Utf8),
+      timestampSeries(ts),
+      ...RAW_COLUMNS.map((k) => pl.Series(k, pick(prices[k]), pl.Float64)),
+      pl.Series("_cell", idx, pl.Int32),
+    ]);
+    const out = featuresLazy(df.lazy(), names)
+      .select(pl.col("_cell"), ...names.map((name) => pl.col(name).cast(pl.Float64).fillNull(NaN)))
+      .collectSync();
+    const cell = out.getColumn("_cell").toTypedArray() as Int32Array;
+    for (let j = 0; j < f; j++) {
+      const col = out.getColumn(names[j]).toTypedArray() as Float64Array;
+      for (let r = 0; r < cell.length; r++) values[cell[r] * f + j] = col[r];
+    }
+  }
+  return {
+    instruments: [...prices.instruments],
+    timestamps: [...prices.timestamps],
+    names,
+    values,
+    warmup: warmupOf(names),
+  };
+}

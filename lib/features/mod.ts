@@ -1,0 +1,10 @@
+/**
+ * Features and signals: declarative Polars feature definitions (per instrument and
+ * cross-sectional), their computation into wide frames, long form and the aligned
+ * {@linkcode FeaturePanel}, normalisers fit on a training slice, and trading signals.
+ *
+ * @module
+ */
+export * from "./feature_panel.ts";
+export * from "./definitions.ts";
+export * from "./compute.ts";
