@@ -1,0 +1,8 @@
+/**
+ * Agents: the PPO algorithm (`ppo.ts`), the policy-network interface it drives
+ * (`policy.ts`) and its backends.
+ *
+ * @module
+ */
+export * from "./policy.ts";
+export * from "./ppo.ts";

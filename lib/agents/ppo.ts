@@ -1,0 +1,722 @@
+/**
+ * Proximal Policy Optimisation (Schulman et al. 2017), one file, top to bottom like
+ * CleanRL's `ppo_continuous_action.py`: config → observation normaliser → rollout →
+ * GAE(λ) → minibatch epochs. The network (actor, critic, loss, Adam) sits behind
+ * {@linkcode PolicyBackend}, so the same algorithm drives tfjs or a hand-written kernel.
+ *
+ * Defaults follow Stable-Baselines3's `PPO`. Every random number (action noise,
+ * minibatch permutations, env starts) derives from `config.seed`.
+ *
+ * @module
+ */
+import { Rng } from "../util/rng.ts";
+import type { Space, StepInfo, VecEnv, VecStepResult } from "../env/types.ts";
+import type { PolicyBackend, PolicyConfig, UpdateStats } from "./policy.ts";
+
+// ------------------------------------------------------------------ config
+
+/** PPO settings; network and loss settings live in {@linkcode PolicyConfig}. */
+export interface PpoConfig {
+  /** Env steps to take in total (summed over envs). Default 1_000_000. Updates = ⌊total / (nSteps·numEnvs)⌋, at least 1. */
+  totalTimesteps: number;
+  /** Steps per env per rollout (SB3 `n_steps`). Default 2048. */
+  nSteps: number;
+  /** Minibatch size (SB3 `batch_size`). Default 64. A last partial minibatch is used when the rollout is not a multiple. */
+  batchSize: number;
+  /** Passes over each rollout (SB3 `n_epochs`). Default 10. */
+  nEpochs: number;
+  /** Discount factor γ. Default 0.99. */
+  gamma: number;
+  /** GAE λ. Default 0.95. */
+  gaeLambda: number;
+  /** Adam learning rate. Default 3e-4. */
+  learningRate: number;
+  /** Anneal the learning rate linearly to 0 over the updates (CleanRL `anneal_lr`). Default false (SB3: constant). */
+  annealLr: boolean;
+  /** Stop an update's epochs early once an epoch's mean approx-KL exceeds this (CleanRL `target_kl`). Default null (off). */
+  targetKl: number | null;
+  /** Normalise observations with running mean/var (SB3 `VecNormalize(norm_reward=False)`). Default false. */
+  normalizeObs: boolean;
+  /** Clip normalised observations to ±this. Default 10 (SB3). */
+  clipObs: number;
+  /**
+   * Treat every episode end (terminated OR truncated) as terminal, with no bootstrap —
+   * CleanRL's convention, which the benchmark spec uses. Default false: truncation
+   * bootstraps SB3-style, `reward += γ·V(final observation)`.
+   */
+  cleanrlDones: boolean;
+  /** Seed of every random number in the run (action noise, permutations; env starts use `seed + 1000`). Default 1. */
+  seed: number;
+}
+
+/** SB3 PPO defaults (see each field of {@linkcode PpoConfig}). */
+export const DEFAULT_PPO_CONFIG: Readonly<PpoConfig> = Object.freeze({
+  totalTimesteps: 1_000_000,
+  nSteps: 2048,
+  batchSize: 64,
+  nEpochs: 10,
+  gamma: 0.99,
+  gaeLambda: 0.95,
+  learningRate: 3e-4,
+  annealLr: false,
+  targetKl: null,
+  normalizeObs: false,
+  clipObs: 10,
+  cleanrlDones: false,
+  seed: 1,
+});
+
+/**
+ * Fills in defaults and checks ranges.
+ * @param overrides Fields to change from {@linkcode DEFAULT_PPO_CONFIG}.
+ * @returns A complete config.
+ * @example
+ * ```ts
+ * const cfg = ppoConfig({ nSteps: 256, totalTimesteps: 20480 });
+ * ```
+ */
+export function ppoConfig(overrides: Partial<PpoConfig> = {}): PpoConfig {
+  const c: PpoConfig = { ...DEFAULT_PPO_CONFIG, ...overrides };
+  const positiveInts = ["totalTimesteps", "nSteps", "batchSize", "nEpochs"] as const;
+  for (const k of positiveInts) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) {
+      throw new RangeError(`PpoConfig.${k} must be a positive integer, got ${c[k]}`);
+    }
+  }
+  for (const k of ["gamma", "gaeLambda"] as const) {
+    if (!(c[k] >= 0 && c[k] <= 1)) {
+      throw new RangeError(`PpoConfig.${k} must be in [0, 1], got ${c[k]}`);
+    }
+  }
+  if (!(c.learningRate > 0)) {
+    throw new RangeError(`PpoConfig.learningRate must be > 0, got ${c.learningRate}`);
+  }
+  if (c.targetKl !== null && !(c.targetKl > 0)) {
+    throw new RangeError(`PpoConfig.targetKl must be > 0 or null, got ${c.targetKl}`);
+  }
+  if (!(c.clipObs > 0)) throw new RangeError(`PpoConfig.clipObs must be > 0, got ${c.clipObs}`);
+  return c;
+}
+
+/** Defaults of {@linkcode PolicyConfig} (CleanRL / SB3). */
+export const DEFAULT_POLICY_OPTIONS = Object.freeze({
+  hidden: [64, 64] as readonly number[],
+  logStdInit: 0,
+  seed: 1,
+  adamEps: 1e-5,
+  maxGradNorm: 0.5,
+  clipCoef: 0.2,
+  vfCoef: 0.5,
+  entCoef: 0,
+  normAdvantages: true,
+});
+
+/**
+ * Builds a {@linkcode PolicyConfig} from an env's spaces: a box action space gives a
+ * Gaussian head, discrete / multi-discrete a categorical head per choice.
+ * @param observationSpace Must be a box; its size is the observation length.
+ * @param actionSpace Box, discrete or multi-discrete.
+ * @param options Overrides of {@linkcode DEFAULT_POLICY_OPTIONS}.
+ * @returns The policy config.
+ * @example
+ * ```ts
+ * const pc = policyConfigForSpaces(env.observationSpace, env.actionSpace, { seed: 7 });
+ * ```
+ */
+export function policyConfigForSpaces(
+  observationSpace: Space,
+  actionSpace: Space,
+  options: Partial<Omit<PolicyConfig, "obsDim" | "action">> = {},
+): PolicyConfig {
+  if (observationSpace.kind !== "box") {
+    throw new TypeError(`PPO needs a box observation space, got ${observationSpace.kind}`);
+  }
+  const obsDim = observationSpace.shape.reduce((a, b) => a * b, 1);
+  let action: PolicyConfig["action"];
+  if (actionSpace.kind === "box") {
+    action = { kind: "gaussian", dim: actionSpace.shape.reduce((a, b) => a * b, 1) };
+  } else if (actionSpace.kind === "discrete") {
+    action = { kind: "categorical", nvec: [actionSpace.n] };
+  } else {
+    action = { kind: "categorical", nvec: [...actionSpace.nvec] };
+  }
+  return { ...DEFAULT_POLICY_OPTIONS, ...options, obsDim, action };
+}
+
+// ------------------------------------------------------------------ observation normaliser
+
+/** Serialisable statistics of an {@linkcode ObsNormalizer}. */
+export interface ObsNormStats {
+  mean: number[];
+  var: number[];
+  count: number;
+  clip: number;
+  epsilon: number;
+}
+
+/**
+ * Running mean / variance of observations (SB3 `RunningMeanStd`, Chan et al.'s
+ * parallel update), normalising as `clip((x - mean) / sqrt(var + ε), ±clip)`.
+ * Frozen statistics (evaluation) are used but never updated.
+ */
+export class ObsNormalizer {
+  readonly dim: number;
+  readonly mean: Float64Array;
+  readonly var: Float64Array;
+  count: number;
+  readonly clip: number;
+  readonly epsilon: number;
+  /** When true, {@linkcode ObsNormalizer.update} does nothing. */
+  frozen = false;
+  #std: Float64Array;
+  #bm: Float64Array;
+  #bv: Float64Array;
+
+  /**
+   * @param dim Observation length.
+   * @param options `clip` (default 10), `epsilon` (default 1e-8).
+   * @example
+   * ```ts
+   * const norm = new ObsNormalizer(90);
+   * norm.update(obs, 8);
+   * norm.normalize(obs, 8, out);
+   * ```
+   */
+  constructor(dim: number, options: { clip?: number; epsilon?: number } = {}) {
+    this.dim = dim;
+    this.mean = new Float64Array(dim);
+    this.var = new Float64Array(dim).fill(1);
+    this.count = 1e-4;
+    this.clip = options.clip ?? 10;
+    this.epsilon = options.epsilon ?? 1e-8;
+    this.#std = new Float64Array(dim);
+    this.#bm = new Float64Array(dim);
+    this.#bv = new Float64Array(dim);
+    this.#refreshStd();
+  }
+
+  /**
+   * Restores statistics saved with {@linkcode ObsNormalizer.toJSON}.
+   * @param stats Saved statistics.
+   * @returns A normaliser with those statistics (not frozen).
+   * @example
+   * ```ts
+   * const again = ObsNormalizer.fromJSON(JSON.parse(JSON.stringify(norm)));
+   * ```
+   */
+  static fromJSON(stats: ObsNormStats): ObsNormalizer {
+    if (stats.mean.length !== stats.var.length) {
+      throw new TypeError(
+        `ObsNormStats: mean has ${stats.mean.length} values but var has ${stats.var.length}`,
+      );
+    }
+    const n = new ObsNormalizer(stats.mean.length, { clip: stats.clip, epsilon: stats.epsilon });
+    n.mean.set(stats.mean);
+    n.var.set(stats.var);
+    n.count = stats.count;
+    n.#refreshStd();
+    return n;
+  }
+
+  /** @returns Plain statistics for saving next to a model. */
+  toJSON(): ObsNormStats {
+    return {
+      mean: Array.from(this.mean),
+      var: Array.from(this.var),
+      count: this.count,
+      clip: this.clip,
+      epsilon: this.epsilon,
+    };
+  }
+
+  /** Stops updating (evaluation). @returns this */
+  freeze(): this {
+    this.frozen = true;
+    return this;
+  }
+
+  /**
+   * Folds `n` observations into the running statistics (no-op when frozen).
+   * @param obs `n × dim` row-major.
+   * @param n Number of rows.
+   */
+  update(obs: Float32Array, n: number): void {
+    if (this.frozen || n === 0) return;
+    const d = this.dim, bm = this.#bm, bv = this.#bv;
+    bm.fill(0);
+    bv.fill(0);
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      for (let j = 0; j < d; j++) bm[j] += obs[o + j];
+    }
+    for (let j = 0; j < d; j++) bm[j] /= n;
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      for (let j = 0; j < d; j++) {
+        const e = obs[o + j] - bm[j];
+        bv[j] += e * e;
+      }
+    }
+    const tot = this.count + n;
+    for (let j = 0; j < d; j++) {
+      const bvar = bv[j] / n; // population variance, as numpy's default
+      const delta = bm[j] - this.mean[j];
+      this.mean[j] += (delta * n) / tot;
+      const m2 = this.var[j] * this.count + bvar * n + (delta * delta * this.count * n) / tot;
+      this.var[j] = m2 / tot;
+    }
+    this.count = tot;
+    this.#refreshStd();
+  }
+
+  /**
+   * Writes normalised observations into `out` (may be `obs` itself).
+   * @param obs `n × dim` raw observations.
+   * @param n Number of rows.
+   * @param out Destination, at least `n × dim` long.
+   * @returns `out`
+   */
+  normalize(
+    obs: Float32Array,
+    n: number,
+    out: Float32Array = new Float32Array(n * this.dim),
+  ): Float32Array {
+    const d = this.dim, c = this.clip, mean = this.mean, std = this.#std;
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      for (let j = 0; j < d; j++) {
+        const z = (obs[o + j] - mean[j]) / std[j];
+        out[o + j] = z > c ? c : z < -c ? -c : z;
+      }
+    }
+    return out;
+  }
+
+  #refreshStd(): void {
+    for (let j = 0; j < this.dim; j++) this.#std[j] = Math.sqrt(this.var[j] + this.epsilon);
+  }
+}
+
+// ------------------------------------------------------------------ GAE
+
+/**
+ * Generalised advantage estimation over a time-major rollout (`[step][env]`).
+ * `dones[t·E + e] = 1` when env `e`'s episode ended at step `t` (its next value is
+ * not used). Truncation is bootstrapped by the caller adding `γ·V(final obs)` to
+ * the reward before calling this.
+ *
+ * @param rewards `nSteps × numEnvs` rewards.
+ * @param values `nSteps × numEnvs` critic values of the observations acted on.
+ * @param dones `nSteps × numEnvs` episode-ended flags after each step.
+ * @param lastValues `numEnvs` values of the observations after the last step.
+ * @param numEnvs Number of envs `E`.
+ * @param gamma Discount γ.
+ * @param lambda GAE λ.
+ * @param advantages Output, `nSteps × numEnvs`.
+ * @param returns Output, `advantages + values`.
+ * @example
+ * ```ts
+ * computeGae(rew, val, done, lastV, 1, 0.99, 0.95, adv, ret);
+ * ```
+ */
+export function computeGae(
+  rewards: Float32Array,
+  values: Float32Array,
+  dones: Uint8Array,
+  lastValues: Float32Array,
+  numEnvs: number,
+  gamma: number,
+  lambda: number,
+  advantages: Float32Array,
+  returns: Float32Array,
+): void {
+  const nSteps = rewards.length / numEnvs;
+  for (let e = 0; e < numEnvs; e++) {
+    let lastGae = 0;
+    let nextValue = lastValues[e];
+    for (let t = nSteps - 1; t >= 0; t--) {
+      const i = t * numEnvs + e;
+      const nonTerminal = dones[i] ? 0 : 1;
+      const delta = rewards[i] + gamma * nextValue * nonTerminal - values[i];
+      lastGae = delta + gamma * lambda * nonTerminal * lastGae;
+      advantages[i] = lastGae;
+      returns[i] = lastGae + values[i];
+      nextValue = values[i];
+    }
+  }
+}
+
+/**
+ * Explained variance `1 - Var(y - ŷ) / Var(y)` (NaN when `Var(y) = 0`).
+ * @param predicted Critic values.
+ * @param target Returns.
+ * @returns How much of the returns' variance the critic explains.
+ * @example
+ * ```ts
+ * explainedVariance(values, returns); // 1 is perfect, 0 no better than the mean
+ * ```
+ */
+export function explainedVariance(predicted: Float32Array, target: Float32Array): number {
+  const n = target.length;
+  let my = 0, md = 0;
+  for (let i = 0; i < n; i++) {
+    my += target[i];
+    md += target[i] - predicted[i];
+  }
+  my /= n;
+  md /= n;
+  let vy = 0, vd = 0;
+  for (let i = 0; i < n; i++) {
+    const a = target[i] - my, b = target[i] - predicted[i] - md;
+    vy += a * a;
+    vd += b * b;
+  }
+  return vy === 0 ? NaN : 1 - vd / vy;
+}
+
+// ------------------------------------------------------------------ training
+
+/** A finished episode, reported through {@linkcode PpoHooks.onEpisode}. */
+export interface EpisodeInfo {
+  /** Which env of the vector. */
+  env: number;
+  /** Undiscounted sum of the env's (raw) rewards. */
+  return: number;
+  /** Steps in the episode. */
+  length: number;
+  terminated: boolean;
+  truncated: boolean;
+  /** Info of the episode's last step. */
+  info: StepInfo;
+  /** Total env steps taken so far (all envs), including this one's batch. */
+  globalStep: number;
+}
+
+/** Statistics of one PPO update (one rollout + its epochs). */
+export interface PpoUpdateStats extends UpdateStats {
+  /** 1-based update number. */
+  update: number;
+  /** Env steps so far. */
+  timesteps: number;
+  learningRate: number;
+  /** Epochs actually run (fewer than `nEpochs` when `targetKl` stopped early). */
+  epochs: number;
+  explainedVariance: number;
+  /** Mean return of episodes finished during this rollout (NaN if none). */
+  meanEpisodeReturn: number;
+  /** Episodes finished during this rollout. */
+  episodes: number;
+  /** Env steps per second of this update (rollout + GAE + optimisation). */
+  stepsPerSec: number;
+  /** Seconds spent in rollout, GAE and gradient steps during this update. */
+  profile: PpoProfile;
+}
+
+/** Wall-clock split of training time in seconds. */
+export interface PpoProfile {
+  rollout: number;
+  gae: number;
+  update: number;
+}
+
+/** Callbacks while training; a returned promise is awaited. */
+export interface PpoHooks {
+  /** After each update. */
+  onUpdate?(stats: PpoUpdateStats): void | Promise<void>;
+  /** When an env finishes an episode. */
+  onEpisode?(info: EpisodeInfo): void | Promise<void>;
+  /**
+   * After each vectorised step, with the (unclipped) actions taken and the env's result.
+   * The arrays are reused: copy what you keep.
+   */
+  onStep?(actions: Float32Array, result: VecStepResult, globalStep: number): void | Promise<void>;
+  /** Stops training at the next step; the summary says `aborted`. */
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode trainPpo} returns. */
+export interface PpoSummary {
+  /** Env steps taken. */
+  timesteps: number;
+  /** Updates completed. */
+  updates: number;
+  /** Returns of every finished episode, in order of finishing. */
+  episodeReturns: number[];
+  /** Mean return of the last `numEnvs` finished episodes (null if none). */
+  finalMeanEpisodeReturn: number | null;
+  /** One entry per update. */
+  history: PpoUpdateStats[];
+  /** Total seconds by phase. */
+  profile: PpoProfile;
+  /** Wall-clock seconds from env reset to the end of the last update. */
+  seconds: number;
+  /** Env steps per second over the whole run. */
+  stepsPerSec: number;
+  /** The observation normaliser (when `normalizeObs`), frozen, for evaluation and saving. */
+  obsNormalizer: ObsNormalizer | null;
+  /** True when `signal` stopped training early. */
+  aborted: boolean;
+}
+
+/** Extra inputs of {@linkcode trainPpo}. */
+export interface TrainPpoOptions extends PpoHooks {
+  /** Continue from saved normaliser statistics (resume); otherwise a fresh one. */
+  obsNormalizer?: ObsNormalizer;
+}
+
+/**
+ * Trains `backend` on `vecEnv` with PPO: repeated rollouts of `nSteps` per env
+ * (one batched `backend.act` per step), GAE(λ), then `nEpochs` passes of shuffled
+ * minibatches through `backend.update`.
+ *
+ * @param vecEnv Auto-resetting vectorised env (`finalObservations` used for truncation bootstrap).
+ * @param backend Network; its `config.obsDim` must match the env.
+ * @param config PPO settings (missing fields take {@linkcode DEFAULT_PPO_CONFIG}).
+ * @param hooks Callbacks, abort signal and optional resumed normaliser.
+ * @returns Summary with per-update statistics and the profile split.
+ * @example
+ * ```ts
+ * const backend = createTfjsPolicy(policyConfigForSpaces(env.observationSpace, env.actionSpace));
+ * const summary = await trainPpo(env, backend, { totalTimesteps: 20480, nSteps: 256 });
+ * console.log(summary.finalMeanEpisodeReturn);
+ * ```
+ */
+export async function trainPpo(
+  vecEnv: VecEnv,
+  backend: PolicyBackend,
+  config: Partial<PpoConfig> = {},
+  hooks: TrainPpoOptions = {},
+): Promise<PpoSummary> {
+  const cfg = ppoConfig(config);
+  const E = vecEnv.numEnvs;
+  const obsDim = backend.config.obsDim;
+  const envObsDim = spaceSize(vecEnv.observationSpace);
+  if (envObsDim !== obsDim) {
+    throw new TypeError(
+      `trainPpo: env observations have ${envObsDim} values but the policy expects ${obsDim}`,
+    );
+  }
+  const actDim = backend.config.action.kind === "gaussian"
+    ? backend.config.action.dim
+    : backend.config.action.nvec.length;
+  const N = cfg.nSteps;
+  const batch = N * E;
+  const numUpdates = Math.max(1, Math.floor(cfg.totalTimesteps / batch));
+  const rng = new Rng(cfg.seed);
+
+  // Rollout storage, time-major [step][env]; allocated once.
+  const obsBuf = new Float32Array((N + 1) * E * obsDim); // slot N holds the next observation
+  const actBuf = new Float32Array(batch * actDim);
+  const logpBuf = new Float32Array(batch);
+  const rewBuf = new Float32Array(batch);
+  const valBuf = new Float32Array(batch);
+  const doneBuf = new Uint8Array(batch);
+  const advBuf = new Float32Array(batch);
+  const retBuf = new Float32Array(batch);
+  const finalObsBuf = new Float32Array(E * obsDim);
+  const finalIdx = new Int32Array(E);
+  // Minibatch storage.
+  const mbObs = new Float32Array(cfg.batchSize * obsDim);
+  const mbAct = new Float32Array(cfg.batchSize * actDim);
+  const mbLogp = new Float32Array(cfg.batchSize);
+  const mbAdv = new Float32Array(cfg.batchSize);
+  const mbRet = new Float32Array(cfg.batchSize);
+
+  const normalizer = cfg.normalizeObs
+    ? (hooks.obsNormalizer ?? new ObsNormalizer(obsDim, { clip: cfg.clipObs }))
+    : null;
+  if (normalizer) normalizer.frozen = false;
+  const epReturn = new Float64Array(E);
+  const epLength = new Int32Array(E);
+  const episodeReturns: number[] = [];
+  const history: PpoUpdateStats[] = [];
+  const total: PpoProfile = { rollout: 0, gae: 0, update: 0 };
+  const signal = hooks.signal;
+  let aborted = false;
+  let globalStep = 0;
+  let updates = 0;
+
+  const t0 = performance.now();
+  const first = vecEnv.reset(cfg.seed + 1000);
+  const lastSlot = obsBuf.subarray(N * E * obsDim);
+  storeObs(first, lastSlot);
+
+  function storeObs(raw: Float32Array, dest: Float32Array): void {
+    if (normalizer) {
+      normalizer.update(raw, E);
+      normalizer.normalize(raw, E, dest);
+    } else dest.set(raw.subarray(0, E * obsDim));
+  }
+
+  outer: for (let update = 1; update <= numUpdates; update++) {
+    const lr = cfg.annealLr ? cfg.learningRate * (1 - (update - 1) / numUpdates) : cfg.learningRate;
+    const rolloutStart = performance.now();
+    obsBuf.copyWithin(0, N * E * obsDim); // last rollout's next observation → slot 0
+    const episodesBefore = episodeReturns.length;
+
+    // ---- rollout
+    for (let step = 0; step < N; step++) {
+      if (signal?.aborted) {
+        aborted = true;
+        break outer;
+      }
+      const row = step * E;
+      const obs = obsBuf.subarray(row * obsDim, (row + E) * obsDim);
+      const out = backend.act(obs, E, rng);
+      actBuf.set(out.actions.subarray(0, E * actDim), row * actDim);
+      logpBuf.set(out.logProbs.subarray(0, E), row);
+      valBuf.set(out.values.subarray(0, E), row);
+      const actions = actBuf.subarray(row * actDim, (row + E) * actDim);
+      const res = vecEnv.step(actions);
+      globalStep += E;
+      const nextSlot = obsBuf.subarray((row + E) * obsDim, (row + 2 * E) * obsDim);
+      storeObs(res.observations, nextSlot);
+
+      let nBootstrap = 0;
+      for (let e = 0; e < E; e++) {
+        const r = res.rewards[e];
+        rewBuf[row + e] = r;
+        epReturn[e] += r;
+        epLength[e] += 1;
+        const term = res.terminated[e] === 1, trunc = res.truncated[e] === 1;
+        doneBuf[row + e] = term || trunc ? 1 : 0;
+        if (!term && trunc && !cfg.cleanrlDones) {
+          const fo = res.finalObservations[e];
+          if (!fo) {
+            throw new TypeError(`trainPpo: env ${e} was truncated without a final observation`);
+          }
+          if (normalizer) normalizer.normalize(fo, 1, finalObsBuf.subarray(nBootstrap * obsDim));
+          else finalObsBuf.set(fo.subarray(0, obsDim), nBootstrap * obsDim);
+          finalIdx[nBootstrap++] = e;
+        }
+      }
+      if (nBootstrap > 0) {
+        const v = backend.values(finalObsBuf.subarray(0, nBootstrap * obsDim), nBootstrap);
+        for (let i = 0; i < nBootstrap; i++) rewBuf[row + finalIdx[i]] += cfg.gamma * v[i];
+      }
+      if (hooks.onStep) {
+        const p = hooks.onStep(actions, res, globalStep);
+        if (p) await p;
+      }
+      for (let e = 0; e < E; e++) {
+        if (doneBuf[row + e] === 0) continue;
+        episodeReturns.push(epReturn[e]);
+        const info: EpisodeInfo = {
+          env: e,
+          return: epReturn[e],
+          length: epLength[e],
+          terminated: res.terminated[e] === 1,
+          truncated: res.truncated[e] === 1,
+          info: res.infos[e],
+          globalStep,
+        };
+        epReturn[e] = 0;
+        epLength[e] = 0;
+        if (hooks.onEpisode) {
+          const p = hooks.onEpisode(info);
+          if (p) await p;
+        }
+      }
+    }
+    const gaeStart = performance.now();
+
+    // ---- GAE (bootstrap the last step from V(next obs); done steps do not look past)
+    const lastValues = backend.values(lastSlot, E);
+    computeGae(rewBuf, valBuf, doneBuf, lastValues, E, cfg.gamma, cfg.gaeLambda, advBuf, retBuf);
+    const updateStart = performance.now();
+
+    // ---- optimise: nEpochs passes, a fresh permutation each
+    const sums = { policyLoss: 0, valueLoss: 0, entropy: 0, approxKl: 0, clipFraction: 0 };
+    let count = 0;
+    let epochs = 0;
+    for (let epoch = 0; epoch < cfg.nEpochs; epoch++) {
+      const perm = rng.permutation(batch);
+      let epochKl = 0, epochCount = 0;
+      for (let start = 0; start < batch; start += cfg.batchSize) {
+        const size = Math.min(cfg.batchSize, batch - start);
+        for (let i = 0; i < size; i++) {
+          const j = perm[start + i];
+          mbObs.set(obsBuf.subarray(j * obsDim, (j + 1) * obsDim), i * obsDim);
+          for (let k = 0; k < actDim; k++) mbAct[i * actDim + k] = actBuf[j * actDim + k];
+          mbLogp[i] = logpBuf[j];
+          mbAdv[i] = advBuf[j];
+          mbRet[i] = retBuf[j];
+        }
+        const full = size === cfg.batchSize;
+        const s = backend.update({
+          size,
+          obs: full ? mbObs : mbObs.subarray(0, size * obsDim),
+          actions: full ? mbAct : mbAct.subarray(0, size * actDim),
+          oldLogProbs: full ? mbLogp : mbLogp.subarray(0, size),
+          advantages: full ? mbAdv : mbAdv.subarray(0, size),
+          returns: full ? mbRet : mbRet.subarray(0, size),
+        }, lr);
+        sums.policyLoss += s.policyLoss;
+        sums.valueLoss += s.valueLoss;
+        sums.entropy += s.entropy;
+        sums.approxKl += s.approxKl;
+        sums.clipFraction += s.clipFraction;
+        count++;
+        epochKl += s.approxKl;
+        epochCount++;
+      }
+      epochs++;
+      if (cfg.targetKl !== null && epochKl / epochCount > cfg.targetKl) break;
+    }
+    const end = performance.now();
+    updates++;
+
+    const profile: PpoProfile = {
+      rollout: (gaeStart - rolloutStart) / 1000,
+      gae: (updateStart - gaeStart) / 1000,
+      update: (end - updateStart) / 1000,
+    };
+    total.rollout += profile.rollout;
+    total.gae += profile.gae;
+    total.update += profile.update;
+    const finished = episodeReturns.slice(episodesBefore);
+    const stats: PpoUpdateStats = {
+      update,
+      timesteps: globalStep,
+      learningRate: lr,
+      epochs,
+      policyLoss: sums.policyLoss / count,
+      valueLoss: sums.valueLoss / count,
+      entropy: sums.entropy / count,
+      approxKl: sums.approxKl / count,
+      clipFraction: sums.clipFraction / count,
+      explainedVariance: explainedVariance(valBuf, retBuf),
+      meanEpisodeReturn: finished.length
+        ? finished.reduce((a, b) => a + b, 0) / finished.length
+        : NaN,
+      episodes: finished.length,
+      stepsPerSec: batch / ((end - rolloutStart) / 1000),
+      profile,
+    };
+    history.push(stats);
+    if (hooks.onUpdate) await hooks.onUpdate(stats);
+  }
+
+  const seconds = (performance.now() - t0) / 1000;
+  const last = episodeReturns.slice(-E);
+  normalizer?.freeze();
+  return {
+    timesteps: globalStep,
+    updates,
+    episodeReturns,
+    finalMeanEpisodeReturn: last.length ? last.reduce((a, b) => a + b, 0) / last.length : null,
+    history,
+    profile: total,
+    seconds,
+    stepsPerSec: globalStep / seconds,
+    obsNormalizer: normalizer,
+    aborted,
+  };
+}
+
+/** Number of scalars in a box space (other spaces: their number of choices). */
+function spaceSize(space: Space): number {
+  if (space.kind === "box") return space.shape.reduce((a, b) => a * b, 1);
+  if (space.kind === "discrete") return 1;
+  return space.nvec.length;
+}
