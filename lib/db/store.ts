@@ -145,7 +145,7 @@ async function openPglite(dir: string): Promise<Store> {
 
 async function openServer(url: string): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
-  pool.on("connect", (client) => {
+  pool.on("connect", (client: pg.PoolClient) => {
     client.query("SET TIME ZONE 'UTC'").catch(() => undefined);
   });
   pool.on("error", () => undefined);

@@ -1,0 +1,371 @@
+/**
+ * Saved models: a directory with the network weights, the observation-normaliser
+ * statistics and everything needed to rebuild the env the policy was trained on,
+ * registered in `tt_models` with a version number.
+ *
+ * Layout of a model directory:
+ * - `model.json`: format tag, name/id/version, backend, topology (the actor-critic
+ *   MLP described by its {@linkcode PolicyConfig}), the full training config
+ *   (PolicyConfig, PpoConfig, env options, feature set, instruments, data range,
+ *   seed, code version) and a tfjs-style `weightsManifest` naming each tensor.
+ * - `weights.bin`: every tensor's float32 values, little-endian, in manifest order.
+ * - `obs_norm.json`: the frozen running mean/variance (only when `normalizeObs`).
+ *
+ * Weights come from {@linkcode PolicyBackend.exportWeights}, so every backend
+ * (tfjs on any tfjs backend, the hand-written kernel) saves the same format; a model
+ * trained on one backend loads on another when their weight names agree.
+ *
+ * @module
+ */
+import { isAbsolute, join, resolve } from "node:path";
+import type { Queryable } from "../db/store.ts";
+import { readModel, registerModel, updateModelPath } from "../db/episodes_repo.ts";
+import { dataDir, PROJECT_ROOT } from "../util/paths.ts";
+import type { NamedWeight, PolicyBackend, PolicyConfig } from "./policy.ts";
+import type { ObsNormStats, PpoConfig } from "./ppo.ts";
+
+/** The `model.json` format tag. */
+export const MODEL_FORMAT = "tensortrade-mvp/ppo-model@1";
+
+/** Everything needed to rebuild the policy's inputs and to say where it came from. */
+export interface ModelConfig {
+  /** Network and optimiser settings. */
+  policy: PolicyConfig;
+  /** PPO settings the model was trained with. */
+  ppo: PpoConfig;
+  /** Portfolio env options (action and reward schemes, costs, window …), JSON-serialisable. */
+  env: Record<string, unknown>;
+  /** Feature set name and the resolved feature names, in observation order. */
+  features: { set: string; names: string[] };
+  /** Instruments trained on, in panel order. */
+  instruments: string[];
+  /** Training data range (ISO dates, inclusive). */
+  dataRange: { start: string; end: string };
+  /** Bar size of the training data, e.g. `"1 day"`. */
+  barSize: string;
+  /** Seed of the run. */
+  seed: number;
+  /** Backend that trained it (`kernel`, `tfjs-wasm` …). */
+  backend: string;
+  /** Env steps trained in total (summed over resumed runs). */
+  timesteps: number;
+  /** Git commit of the code that trained it, or `"unknown"`. */
+  codeVersion: string;
+  /** Model this one was resumed from, if any (`tt_models.id` or directory). */
+  resumedFrom?: string | null;
+  /** Anything else worth keeping (e.g. training summary). */
+  extra?: Record<string, unknown>;
+}
+
+/** `model.json`. */
+export interface ModelManifest {
+  format: typeof MODEL_FORMAT;
+  name: string;
+  /** `tt_models.id`, when registered. */
+  modelId: number | null;
+  /** Version within `name`, when registered. */
+  version: number | null;
+  createdAt: string;
+  /** The network's shape: a shared-input actor-critic MLP. */
+  topology: {
+    kind: "mlp-actor-critic";
+    obsDim: number;
+    hidden: readonly number[];
+    action: PolicyConfig["action"];
+  };
+  config: ModelConfig;
+  /** tfjs-compatible weights manifest (float32, one file). */
+  weightsManifest: {
+    paths: string[];
+    weights: { name: string; shape: number[]; dtype: "float32" }[];
+  }[];
+}
+
+/** A model read back from disk. */
+export interface SavedModel {
+  /** Absolute directory. */
+  dir: string;
+  manifest: ModelManifest;
+  weights: NamedWeight[];
+  /** Normaliser statistics, or null when the model does not normalise observations. */
+  obsNorm: ObsNormStats | null;
+}
+
+/** Options of {@linkcode saveModel}. */
+export interface SaveModelOptions {
+  /** Registry name. Default `"ppo-portfolio"`. */
+  name?: string;
+  /** Directory to write. Default `<dataDir>/models/<name>-v<version>` (or `-<timestamp>` unregistered). */
+  dir?: string;
+  /** Register in `tt_models` (the version is assigned there). Omit to only write files. */
+  store?: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> };
+  /** Observation-normaliser statistics to save with it. */
+  obsNorm?: ObsNormStats | null;
+}
+
+/**
+ * Writes a model directory and (with `store`) registers it with the next version.
+ * Registration and writing happen in one transaction: a failed write leaves no row.
+ *
+ * @param backend The trained network (its weights are exported).
+ * @param config See {@linkcode ModelConfig}.
+ * @param options See {@linkcode SaveModelOptions}.
+ * @returns What was written, with the model's id and version when registered.
+ * @example
+ * ```ts
+ * const saved = await saveModel(backend, config, { store, obsNorm: summary.obsNormalizer?.toJSON() });
+ * console.log(saved.dir, saved.manifest.modelId);
+ * ```
+ */
+export async function saveModel(
+  backend: PolicyBackend,
+  config: ModelConfig,
+  options: SaveModelOptions = {},
+): Promise<SavedModel> {
+  const name = options.name ?? "ppo-portfolio";
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) {
+    throw new TypeError(
+      `Model name must be letters, digits, ".", "_" or "-"; got ${JSON.stringify(name)}`,
+    );
+  }
+  const weights = backend.exportWeights();
+  const write = async (dir: string, modelId: number | null, version: number | null) => {
+    const manifest: ModelManifest = {
+      format: MODEL_FORMAT,
+      name,
+      modelId,
+      version,
+      createdAt: new Date().toISOString(),
+      topology: {
+        kind: "mlp-actor-critic",
+        obsDim: config.policy.obsDim,
+        hidden: config.policy.hidden,
+        action: config.policy.action,
+      },
+      config,
+      weightsManifest: [{
+        paths: ["weights.bin"],
+        weights: weights.map((w) => ({
+          name: w.name,
+          shape: [...w.shape],
+          dtype: "float32" as const,
+        })),
+      }],
+    };
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeFile(join(dir, "weights.bin"), packWeights(weights));
+    if (options.obsNorm) {
+      await Deno.writeTextFile(join(dir, "obs_norm.json"), JSON.stringify(options.obsNorm));
+    } else await Deno.remove(join(dir, "obs_norm.json")).catch(() => undefined);
+    // model.json last: its presence marks a complete directory.
+    await Deno.writeTextFile(join(dir, "model.json"), JSON.stringify(manifest, null, 2) + "\n");
+    return { dir, manifest, weights, obsNorm: options.obsNorm ?? null };
+  };
+  const modelsDir = join(dataDir(), "models");
+  if (!options.store) {
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+    return await write(resolveDir(options.dir ?? join(modelsDir, `${name}-${stamp}`)), null, null);
+  }
+  return await options.store.transaction(async (tx) => {
+    const placeholder = resolveDir(options.dir ?? join(modelsDir, name));
+    const row = await registerModel(tx, {
+      name,
+      path: placeholder,
+      config: config as unknown as Record<string, unknown>,
+    });
+    const dir = resolveDir(options.dir ?? join(modelsDir, `${name}-v${row.version}`));
+    if (dir !== placeholder) await updateModelPath(tx, row.id, dir);
+    return await write(dir, row.id, row.version);
+  });
+}
+
+function resolveDir(dir: string): string {
+  return isAbsolute(dir) ? dir : resolve(Deno.cwd(), dir);
+}
+
+/**
+ * Reads a model directory.
+ * @param dir A directory written by {@linkcode saveModel}.
+ * @returns The manifest, weights and normaliser statistics.
+ * @throws {Error} When `model.json` is missing or not this format, or `weights.bin` has the wrong size.
+ * @example
+ * ```ts
+ * const saved = await loadModelDir("data/models/ppo-portfolio-v1");
+ * ```
+ */
+export async function loadModelDir(dir: string): Promise<SavedModel> {
+  const abs = resolveDir(dir);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(abs, "model.json"));
+  } catch (e) {
+    throw new Error(`No model at ${abs}: cannot read model.json (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
+  let manifest: ModelManifest;
+  try {
+    manifest = JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(`${join(abs, "model.json")} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (manifest.format !== MODEL_FORMAT) {
+    throw new TypeError(
+      `${join(abs, "model.json")}: format ${
+        JSON.stringify(manifest.format)
+      }, expected ${MODEL_FORMAT}`,
+    );
+  }
+  const group = manifest.weightsManifest[0];
+  const bytes = await Deno.readFile(join(abs, group.paths[0]));
+  const weights = unpackWeights(bytes, group.weights, join(abs, group.paths[0]));
+  let obsNorm: ObsNormStats | null = null;
+  try {
+    obsNorm = JSON.parse(await Deno.readTextFile(join(abs, "obs_norm.json")));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (manifest.config.ppo.normalizeObs && !obsNorm) {
+    throw new Error(`${abs}: the model normalises observations but obs_norm.json is missing`);
+  }
+  return { dir: abs, manifest, weights, obsNorm };
+}
+
+/**
+ * Loads a model by registry id (digits, needs `store`) or by directory.
+ * @param ref `"12"` (a `tt_models.id`) or a directory path.
+ * @param store The store, to resolve ids.
+ * @returns The saved model.
+ * @throws {RangeError} For an id that is not registered.
+ * @example
+ * ```ts
+ * const saved = await loadModel(args.model, store);
+ * ```
+ */
+export async function loadModel(ref: string, store?: Queryable): Promise<SavedModel> {
+  if (/^\d+$/.test(ref)) {
+    let isDir = false;
+    try {
+      isDir = (await Deno.stat(ref)).isDirectory;
+    } catch { /* not a directory: an id */ }
+    if (!isDir) {
+      if (!store) throw new TypeError(`Model id ${ref} needs a store to look it up`);
+      const row = await readModel(store, Number(ref));
+      if (!row) throw new RangeError(`No model with id ${ref} in tt_models`);
+      return await loadModelDir(row.path);
+    }
+  }
+  return await loadModelDir(ref);
+}
+
+/**
+ * Puts saved weights into a freshly created backend of the same config.
+ * @param saved From {@linkcode loadModel}.
+ * @param create Makes an untrained backend for a {@linkcode PolicyConfig}.
+ * @returns The backend with the saved weights.
+ * @example
+ * ```ts
+ * const backend = restorePolicy(saved, (c) => createKernelPolicy(c));
+ * ```
+ */
+export function restorePolicy<B extends PolicyBackend>(
+  saved: SavedModel,
+  create: (config: PolicyConfig) => B,
+): B {
+  const backend = create(saved.manifest.config.policy);
+  try {
+    backend.importWeights(saved.weights);
+  } catch (e) {
+    backend.dispose();
+    throw new Error(
+      `Cannot load the weights of ${saved.dir} into the ${backend.name} backend: ${
+        (e as Error).message
+      }`,
+      { cause: e },
+    );
+  }
+  return backend;
+}
+
+/**
+ * Concatenates weights as little-endian float32.
+ * @param weights Named tensors.
+ * @returns The bytes of `weights.bin`.
+ */
+export function packWeights(weights: readonly NamedWeight[]): Uint8Array {
+  const total = weights.reduce((s, w) => s + w.values.length, 0);
+  const out = new Uint8Array(total * 4);
+  const view = new DataView(out.buffer);
+  let o = 0;
+  for (const w of weights) {
+    const expected = w.shape.reduce((a, b) => a * b, 1);
+    if (expected !== w.values.length) {
+      throw new TypeError(
+        `Weight ${w.name}: shape [${w.shape}] needs ${expected} values, has ${w.values.length}`,
+      );
+    }
+    for (let i = 0; i < w.values.length; i++, o += 4) view.setFloat32(o, w.values[i], true);
+  }
+  return out;
+}
+
+/**
+ * Splits `weights.bin` back into named tensors.
+ * @param bytes File content.
+ * @param specs Names and shapes from the manifest, in file order.
+ * @param where File name for error messages.
+ * @returns Named tensors.
+ * @throws {RangeError} When the byte length does not match the shapes.
+ */
+export function unpackWeights(
+  bytes: Uint8Array,
+  specs: readonly { name: string; shape: number[] }[],
+  where = "weights.bin",
+): NamedWeight[] {
+  const total = specs.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
+  if (bytes.byteLength !== total * 4) {
+    throw new RangeError(`${where}: ${bytes.byteLength} bytes, the manifest needs ${total * 4}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let o = 0;
+  return specs.map((s) => {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(n);
+    for (let i = 0; i < n; i++, o += 4) values[i] = view.getFloat32(o, true);
+    return { name: s.name, shape: [...s.shape], values };
+  });
+}
+
+let cachedVersion: string | undefined;
+
+/**
+ * The git commit of the running code (with `+dirty` when tracked files under lib/ or
+ * tasks/ have uncommitted changes), or `"unknown"` outside a git checkout.
+ * @returns A version string for lineage.
+ * @example
+ * ```ts
+ * config.codeVersion = await codeVersion(); // "9412c62…" or "unknown"
+ * ```
+ */
+export async function codeVersion(): Promise<string> {
+  if (cachedVersion !== undefined) return cachedVersion;
+  const git = async (...args: string[]) => {
+    const out = await new Deno.Command("git", {
+      args,
+      cwd: PROJECT_ROOT,
+      stdout: "piped",
+      stderr: "null",
+    })
+      .output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+  };
+  try {
+    const head = await git("rev-parse", "HEAD");
+    if (!head) return (cachedVersion = "unknown");
+    const dirty = await git("status", "--porcelain", "--untracked-files=no", "--", "lib", "tasks");
+    cachedVersion = dirty ? `${head}+dirty` : head;
+  } catch {
+    cachedVersion = "unknown";
+  }
+  return cachedVersion;
+}
