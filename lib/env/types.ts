@@ -41,8 +41,12 @@ export interface StepInfo {
   cost?: number;
   /** Slippage charged in this step, in currency. */
   slippage?: number;
+  /** The square-root market-impact part of `slippage`, in currency. */
+  impact?: number;
   /** Traded notional / net worth in this step. */
   turnover?: number;
+  /** Target weights the action mapped to (before execution), one per instrument. */
+  targetWeights?: Float64Array;
   /** Reward components by name (e.g. `{ return: …, volPenalty: … }`). */
   rewardTerms?: Record<string, number>;
   /** Why the episode ended, when it did (`"drawdown"`, `"end_of_data"`, `"max_steps"` …). */

@@ -1,0 +1,403 @@
+/**
+ * The multi-asset portfolio environment: N instruments plus cash on a
+ * {@linkcode PricePanel}, observing a {@linkcode FeaturePanel}.
+ *
+ * One step, decided at the close of bar `t`:
+ * 1. the action scheme maps the action to target weights, given the weights held
+ *    and the returns of bars `≤ t`;
+ * 2. the {@linkcode MarketSimulator} executes them at bar `t+1` (open by default),
+ *    charges commission and slippage there, once, and marks at the close of `t+1`;
+ * 3. the reward scheme scores `(state at t, state at t+1)`; stoppers may terminate;
+ * 4. the observation at `t+1` is returned.
+ *
+ * Observation (`Float32Array`, length `N·window·F + N`): for each instrument `i` in
+ * panel order, the `window` most recent bars oldest first, each with the F features;
+ * then the N current weights. NaN policy: a feature that is NaN (an instrument without
+ * a bar, or not yet listed) is observed as 0. Starts inside the warm-up (bars before
+ * `features.warmup + window - 1`) are refused with a `RangeError`, so warm-up NaNs are
+ * never observed unless `allowWarmupStart` is set.
+ *
+ * Episode: `reset({ seed, start })` starts all in cash at the close of `start`
+ * (seeded uniform random start when absent). It ends with `terminated` when a stopper
+ * fires (`"drawdown"`, `"bankrupt"`), or `truncated` at the last bar of the range
+ * (`"end_of_data"`) or after `maxSteps` steps (`"max_steps"`). Stepping after that
+ * throws until the next reset.
+ *
+ * @module
+ */
+import type { PricePanel } from "../data/panel.ts";
+import { assertAligned, type FeaturePanel } from "../features/feature_panel.ts";
+import { Rng } from "../util/rng.ts";
+import type { ActionScheme } from "./actions.ts";
+import { resolveCostOptions } from "./costs.ts";
+import {
+  type ActionName,
+  type ActionOptions,
+  ACTIONS,
+  type RewardName,
+  type RewardOptions,
+  REWARDS,
+} from "./registry.ts";
+import type { RewardScheme } from "./rewards.ts";
+import {
+  type ExecuteAt,
+  type MarketData,
+  MarketSimulator,
+  type PortfolioState,
+  prepareMarket,
+} from "./simulator.ts";
+import { box, flatDim } from "./spaces.ts";
+import { BankruptcyStopper, DrawdownStopper, type Stopper } from "./stoppers.ts";
+import type { BoxSpace, Env, Space, StepInfo, StepResult } from "./types.ts";
+
+/** Options of {@linkcode makePortfolioEnv} and {@linkcode makePortfolioVecEnv}; all optional. */
+export interface PortfolioEnvOptions {
+  /** Action scheme, by name or instance. Default `"vol-target"`. */
+  action?: ActionName | ActionScheme;
+  /** Options for a named action scheme. Default `{}` (each scheme's defaults). */
+  actionOptions?: ActionOptions;
+  /** Reward scheme, by name or a factory returning a fresh scheme. Default `"risk-aware"`. */
+  reward?: RewardName | (() => RewardScheme);
+  /** Options for a named reward scheme. Default `{}`. */
+  rewardOptions?: RewardOptions;
+  /** Bars of features per instrument in an observation. Default 1. */
+  window?: number;
+  /** Fill the order decided at t at bar t+1's `"open"` or `"close"`. Default `"open"`. */
+  executeAt?: ExecuteAt;
+  /** Commission, bps of traded notional. Default 10. */
+  costPerTurnBps?: number;
+  /** Fixed slippage, bps of traded notional. Default 5. */
+  slippageBps?: number;
+  /** Square-root impact coefficient k (0 = off). Default 0. */
+  impactK?: number;
+  /** Bars of history for impact's σ and ADV. Default 20. */
+  impactLookback?: number;
+  /** Cash at reset (impact depends on absolute size). Default 1,000,000. */
+  initialCash?: number;
+  /** Truncate after this many steps (`"max_steps"`). Default: none (run to the end of the range). */
+  maxSteps?: number;
+  /** Terminate at this drawdown from the episode's peak (`"drawdown"`). Default: off. */
+  drawdownStop?: number;
+  /** More stoppers (bankruptcy is always on). Default `[]`. */
+  stoppers?: Stopper[];
+  /** Seed of the random start until `reset({ seed })` re-seeds. Default 0. */
+  seed?: number;
+  /**
+   * Bar indices the env may use, inclusive: episodes start at or after `start` and
+   * end at `end` at the latest (e.g. a training slice). Default: the whole panel.
+   */
+  range?: { start?: number; end?: number };
+  /** Allow starts inside the warm-up (NaN features observed as 0). Default false. */
+  allowWarmupStart?: boolean;
+}
+
+/** The bars an episode may start at. */
+export interface StartRange {
+  /** Earliest start (after warm-up and the observation window). */
+  earliest: number;
+  /** Latest start a random reset picks (so that `maxSteps` fit when possible). */
+  latestRandom: number;
+  /** Last bar of the range: an episode reaching it is truncated. */
+  last: number;
+}
+
+/** A portfolio env; see the module documentation. */
+export class PortfolioEnv implements Env<Float32Array, Float32Array> {
+  readonly observationSpace: BoxSpace;
+  readonly actionSpace: Space;
+  /** The action scheme in use. */
+  readonly actionScheme: ActionScheme;
+  /** The reward scheme in use (this env's own instance). */
+  readonly rewardScheme: RewardScheme;
+  /** Instrument symbols, observation order. */
+  readonly instruments: readonly string[];
+  /** Feature names, observation order within a bar. */
+  readonly featureNames: readonly string[];
+  /** Bars of features per instrument. */
+  readonly window: number;
+  /** Valid starts. */
+  readonly startRange: StartRange;
+  readonly #market: MarketData;
+  readonly #features: FeaturePanel;
+  readonly #sim: MarketSimulator;
+  readonly #stoppers: Stopper[];
+  readonly #maxSteps: number | undefined;
+  readonly #n: number;
+  readonly #f: number;
+  readonly #actDim: number;
+  #rng: Rng;
+  #state: PortfolioState | null = null;
+  #done = true;
+
+  /**
+   * Prefer {@linkcode makePortfolioEnv}; this constructor lets K envs share one
+   * {@linkcode MarketData}.
+   * @param market From `prepareMarket(prices, impactLookback)`.
+   * @param features Aligned with the prices.
+   * @param options See {@linkcode PortfolioEnvOptions}.
+   */
+  constructor(market: MarketData, features: FeaturePanel, options: PortfolioEnvOptions = {}) {
+    const n = market.n;
+    if (features.instruments.length !== n || features.timestamps.length !== market.length) {
+      throw new TypeError(
+        `Feature panel is ${features.timestamps.length}×${features.instruments.length}, prices are ${market.length}×${n}`,
+      );
+    }
+    this.#market = market;
+    this.#features = features;
+    this.#n = n;
+    this.#f = features.names.length;
+    this.instruments = features.instruments;
+    this.featureNames = features.names;
+    this.window = options.window ?? 1;
+    if (!Number.isInteger(this.window) || this.window < 1) {
+      throw new RangeError(`window = ${options.window} must be a positive integer`);
+    }
+    const action = options.action ?? "vol-target";
+    this.actionScheme = typeof action === "string"
+      ? ACTIONS[action](n, options.actionOptions)
+      : action;
+    const reward = options.reward ?? "risk-aware";
+    this.rewardScheme = typeof reward === "string"
+      ? REWARDS[reward](options.rewardOptions)
+      : reward();
+    this.actionSpace = this.actionScheme.space;
+    this.#actDim = flatDim(this.actionSpace);
+    this.observationSpace = box([n * this.window * this.#f + n]);
+    this.#sim = new MarketSimulator(market, {
+      executeAt: options.executeAt ?? "open",
+      costs: resolveCostOptions({
+        costPerTurnBps: options.costPerTurnBps,
+        slippageBps: options.slippageBps,
+        impactK: options.impactK,
+        impactLookback: options.impactLookback,
+      }),
+      initialCash: options.initialCash ?? 1_000_000,
+    });
+    if (
+      options.executeAt !== undefined && options.executeAt !== "open" &&
+      options.executeAt !== "close"
+    ) {
+      throw new RangeError(`executeAt = ${options.executeAt}: use "open" or "close"`);
+    }
+    this.#stoppers = [new BankruptcyStopper()];
+    if (options.drawdownStop !== undefined) {
+      this.#stoppers.push(new DrawdownStopper(options.drawdownStop));
+    }
+    this.#stoppers.push(...(options.stoppers ?? []));
+    this.#maxSteps = options.maxSteps;
+    if (
+      this.#maxSteps !== undefined && !(Number.isInteger(this.#maxSteps) && this.#maxSteps >= 1)
+    ) {
+      throw new RangeError(`maxSteps = ${this.#maxSteps} must be a positive integer`);
+    }
+    const rangeStart = options.range?.start ?? 0;
+    const last = options.range?.end ?? market.length - 1;
+    if (
+      !(Number.isInteger(rangeStart) && Number.isInteger(last) && rangeStart >= 0 &&
+        last < market.length)
+    ) {
+      throw new RangeError(
+        `range [${rangeStart}, ${last}] must be bar indices within [0, ${market.length - 1}]`,
+      );
+    }
+    const earliest = options.allowWarmupStart
+      ? rangeStart
+      : Math.max(rangeStart, features.warmup + this.window - 1);
+    if (earliest > last - 1) {
+      throw new RangeError(
+        `No valid start: the earliest start after warm-up ${features.warmup} and window ${this.window} is bar ${earliest}, ` +
+          `but the range ends at bar ${last} and an episode needs at least one more bar`,
+      );
+    }
+    const latestRandom = this.#maxSteps === undefined
+      ? last - 1
+      : Math.max(earliest, last - this.#maxSteps);
+    this.startRange = { earliest, latestRandom, last };
+    this.#rng = new Rng(options.seed ?? 0);
+  }
+
+  /** Number of instruments N. */
+  get numInstruments(): number {
+    return this.#n;
+  }
+
+  /** The portfolio state at the current bar (a copy). @throws {Error} Before reset. */
+  get state(): PortfolioState {
+    if (this.#state === null) throw new Error("PortfolioEnv.state read before reset()");
+    return { ...this.#state, weights: this.#state.weights.slice() };
+  }
+
+  /** Whether the current episode has ended (or none started). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * Starts an episode all in cash at the close of `start`.
+   * @param options `seed` re-seeds the start RNG; `start` fixes the bar (else random in
+   *   `[startRange.earliest, startRange.latestRandom]`).
+   * @returns The first observation and an info with zero costs.
+   * @throws {RangeError} When `start` is outside `[earliest, last - 1]` (e.g. in the warm-up).
+   * @example
+   * ```ts
+   * const { observation } = env.reset({ seed: 1 });
+   * ```
+   */
+  reset(
+    options: { seed?: number; start?: number } = {},
+  ): { observation: Float32Array; info: StepInfo } {
+    if (options.seed !== undefined) this.#rng = new Rng(options.seed);
+    const { earliest, latestRandom, last } = this.startRange;
+    let start: number;
+    if (options.start === undefined) start = this.#rng.integer(earliest, latestRandom);
+    else {
+      start = options.start;
+      if (!Number.isInteger(start) || start < earliest || start > last - 1) {
+        throw new RangeError(
+          `reset({ start: ${start} }): start must be a bar in [${earliest}, ${last - 1}] ` +
+            `(after warm-up and window, leaving one bar to trade)`,
+        );
+      }
+    }
+    const state = this.#sim.reset(start);
+    this.rewardScheme.reset(state);
+    this.#state = state;
+    this.#done = false;
+    return {
+      observation: this.#observe(state),
+      info: {
+        t: state.t,
+        timestamp: this.#market.timestamps[state.t],
+        netWorth: state.netWorth,
+        weights: state.weights.slice(),
+        cost: 0,
+        slippage: 0,
+        impact: 0,
+        turnover: 0,
+        rewardTerms: {},
+      },
+    };
+  }
+
+  /**
+   * Decides at the current close, executes at the next bar, returns the next observation.
+   * @param action A member of `actionSpace` (continuous actions are clipped by the scheme).
+   * @returns Observation, reward, `terminated`, `truncated`, info with costs and reward terms.
+   * @throws {Error} When the episode has ended (or never started).
+   * @throws {TypeError} When the action has the wrong length.
+   * @example
+   * ```ts
+   * const { reward, info } = env.step(new Float32Array([0.5, -0.5]));
+   * ```
+   */
+  step(action: Float32Array): StepResult<Float32Array> {
+    if (this.#done || this.#state === null) {
+      throw new Error("PortfolioEnv.step() called after the episode ended: call reset() first");
+    }
+    if (action.length !== this.#actDim) {
+      throw new TypeError(
+        `PortfolioEnv.step(): action has ${action.length} entries, expected ${this.#actDim}`,
+      );
+    }
+    const prev = this.#state;
+    const targetWeights = this.actionScheme.targetWeights(action, {
+      numInstruments: this.#n,
+      weights: prev.weights.slice(),
+      pastReturns: this.#pastReturns(prev.t, this.actionScheme.lookback),
+    });
+    const { state } = this.#sim.step(targetWeights);
+    const { reward, terms } = this.rewardScheme.reward(prev, state);
+    this.#state = state;
+    let stopReason: string | undefined;
+    for (const s of this.#stoppers) {
+      if (s.shouldStop(state)) {
+        stopReason = s.reason;
+        break;
+      }
+    }
+    const terminated = stopReason !== undefined;
+    let truncated = false;
+    if (!terminated) {
+      if (state.t >= this.startRange.last) {
+        truncated = true;
+        stopReason = "end_of_data";
+      } else if (this.#maxSteps !== undefined && state.steps >= this.#maxSteps) {
+        truncated = true;
+        stopReason = "max_steps";
+      }
+    }
+    this.#done = terminated || truncated;
+    const info: StepInfo = {
+      t: state.t,
+      timestamp: this.#market.timestamps[state.t],
+      netWorth: state.netWorth,
+      weights: state.weights.slice(),
+      cost: state.cost,
+      slippage: state.slippage,
+      impact: state.impact,
+      turnover: state.turnover,
+      rewardTerms: terms,
+      targetWeights,
+    };
+    if (stopReason !== undefined) info.stopReason = stopReason;
+    return { observation: this.#observe(state), reward, terminated, truncated, info };
+  }
+
+  #observe(state: PortfolioState): Float32Array {
+    const n = this.#n, f = this.#f, w = this.window;
+    const obs = new Float32Array(n * w * f + n);
+    const values = this.#features.values;
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < w; k++) {
+        const t = state.t - w + 1 + k;
+        if (t < 0) continue; // before the data: observed as 0 like any NaN
+        const src = (t * n + i) * f;
+        const dst = (i * w + k) * f;
+        for (let j = 0; j < f; j++) {
+          const v = values[src + j];
+          obs[dst + j] = Number.isNaN(v) ? 0 : v;
+        }
+      }
+    }
+    obs.set(state.weights, n * w * f);
+    return obs;
+  }
+
+  #pastReturns(t: number, lookback: number): Float64Array {
+    const n = this.#n;
+    const out = new Float64Array(lookback * n).fill(NaN);
+    for (let k = 0; k < lookback; k++) {
+      const u = t - lookback + 1 + k;
+      if (u < 0) continue;
+      out.set(this.#market.returns.subarray(u * n, u * n + n), k * n);
+    }
+    return out;
+  }
+}
+
+/**
+ * Builds a single portfolio env. For an evaluation pass over the whole out-of-sample
+ * slice, leave `maxSteps` unset and call `reset({ start })`: the episode runs
+ * deterministically from `start` to `range.end` (then `truncated`, `"end_of_data"`).
+ * @param prices Bars (instruments × calendar).
+ * @param features Features aligned with `prices` (same instruments and calendar).
+ * @param options See {@linkcode PortfolioEnvOptions}; every field has a default.
+ * @returns The env.
+ * @throws {TypeError} When the panels are not aligned.
+ * @throws {RangeError} On an invalid option, or when no start is possible.
+ * @example
+ * ```ts
+ * const env = makePortfolioEnv(prices, features, { action: "discrete", reward: "dsr", maxSteps: 252 });
+ * let { observation } = env.reset({ seed: 7 });
+ * const r = env.step(sample(env.actionSpace, new Rng(1)));
+ * ```
+ */
+export function makePortfolioEnv(
+  prices: PricePanel,
+  features: FeaturePanel,
+  options: PortfolioEnvOptions = {},
+): PortfolioEnv {
+  assertAligned(prices, features);
+  return new PortfolioEnv(prepareMarket(prices, options.impactLookback ?? 20), features, options);
+}
