@@ -1,0 +1,155 @@
+/**
+ * Strategy vs benchmark in one call: both metric records, alpha/beta, information
+ * ratio, probabilistic Sharpe ratios and the bootstrap interval of the Sharpe
+ * difference, with a plain-language verdict. This is what `deno task evaluate`
+ * prints and what the HTML report shows.
+ *
+ * @module
+ */
+import {
+  type ActiveRisk,
+  alignToTimestamps,
+  type AlphaBeta,
+  alphaBeta,
+  informationRatio,
+} from "./benchmarks.ts";
+import {
+  computeMetrics,
+  inferPeriodsPerYear,
+  type PerformanceMetrics,
+  simpleReturns,
+  type WeightRows,
+} from "./metrics.ts";
+import {
+  type BootstrapOptions,
+  describeComparison,
+  probabilisticSharpeRatio,
+  type SharpeDifferenceCI,
+  sharpeDifferenceCI,
+} from "./statistics.ts";
+
+/** An equity curve with its bar times and, optionally, what was held and paid. */
+export interface EquityCurve {
+  /** Display name. */
+  name?: string;
+  /** Bar times, epoch ms, one per equity point. */
+  timestamps: ArrayLike<number>;
+  /** Portfolio value at each bar, first entry the starting capital. */
+  equity: ArrayLike<number>;
+  /** Weights held at each step (cash excluded), for turnover and exposure. */
+  weights?: WeightRows;
+  /** Commissions/fees per step, in currency. */
+  costs?: ArrayLike<number>;
+  /** Slippage per step, in currency. */
+  slippage?: ArrayLike<number>;
+}
+
+/** Result of {@linkcode compareWithBenchmark}. */
+export interface BenchmarkComparison {
+  /** Strategy display name. */
+  strategyName: string;
+  /** Benchmark display name. */
+  benchmarkName: string;
+  /** Strategy metrics. */
+  strategy: PerformanceMetrics;
+  /** Benchmark metrics on the strategy's bars. */
+  benchmark: PerformanceMetrics;
+  /** OLS of strategy on benchmark excess returns. */
+  alphaBeta: AlphaBeta;
+  /** Information ratio, tracking error, active return. */
+  activeRisk: ActiveRisk;
+  /** PSR against a Sharpe ratio of 0. */
+  psrVsZero: number;
+  /** PSR against the benchmark's observed Sharpe ratio. */
+  psrVsBenchmark: number;
+  /** Bootstrap interval of Sharpe(strategy) − Sharpe(benchmark). */
+  sharpeDifference: SharpeDifferenceCI;
+  /** Plain-language verdict, see {@linkcode describeComparison}. */
+  verdict: string;
+}
+
+/** Options of {@linkcode compareWithBenchmark}. */
+export interface ComparisonOptions extends Partial<Omit<BootstrapOptions, "periodsPerYear">> {
+  /** Periods per year; default inferred from the strategy's timestamps. */
+  periodsPerYear?: number;
+}
+
+/**
+ * Compares a strategy with a benchmark on the strategy's bars (the benchmark is
+ * read at each strategy bar time, last value at or before it).
+ * @param strategy The strategy's curve (with weights and costs when known).
+ * @param benchmark The benchmark's curve; must start at or before the strategy.
+ * @param options Periods per year, risk-free rate, bootstrap settings (seed default 0).
+ * @returns The {@linkcode BenchmarkComparison}.
+ * @throws {RangeError} With fewer than 4 equity points or a benchmark starting after the strategy.
+ * @example
+ * ```ts
+ * const bh = equalWeightBuyAndHold(panel, { commission: 0.001, from: ts[0], to: ts.at(-1) });
+ * const cmp = compareWithBenchmark({ timestamps: ts, equity: netWorth }, bh, { seed: 1 });
+ * console.log(cmp.verdict);
+ * ```
+ */
+export function compareWithBenchmark(
+  strategy: EquityCurve,
+  benchmark: EquityCurve,
+  options: ComparisonOptions = {},
+): BenchmarkComparison {
+  if (strategy.equity.length < 4) {
+    throw new RangeError(
+      `compareWithBenchmark needs at least 4 equity points, got ${strategy.equity.length}`,
+    );
+  }
+  const ppy = options.periodsPerYear ?? inferPeriodsPerYear(strategy.timestamps);
+  const rf = options.riskFreeRate ?? 0;
+  const bench = sameBars(strategy.timestamps, benchmark)
+    ? benchmark.equity
+    : alignToTimestamps(benchmark, strategy.timestamps);
+  const sMetrics = computeMetrics(strategy.equity, {
+    timestamps: strategy.timestamps,
+    periodsPerYear: ppy,
+    riskFreeRate: rf,
+    weights: strategy.weights,
+    costs: strategy.costs,
+    slippage: strategy.slippage,
+  });
+  const aligned = bench === benchmark.equity;
+  const bMetrics = computeMetrics(bench, {
+    timestamps: strategy.timestamps,
+    periodsPerYear: ppy,
+    riskFreeRate: rf,
+    weights: aligned ? benchmark.weights : undefined,
+    costs: aligned ? benchmark.costs : undefined,
+    slippage: aligned ? benchmark.slippage : undefined,
+  });
+  const rs = simpleReturns(strategy.equity);
+  const rb = simpleReturns(bench);
+  const ci = sharpeDifferenceCI(rs, rb, { ...options, periodsPerYear: ppy, riskFreeRate: rf });
+  const psrVsBenchmark = probabilisticSharpeRatio(rs, {
+    periodsPerYear: ppy,
+    riskFreeRate: rf,
+    benchmarkSharpe: bMetrics.sharpe,
+  });
+  const strategyName = strategy.name ?? "Strategy";
+  const benchmarkName = benchmark.name ?? "Benchmark";
+  return {
+    strategyName,
+    benchmarkName,
+    strategy: sMetrics,
+    benchmark: bMetrics,
+    alphaBeta: alphaBeta(rs, rb, { periodsPerYear: ppy, riskFreeRate: rf }),
+    activeRisk: informationRatio(rs, rb, ppy),
+    psrVsZero: probabilisticSharpeRatio(rs, { periodsPerYear: ppy, riskFreeRate: rf }),
+    psrVsBenchmark,
+    sharpeDifference: ci,
+    verdict: describeComparison(ci, psrVsBenchmark, {
+      strategy: strategyName,
+      benchmark: benchmarkName,
+    }),
+  };
+}
+
+function sameBars(ts: ArrayLike<number>, curve: EquityCurve): boolean {
+  if (curve.timestamps.length !== ts.length || curve.equity.length !== ts.length) return false;
+  for (let i = 0; i < ts.length; i++) if (curve.timestamps[i] !== ts[i]) return false;
+  return true;
+}
