@@ -15,3 +15,5 @@ export * from "./stoppers.ts";
 export * from "./registry.ts";
 export * from "./portfolio_env.ts";
 export * from "./vec_env.ts";
+export * from "./episode.ts";
+export * from "./check_env.ts";
