@@ -79,7 +79,7 @@ export interface PsrMoments {
  * @example
  * ```ts
  * psrFromMoments({ sharpe: 0.1, benchmarkSharpe: 0, n: 101, skewness: 0, kurtosis: 3 });
- * // Φ(0.1·10 / √1.005) = Φ(0.99751) ≈ 0.8407
+ * // Φ(0.1·10 / √1.005) = Φ(0.99751) ≈ 0.84074
  * ```
  */
 export function psrFromMoments(m: PsrMoments): number {
