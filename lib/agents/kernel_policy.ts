@@ -1,0 +1,607 @@
+/**
+ * A hand-written PPO network backend: separate actor and critic tanh MLPs with a
+ * Gaussian head and a state-independent log-std, forward + backward + global-norm
+ * clip + Adam in one WebAssembly module (f32x4 SIMD, `_kernel_wat.ts`), with the
+ * small PPO loss head (log-probs, ratio, clipped surrogate, value loss) in
+ * JavaScript doubles. It exists because tfjs's per-operation overhead dominates
+ * at this network size (batch 64, 90 → 64 → 64 → 10): the arithmetic is small,
+ * the number of operations is what costs.
+ *
+ * Numerics: every matrix product, tanh and Adam step is IEEE float32 (products
+ * accumulate in float32 in a fixed order; no fused multiply-add), the loss head
+ * is float64 rounded to float32 where it feeds the kernel. Results are
+ * bit-identical for the same seed on every machine.
+ *
+ * @module
+ */
+import type { Rng } from "../util/rng.ts";
+import { Rng as SeededRng } from "../util/rng.ts";
+import type {
+  ActResult,
+  Minibatch,
+  NamedWeight,
+  PolicyBackend,
+  PolicyConfig,
+  UpdateStats,
+} from "./policy.ts";
+import { KERNEL_WASM_BASE64 } from "./_kernel_wasm.ts";
+import { MM_ROWS } from "./_kernel_wat.ts";
+
+interface KernelExports {
+  mem: WebAssembly.Memory;
+  mm(a: number, b: number, c: number, m: number, k: number, n: number, bias: number): void;
+  mmTn(a: number, b: number, c: number, m: number, k: number, n: number): void;
+  tanh(p: number, n: number): void;
+  tanhGrad(d: number, h: number, n: number): void;
+  colSum(src: number, dst: number, m: number, n: number): void;
+  transpose(src: number, dst: number, r: number, c: number): void;
+  sumSq(g: number, n: number): number;
+  adam(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    gs: number,
+    b1: number,
+    b2: number,
+    step: number,
+    sbc2: number,
+    eps: number,
+  ): void;
+}
+
+let compiled: WebAssembly.Module | null = null;
+
+function kernelModule(): WebAssembly.Module {
+  if (!compiled) {
+    const bin = atob(KERNEL_WASM_BASE64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+const pad4 = (n: number): number => (n + 3) & ~3;
+const LOG_2PI = Math.log(2 * Math.PI);
+const BETA1 = 0.9;
+const BETA2 = 0.999;
+
+/** One dense layer: offsets (in floats) into the parameter region and work area. */
+interface Layer {
+  /** Real and padded fan-in / fan-out. */
+  inReal: number;
+  outReal: number;
+  inDim: number;
+  outDim: number;
+  /** `Wᵀ` (`inDim × outDim`, tfjs's kernel layout) and bias, relative to a parameter-shaped region. */
+  w: number;
+  b: number;
+  /** Absolute float offsets, set by `#layoutWork`: `W` (`outDim × inDim`), activations, deltas. */
+  wT: number;
+  y: number;
+  dy: number;
+}
+
+interface Net {
+  name: "actor" | "critic";
+  layers: Layer[];
+}
+
+/**
+ * Orthogonal matrix `rows × cols` scaled by `gain` (PyTorch's `orthogonal_`:
+ * QR of a Gaussian matrix with the signs of R's diagonal folded in; here by
+ * modified Gram-Schmidt, which gives a positive diagonal directly).
+ */
+function orthogonal(rows: number, cols: number, gain: number, rng: SeededRng): Float64Array {
+  const tall = rows >= cols;
+  const m = tall ? rows : cols;
+  const k = tall ? cols : rows;
+  const a = new Float64Array(m * k); // column j at a[j*m .. j*m+m)
+  const g = new Float64Array(rows * cols);
+  for (let i = 0; i < g.length; i++) g[i] = rng.normal();
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      if (tall) a[c * m + r] = g[r * cols + c];
+      else a[r * m + c] = g[r * cols + c];
+    }
+  }
+  for (let j = 0; j < k; j++) {
+    for (let p = 0; p < j; p++) {
+      let d = 0;
+      for (let i = 0; i < m; i++) d += a[p * m + i] * a[j * m + i];
+      for (let i = 0; i < m; i++) a[j * m + i] -= d * a[p * m + i];
+    }
+    let nrm = 0;
+    for (let i = 0; i < m; i++) nrm += a[j * m + i] * a[j * m + i];
+    nrm = Math.sqrt(nrm);
+    for (let i = 0; i < m; i++) a[j * m + i] /= nrm;
+  }
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[r * cols + c] = gain * (tall ? a[c * m + r] : a[r * m + c]);
+  }
+  return out;
+}
+
+/**
+ * The kernel backend. Besides {@linkcode PolicyBackend} it offers
+ * {@linkcode KernelPolicy.gradients} (the raw loss gradient, for tests).
+ */
+export class KernelPolicy implements PolicyBackend {
+  readonly name = "kernel";
+  readonly config: PolicyConfig;
+  readonly #k: KernelExports;
+  readonly #actDim: number;
+  readonly #actOut: number;
+  readonly #obsPad: number;
+  readonly #actor: Net;
+  readonly #critic: Net;
+  /** Floats in each parameter-shaped region (params, grads, Adam m, Adam v). */
+  readonly #nParams: number;
+  readonly #logStd: number;
+  /** Region bases (floats). */
+  readonly #P = 0;
+  readonly #G: number;
+  readonly #M: number;
+  readonly #V: number;
+  #x = 0;
+  #rowsCap = 0;
+  #f32!: Float32Array;
+  #t = 0;
+  #disposed = false;
+
+  /**
+   * @param config Network and optimiser settings; Gaussian actions only.
+   */
+  constructor(config: PolicyConfig) {
+    if (config.action.kind !== "gaussian") {
+      throw new TypeError(
+        `createKernelPolicy(): ${config.action.kind} actions are not supported by the kernel backend; use tfjs`,
+      );
+    }
+    for (const [k, v] of [["obsDim", config.obsDim], ["action.dim", config.action.dim]] as const) {
+      if (!Number.isInteger(v) || v < 1) {
+        throw new RangeError(`createKernelPolicy(): ${k} must be a positive integer; got ${v}`);
+      }
+    }
+    if (!config.hidden.length || config.hidden.some((h) => !Number.isInteger(h) || h < 1)) {
+      throw new RangeError(
+        `createKernelPolicy(): hidden must be positive integers; got [${config.hidden.join(", ")}]`,
+      );
+    }
+    this.config = config;
+    this.#actDim = config.action.dim;
+    this.#actOut = pad4(this.#actDim);
+    this.#obsPad = pad4(config.obsDim);
+    let off = 0;
+    const makeNet = (name: "actor" | "critic", outReal: number): Net => {
+      const dims = [config.obsDim, ...config.hidden, outReal];
+      const layers: Layer[] = [];
+      for (let l = 0; l + 1 < dims.length; l++) {
+        const inDim = pad4(dims[l]), outDim = pad4(dims[l + 1]);
+        const w = off;
+        off += inDim * outDim;
+        const b = off;
+        off += outDim;
+        layers.push({
+          inReal: dims[l],
+          outReal: dims[l + 1],
+          inDim,
+          outDim,
+          w,
+          b,
+          wT: 0,
+          y: 0,
+          dy: 0,
+        });
+      }
+      return { name, layers };
+    };
+    this.#actor = makeNet("actor", this.#actDim);
+    this.#critic = makeNet("critic", 1);
+    this.#logStd = off;
+    off += this.#actOut;
+    this.#nParams = off;
+    this.#G = off;
+    this.#M = 2 * off;
+    this.#V = 3 * off;
+    const instance = new WebAssembly.Instance(kernelModule(), {});
+    this.#k = instance.exports as unknown as KernelExports;
+    this.#layoutWork(MM_ROWS * 16);
+    this.#initWeights();
+  }
+
+  /** Places the per-row work buffers after the four parameter regions, for `rows` rows. */
+  #layoutWork(rows: number): void {
+    let off = 4 * this.#nParams;
+    for (const net of [this.#actor, this.#critic]) {
+      for (const l of net.layers) {
+        l.wT = off;
+        off += l.inDim * l.outDim;
+      }
+    }
+    this.#x = off;
+    off += rows * this.#obsPad;
+    for (const net of [this.#actor, this.#critic]) {
+      for (const l of net.layers) {
+        l.y = off;
+        off += rows * l.outDim;
+        l.dy = off;
+        off += rows * l.outDim;
+      }
+    }
+    const bytes = off * 4;
+    const mem = this.#k.mem;
+    if (bytes > mem.buffer.byteLength) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / 65536));
+    this.#f32 = new Float32Array(mem.buffer);
+    this.#rowsCap = rows;
+    this.#refreshTransposed();
+  }
+
+  #ensureRows(rows: number): void {
+    if (rows > this.#rowsCap) this.#layoutWork(Math.max(rows, 2 * this.#rowsCap));
+  }
+
+  #initWeights(): void {
+    const rng = new SeededRng(this.config.seed);
+    const f = this.#f32;
+    f.fill(0, 0, 4 * this.#nParams);
+    for (const [net, outGain] of [[this.#actor, 0.01], [this.#critic, 1]] as const) {
+      net.layers.forEach((l, i) => {
+        const gain = i === net.layers.length - 1 ? outGain : Math.SQRT2;
+        const w = orthogonal(l.outReal, l.inReal, gain, rng); // PyTorch's [out × in]
+        for (let o = 0; o < l.outReal; o++) {
+          for (let j = 0; j < l.inReal; j++) {
+            f[this.#P + l.w + j * l.outDim + o] = w[o * l.inReal + j];
+          }
+        }
+      });
+    }
+    f.fill(this.config.logStdInit, this.#logStd, this.#logStd + this.#actDim);
+    this.#t = 0;
+    this.#refreshTransposed();
+  }
+
+  /** `W` (`out × in`) copies of every layer after the first, for the input deltas. */
+  #refreshTransposed(): void {
+    for (const net of [this.#actor, this.#critic]) {
+      for (let i = 1; i < net.layers.length; i++) {
+        const l = net.layers[i];
+        this.#k.transpose(4 * (this.#P + l.w), 4 * l.wT, l.inDim, l.outDim);
+      }
+    }
+  }
+
+  #loadObs(obs: Float32Array, n: number): number {
+    const rows = Math.ceil(n / MM_ROWS) * MM_ROWS;
+    this.#ensureRows(rows);
+    const d = this.config.obsDim, dp = this.#obsPad, f = this.#f32, x = this.#x;
+    if (obs.length < n * d) {
+      throw new TypeError(`KernelPolicy: expected ${n}×${d} observation values; got ${obs.length}`);
+    }
+    if (dp === d) f.set(obs.subarray(0, n * d), x);
+    else {
+      for (let i = 0; i < n; i++) {
+        f.set(obs.subarray(i * d, (i + 1) * d), x + i * dp);
+        f.fill(0, x + i * dp + d, x + (i + 1) * dp);
+      }
+    }
+    f.fill(0, x + n * dp, x + rows * dp);
+    return rows;
+  }
+
+  #forward(net: Net, rows: number): void {
+    const k = this.#k;
+    let input = this.#x;
+    const last = net.layers.length - 1;
+    net.layers.forEach((l, i) => {
+      k.mm(4 * input, 4 * (this.#P + l.w), 4 * l.y, rows, l.inDim, l.outDim, 4 * (this.#P + l.b));
+      if (i < last) k.tanh(4 * l.y, rows * l.outDim);
+      input = l.y;
+    });
+  }
+
+  /** Gradients into the G region, from the deltas already in the last layer's `dy`. */
+  #backward(net: Net, rows: number): void {
+    const k = this.#k;
+    for (let i = net.layers.length - 1; i >= 0; i--) {
+      const l = net.layers[i];
+      const input = i === 0 ? this.#x : net.layers[i - 1].y;
+      k.mmTn(4 * input, 4 * l.dy, 4 * (this.#G + l.w), rows, l.inDim, l.outDim);
+      k.colSum(4 * l.dy, 4 * (this.#G + l.b), rows, l.outDim);
+      if (i > 0) {
+        const prev = net.layers[i - 1];
+        k.mm(4 * l.dy, 4 * l.wT, 4 * prev.dy, rows, l.outDim, l.inDim, 0);
+        k.tanhGrad(4 * prev.dy, 4 * prev.y, rows * l.inDim);
+      }
+    }
+  }
+
+  /**
+   * Samples (or, with `deterministic`, takes the mean of) Gaussian actions.
+   * Noise is drawn row by row, dimension by dimension, from `rng.normal()`.
+   * @param obs `n × obsDim` observations.
+   * @param n Number of rows.
+   * @param rng Noise source.
+   * @param options `deterministic` returns the mean action.
+   * @returns Actions (unclipped), their log-probabilities and the critic's values.
+   */
+  act(
+    obs: Float32Array,
+    n: number,
+    rng: Rng,
+    options: { deterministic?: boolean } = {},
+  ): ActResult {
+    this.#alive();
+    const rows = this.#loadObs(obs, n);
+    this.#forward(this.#actor, rows);
+    this.#forward(this.#critic, rows);
+    const f = this.#f32, a = this.#actDim, ao = this.#actOut;
+    const mean = this.#actor.layers[this.#actor.layers.length - 1].y;
+    const val = this.#critic.layers[this.#critic.layers.length - 1];
+    const actions = new Float32Array(n * a);
+    const logProbs = new Float32Array(n);
+    const values = new Float32Array(n);
+    let logStdSum = 0;
+    for (let j = 0; j < a; j++) logStdSum += f[this.#logStd + j];
+    for (let i = 0; i < n; i++) {
+      let lp = 0;
+      for (let j = 0; j < a; j++) {
+        const mu = f[mean + i * ao + j];
+        const std = Math.exp(f[this.#logStd + j]);
+        const act = Math.fround(options.deterministic ? mu : mu + std * rng.normal());
+        actions[i * a + j] = act;
+        const z = (act - mu) / std;
+        lp -= 0.5 * z * z;
+      }
+      logProbs[i] = lp - logStdSum - 0.5 * a * LOG_2PI;
+      values[i] = f[val.y + i * val.outDim];
+    }
+    return { actions, logProbs, values };
+  }
+
+  /**
+   * Critic values.
+   * @param obs `n × obsDim` observations.
+   * @param n Number of rows.
+   * @returns `n` values.
+   */
+  values(obs: Float32Array, n: number): Float32Array {
+    this.#alive();
+    const rows = this.#loadObs(obs, n);
+    this.#forward(this.#critic, rows);
+    const l = this.#critic.layers[this.#critic.layers.length - 1];
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.#f32[l.y + i * l.outDim];
+    return out;
+  }
+
+  /**
+   * Forward, PPO loss and backward: leaves the loss gradient in the G region.
+   * Loss = clipped surrogate − entCoef·entropy + vfCoef·½·mean((V − R)²).
+   */
+  #lossAndGradients(batch: Minibatch): UpdateStats {
+    const n = batch.size;
+    if (!(n >= 1)) {
+      throw new RangeError(`KernelPolicy.update(): minibatch size must be ≥ 1; got ${n}`);
+    }
+    const rows = this.#loadObs(batch.obs, n);
+    this.#forward(this.#actor, rows);
+    this.#forward(this.#critic, rows);
+    const c = this.config, f = this.#f32, a = this.#actDim, ao = this.#actOut;
+    const outA = this.#actor.layers[this.#actor.layers.length - 1];
+    const outC = this.#critic.layers[this.#critic.layers.length - 1];
+    const { actions, oldLogProbs, advantages, returns } = batch;
+
+    // advantage normalisation (ddof = 1, as torch's std)
+    let advMean = 0, advScale = 1;
+    if (c.normAdvantages) {
+      for (let i = 0; i < n; i++) advMean += advantages[i];
+      advMean /= n;
+      let ss = 0;
+      for (let i = 0; i < n; i++) ss += (advantages[i] - advMean) ** 2;
+      advScale = 1 / (Math.sqrt(ss / (n - 1)) + 1e-8);
+    }
+    let logStdSum = 0;
+    for (let j = 0; j < a; j++) logStdSum += f[this.#logStd + j];
+    const entropy = a * (0.5 + 0.5 * LOG_2PI) + logStdSum;
+    const lo = 1 - c.clipCoef, hi = 1 + c.clipCoef;
+    let pg = 0, vl = 0, kl = 0, clipped = 0;
+    const gLogStd = this.#G + this.#logStd;
+    f.fill(0, gLogStd, gLogStd + ao);
+    f.fill(0, outA.dy, outA.dy + rows * ao);
+    f.fill(0, outC.dy, outC.dy + rows * outC.outDim);
+    const dLogStd = new Float64Array(a);
+    for (let i = 0; i < n; i++) {
+      let lp = 0;
+      for (let j = 0; j < a; j++) {
+        const z = (actions[i * a + j] - f[outA.y + i * ao + j]) / Math.exp(f[this.#logStd + j]);
+        lp -= 0.5 * z * z;
+      }
+      lp -= logStdSum + 0.5 * a * LOG_2PI;
+      const logRatio = lp - oldLogProbs[i];
+      const ratio = Math.exp(logRatio);
+      const adv = c.normAdvantages ? (advantages[i] - advMean) * advScale : advantages[i];
+      const clippedRatio = Math.min(hi, Math.max(lo, ratio));
+      const l1 = -adv * ratio, l2 = -adv * clippedRatio;
+      pg += Math.max(l1, l2);
+      kl += ratio - 1 - logRatio;
+      if (Math.abs(ratio - 1) > c.clipCoef) clipped++;
+      // d pg_i / d ratio: the unclipped branch carries the gradient when it is the max
+      // (ties, i.e. ratio inside the clip range, give the same −adv either way)
+      const dRatio = l1 >= l2 ? -adv : 0;
+      const dLp = (dRatio * ratio) / n;
+      for (let j = 0; j < a; j++) {
+        const std = Math.exp(f[this.#logStd + j]);
+        const diff = actions[i * a + j] - f[outA.y + i * ao + j];
+        // ∂lp/∂μ = (a − μ)/σ², ∂lp/∂logσ = (a − μ)²/σ² − 1
+        f[outA.dy + i * ao + j] = dLp * diff / (std * std);
+        dLogStd[j] += dLp * ((diff * diff) / (std * std) - 1);
+      }
+      const v = f[outC.y + i * outC.outDim];
+      const dv = v - returns[i];
+      vl += dv * dv;
+      f[outC.dy + i * outC.outDim] = (c.vfCoef * dv) / n;
+    }
+    for (let j = 0; j < a; j++) f[gLogStd + j] = dLogStd[j] - c.entCoef;
+    this.#backward(this.#actor, rows);
+    this.#backward(this.#critic, rows);
+    return {
+      policyLoss: pg / n,
+      valueLoss: (0.5 * vl) / n,
+      entropy,
+      approxKl: kl / n,
+      clipFraction: clipped / n,
+    };
+  }
+
+  /**
+   * One clipped-surrogate + value-loss step: gradients, global-norm clip to
+   * `maxGradNorm` (PyTorch's `clip_grad_norm_`, +1e-6), then Adam (β 0.9/0.999).
+   * @param batch The minibatch.
+   * @param lr Learning rate.
+   * @returns Loss diagnostics (before the step).
+   */
+  update(batch: Minibatch, lr: number): UpdateStats {
+    this.#alive();
+    const stats = this.#lossAndGradients(batch);
+    const k = this.#k;
+    const norm = Math.sqrt(k.sumSq(4 * this.#G, this.#nParams));
+    const gs = Math.min(1, this.config.maxGradNorm / (norm + 1e-6));
+    this.#t++;
+    const step = lr / (1 - BETA1 ** this.#t);
+    const sbc2 = Math.sqrt(1 - BETA2 ** this.#t);
+    k.adam(
+      4 * this.#P,
+      4 * this.#G,
+      4 * this.#M,
+      4 * this.#V,
+      this.#nParams,
+      gs,
+      BETA1,
+      BETA2,
+      step,
+      sbc2,
+      this.config.adamEps,
+    );
+    this.#refreshTransposed();
+    return stats;
+  }
+
+  /**
+   * The unclipped gradient of the PPO loss for `batch`, without changing anything
+   * (for tests against an autodiff reference).
+   * @param batch The minibatch.
+   * @returns Gradients named and shaped as {@linkcode KernelPolicy.exportWeights}.
+   * @example
+   * ```ts
+   * const g = policy.gradients(batch); // g[0].name === "actor/dense_0/kernel"
+   * ```
+   */
+  gradients(batch: Minibatch): NamedWeight[] {
+    this.#alive();
+    this.#lossAndGradients(batch);
+    return this.#read(this.#G);
+  }
+
+  #read(base: number): NamedWeight[] {
+    const f = this.#f32;
+    const out: NamedWeight[] = [];
+    for (const net of [this.#actor, this.#critic]) {
+      net.layers.forEach((l, i) => {
+        const w = new Float32Array(l.inReal * l.outReal);
+        for (let r = 0; r < l.inReal; r++) {
+          for (let o = 0; o < l.outReal; o++) {
+            w[r * l.outReal + o] = f[base + l.w + r * l.outDim + o];
+          }
+        }
+        out.push({
+          name: `${net.name}/dense_${i}/kernel`,
+          shape: [l.inReal, l.outReal],
+          values: w,
+        });
+        out.push({
+          name: `${net.name}/dense_${i}/bias`,
+          shape: [l.outReal],
+          values: f.slice(base + l.b, base + l.b + l.outReal),
+        });
+      });
+    }
+    out.push({
+      name: "actor/log_std",
+      shape: [this.#actDim],
+      values: f.slice(base + this.#logStd, base + this.#logStd + this.#actDim),
+    });
+    return out;
+  }
+
+  /**
+   * @returns Every parameter: `{actor,critic}/dense_i/{kernel,bias}` (kernel
+   *   `[in, out]` as tfjs) and `actor/log_std`.
+   */
+  exportWeights(): NamedWeight[] {
+    this.#alive();
+    return this.#read(this.#P);
+  }
+
+  /**
+   * Restores parameters (the Adam state is reset).
+   * @param weights As returned by {@linkcode KernelPolicy.exportWeights}.
+   */
+  importWeights(weights: NamedWeight[]): void {
+    this.#alive();
+    const expected = this.#read(this.#P);
+    const byName = new Map(weights.map((w) => [w.name, w]));
+    for (const e of expected) {
+      const w = byName.get(e.name);
+      if (!w) throw new TypeError(`KernelPolicy.importWeights(): missing weight "${e.name}"`);
+      if (w.values.length !== e.values.length || w.shape.join("x") !== e.shape.join("x")) {
+        throw new TypeError(
+          `KernelPolicy.importWeights(): "${e.name}" has shape [${w.shape}] but the network needs [${e.shape}]`,
+        );
+      }
+    }
+    const f = this.#f32;
+    f.fill(0, this.#M, this.#M + 2 * this.#nParams);
+    this.#t = 0;
+    for (const net of [this.#actor, this.#critic]) {
+      net.layers.forEach((l, i) => {
+        const w = byName.get(`${net.name}/dense_${i}/kernel`)!.values;
+        for (let r = 0; r < l.inReal; r++) {
+          for (let o = 0; o < l.outReal; o++) {
+            f[this.#P + l.w + r * l.outDim + o] = w[r * l.outReal + o];
+          }
+        }
+        f.set(byName.get(`${net.name}/dense_${i}/bias`)!.values, this.#P + l.b);
+      });
+    }
+    f.set(byName.get("actor/log_std")!.values, this.#P + this.#logStd);
+    this.#refreshTransposed();
+  }
+
+  /** Releases the WebAssembly memory (the backend is unusable afterwards). */
+  dispose(): void {
+    this.#disposed = true;
+    this.#f32 = new Float32Array(0);
+  }
+
+  #alive(): void {
+    if (this.#disposed) throw new TypeError("KernelPolicy: used after dispose()");
+  }
+}
+
+/**
+ * Creates the WebAssembly kernel backend (Gaussian actions only).
+ * @param config Network and optimiser settings (see {@linkcode PolicyConfig}).
+ * @returns A {@linkcode KernelPolicy}, usable wherever a {@linkcode PolicyBackend} is.
+ * @example
+ * ```ts
+ * const backend = createKernelPolicy(policyConfigForSpaces(env.observationSpace, env.actionSpace));
+ * const summary = await trainPpo(env, backend, { totalTimesteps: 20480, nSteps: 256 });
+ * ```
+ */
+export function createKernelPolicy(config: PolicyConfig): KernelPolicy {
+  return new KernelPolicy(config);
+}
