@@ -6,3 +6,4 @@
  */
 export * from "./policy.ts";
 export * from "./ppo.ts";
+export * from "./kernel_policy.ts";
