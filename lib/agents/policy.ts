@@ -31,6 +31,12 @@ export interface PolicyConfig {
   entCoef: number;
   /** Normalise advantages within each minibatch (ddof=1 std, +1e-8). Default true. */
   normAdvantages: boolean;
+  /**
+   * Clip the value loss SB3-style around the rollout's values (`clip_range_vf`):
+   * `max((V-R)², (V_old + clip(V-V_old, ±vfClip) - R)²)`. Needs `Minibatch.oldValues`.
+   * Default null / absent: unclipped value loss (CleanRL bench, SB3 default).
+   */
+  vfClip?: number | null;
 }
 
 /** Output of {@linkcode PolicyBackend.act} for `n` observations. */
@@ -51,6 +57,8 @@ export interface Minibatch {
   oldLogProbs: Float32Array;
   advantages: Float32Array;
   returns: Float32Array;
+  /** Critic values at rollout time (for the optional clipped value loss, `PolicyConfig.vfClip`). */
+  oldValues?: Float32Array;
 }
 
 /** Diagnostics of one gradient step. */

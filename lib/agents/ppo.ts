@@ -109,6 +109,7 @@ export const DEFAULT_POLICY_OPTIONS = Object.freeze({
   vfCoef: 0.5,
   entCoef: 0,
   normAdvantages: true,
+  vfClip: null as number | null,
 });
 
 /**
@@ -521,6 +522,7 @@ export async function trainPpo(
   const mbLogp = new Float32Array(cfg.batchSize);
   const mbAdv = new Float32Array(cfg.batchSize);
   const mbRet = new Float32Array(cfg.batchSize);
+  const mbVal = new Float32Array(cfg.batchSize);
 
   const normalizer = cfg.normalizeObs
     ? (hooks.obsNormalizer ?? new ObsNormalizer(obsDim, { clip: cfg.clipObs }))
@@ -641,6 +643,7 @@ export async function trainPpo(
           mbLogp[i] = logpBuf[j];
           mbAdv[i] = advBuf[j];
           mbRet[i] = retBuf[j];
+          mbVal[i] = valBuf[j];
         }
         const full = size === cfg.batchSize;
         const s = backend.update({
@@ -650,6 +653,7 @@ export async function trainPpo(
           oldLogProbs: full ? mbLogp : mbLogp.subarray(0, size),
           advantages: full ? mbAdv : mbAdv.subarray(0, size),
           returns: full ? mbRet : mbRet.subarray(0, size),
+          oldValues: full ? mbVal : mbVal.subarray(0, size),
         }, lr);
         sums.policyLoss += s.policyLoss;
         sums.valueLoss += s.valueLoss;
