@@ -6,4 +6,5 @@
  */
 export * from "./policy.ts";
 export * from "./ppo.ts";
+export * from "./model_io.ts";
 export * from "./kernel_policy.ts";
