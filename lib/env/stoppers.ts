@@ -17,7 +17,7 @@ export interface Stopper {
 
 /**
  * Terminates when the drawdown from the episode's peak net worth reaches a threshold
- * (the seed's `DrawdownStopper`): `1 - netWorth / peakNetWorth ≥ maxDrawdown`.
+ * (the seed's `DrawdownStopper`): `netWorth ≤ (1 - maxDrawdown) · peakNetWorth`.
  */
 export class DrawdownStopper implements Stopper {
   readonly reason = "drawdown";
@@ -43,7 +43,8 @@ export class DrawdownStopper implements Stopper {
    * @returns Whether the drawdown reached the threshold.
    */
   shouldStop(state: PortfolioState): boolean {
-    return 1 - state.netWorth / state.peakNetWorth >= this.maxDrawdown;
+    // Compared as `netWorth ≤ (1 - d)·peak`: `1 - 80/100` rounds to just below 0.2.
+    return state.netWorth <= (1 - this.maxDrawdown) * state.peakNetWorth;
   }
 }
 
