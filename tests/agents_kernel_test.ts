@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { createKernelPolicy, type KernelPolicy } from "@lib/agents/kernel_policy.ts";
+import { createTfjsPolicy } from "@lib/agents/tfjs_policy.ts";
 import type { Minibatch, NamedWeight, PolicyConfig } from "@lib/agents/mod.ts";
 import { Rng } from "@lib/util/mod.ts";
 import { KERNEL_WASM_BASE64 } from "../lib/agents/_kernel_wasm.ts";
@@ -42,6 +43,7 @@ function randomBatch(policy: KernelPolicy, size: number, seed: number, spread = 
     oldLogProbs,
     advantages: new Float32Array(size).map(() => rng.normal()),
     returns: new Float32Array(size).map(() => 2 * rng.normal()),
+    oldValues: out.values.map((v) => v + 0.5 * rng.normal()),
   };
 }
 
@@ -70,8 +72,10 @@ function tfjsGradients(
     const mlp = (ts: tf.Tensor[], net: string): tf.Tensor2D => {
       let h: tf.Tensor2D = x;
       for (let i = 0; i < layers; i++) {
-        h = h.matMul(ts[byName.get(`${net}/dense_${i}/kernel`)!] as tf.Tensor2D)
-          .add(ts[byName.get(`${net}/dense_${i}/bias`)!]) as tf.Tensor2D;
+        h = h.matMul(
+          ts[byName.get(`${net}/${i === layers - 1 ? "out" : i}/kernel`)!] as tf.Tensor2D,
+        )
+          .add(ts[byName.get(`${net}/${i === layers - 1 ? "out" : i}/bias`)!]) as tf.Tensor2D;
         if (i < layers - 1) h = h.tanh();
       }
       return h;
@@ -79,7 +83,7 @@ function tfjsGradients(
     const loss = (...ts: tf.Tensor[]): tf.Scalar => {
       const mean = mlp(ts, "actor");
       const value = mlp(ts, "critic").reshape([batch.size]);
-      const logStd = ts[byName.get("actor/log_std")!];
+      const logStd = ts[byName.get("actor/logStd")!];
       const std = logStd.exp();
       const lp = act.sub(mean).div(std).square().mul(-0.5).sub(logStd).sub(
         0.5 * Math.log(2 * Math.PI),
@@ -92,7 +96,13 @@ function tfjsGradients(
       )
         .mean();
       const entropy = logStd.add(0.5 + 0.5 * Math.log(2 * Math.PI)).sum();
-      const v = value.sub(ret).square().mean().mul(0.5);
+      let err = value.sub(ret).square();
+      if (c.vfClip != null) {
+        const oldV = tf.tensor1d(batch.oldValues!);
+        const vc = oldV.add(value.sub(oldV).clipByValue(-c.vfClip, c.vfClip));
+        err = tf.maximum(err, vc.sub(ret).square());
+      }
+      const v = err.mean().mul(0.5);
       return pg.sub(entropy.mul(c.entCoef)).add(v.mul(c.vfCoef)) as tf.Scalar;
     };
     const grads = tf.grads(loss)(vars);
@@ -125,6 +135,7 @@ for (
       "padded network 7→5→6→3 / 1",
       config({ obsDim: 7, hidden: [5, 6], action: { kind: "gaussian", dim: 3 }, seed: 5 }),
     ],
+    ["clipped value loss, vfClip 0.2", config({ vfClip: 0.2, seed: 8 })],
   ] as const
 ) {
   Deno.test(`KernelPolicy.gradients() matches tfjs autodiff of the full PPO loss to 1e-5 (${label})`, () => {
@@ -222,18 +233,26 @@ Deno.test("createKernelPolicy() initialises orthogonal weights (gain √2 hidden
       }
     }
   };
-  check("actor/dense_0/kernel", Math.SQRT2);
-  check("actor/dense_1/kernel", Math.SQRT2);
-  check("actor/dense_2/kernel", 0.01);
-  check("critic/dense_0/kernel", Math.SQRT2);
-  check("critic/dense_2/kernel", 1);
+  check("actor/0/kernel", Math.SQRT2);
+  check("actor/1/kernel", Math.SQRT2);
+  check("actor/out/kernel", 0.01);
+  check("critic/0/kernel", Math.SQRT2);
+  check("critic/out/kernel", 1);
   for (const [name, x] of w) {
     if (name.endsWith("bias")) assert.ok(x.values.every((v) => v === 0), name);
   }
   assert.deepEqual(
-    Array.from(w.get("actor/log_std")!.values),
+    Array.from(w.get("actor/logStd")!.values),
     new Array(10).fill(Math.fround(-0.3)),
   );
+});
+
+Deno.test("createKernelPolicy() starts from the same weights, names and shapes as the tfjs backend", () => {
+  const c = config({ seed: 12, logStdInit: -0.2 });
+  const tfjs = createTfjsPolicy(c);
+  const kernel = createKernelPolicy(c);
+  assert.deepEqual(kernel.exportWeights(), tfjs.exportWeights());
+  tfjs.dispose();
 });
 
 Deno.test("KernelPolicy with the same seed gives byte-identical weights after 40 updates; another seed differs", () => {
@@ -262,7 +281,7 @@ Deno.test("KernelPolicy.act() returns the mean action, its Normal log-prob and t
   const w = new Map(policy.exportWeights().map((x) => [x.name, x.values]));
   for (let r = 0; r < 2; r++) {
     const forward = (net: string, outDim: number) => {
-      const k0 = w.get(`${net}/dense_0/kernel`)!, k1 = w.get(`${net}/dense_1/kernel`)!;
+      const k0 = w.get(`${net}/0/kernel`)!, k1 = w.get(`${net}/out/kernel`)!;
       const h = Array.from({ length: 8 }, (_, j) => {
         let s = 0;
         for (let i = 0; i < 5; i++) s += obs[r * 5 + i] * k0[i * 8 + j];
@@ -292,11 +311,11 @@ Deno.test("KernelPolicy.importWeights() restores exported weights; a wrong shape
   const obs = new Float32Array(3 * 90).map((_, i) => Math.sin(i));
   assert.deepEqual(b.values(obs, 3), a.values(obs, 3));
   const bad = a.exportWeights().map((w) =>
-    w.name === "actor/log_std" ? { ...w, shape: [3], values: new Float32Array(3) } : w
+    w.name === "actor/logStd" ? { ...w, shape: [3], values: new Float32Array(3) } : w
   );
   assert.throws(
     () => b.importWeights(bad),
-    (e) => e instanceof TypeError && /actor\/log_std/.test(e.message),
+    (e) => e instanceof TypeError && /actor\/logStd/.test(e.message),
   );
 });
 

@@ -14,8 +14,7 @@
  *
  * @module
  */
-import type { Rng } from "../util/rng.ts";
-import { Rng as SeededRng } from "../util/rng.ts";
+import { Rng } from "../util/rng.ts";
 import type {
   ActResult,
   Minibatch,
@@ -26,6 +25,7 @@ import type {
 } from "./policy.ts";
 import { KERNEL_WASM_BASE64 } from "./_kernel_wasm.ts";
 import { MM_ROWS } from "./_kernel_wat.ts";
+import { orthogonalKernel } from "./_tf_init.ts";
 
 interface KernelExports {
   mem: WebAssembly.Memory;
@@ -87,42 +87,6 @@ interface Layer {
 interface Net {
   name: "actor" | "critic";
   layers: Layer[];
-}
-
-/**
- * Orthogonal matrix `rows × cols` scaled by `gain` (PyTorch's `orthogonal_`:
- * QR of a Gaussian matrix with the signs of R's diagonal folded in; here by
- * modified Gram-Schmidt, which gives a positive diagonal directly).
- */
-function orthogonal(rows: number, cols: number, gain: number, rng: SeededRng): Float64Array {
-  const tall = rows >= cols;
-  const m = tall ? rows : cols;
-  const k = tall ? cols : rows;
-  const a = new Float64Array(m * k); // column j at a[j*m .. j*m+m)
-  const g = new Float64Array(rows * cols);
-  for (let i = 0; i < g.length; i++) g[i] = rng.normal();
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      if (tall) a[c * m + r] = g[r * cols + c];
-      else a[r * m + c] = g[r * cols + c];
-    }
-  }
-  for (let j = 0; j < k; j++) {
-    for (let p = 0; p < j; p++) {
-      let d = 0;
-      for (let i = 0; i < m; i++) d += a[p * m + i] * a[j * m + i];
-      for (let i = 0; i < m; i++) a[j * m + i] -= d * a[p * m + i];
-    }
-    let nrm = 0;
-    for (let i = 0; i < m; i++) nrm += a[j * m + i] * a[j * m + i];
-    nrm = Math.sqrt(nrm);
-    for (let i = 0; i < m; i++) a[j * m + i] /= nrm;
-  }
-  const out = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[r * cols + c] = gain * (tall ? a[c * m + r] : a[r * m + c]);
-  }
-  return out;
 }
 
 /**
@@ -245,17 +209,16 @@ export class KernelPolicy implements PolicyBackend {
   }
 
   #initWeights(): void {
-    const rng = new SeededRng(this.config.seed);
+    const rng = new Rng(this.config.seed);
     const f = this.#f32;
     f.fill(0, 0, 4 * this.#nParams);
+    // same stream and order as the tfjs backend: actor layers, then critic layers
     for (const [net, outGain] of [[this.#actor, 0.01], [this.#critic, 1]] as const) {
       net.layers.forEach((l, i) => {
         const gain = i === net.layers.length - 1 ? outGain : Math.SQRT2;
-        const w = orthogonal(l.outReal, l.inReal, gain, rng); // PyTorch's [out × in]
-        for (let o = 0; o < l.outReal; o++) {
-          for (let j = 0; j < l.inReal; j++) {
-            f[this.#P + l.w + j * l.outDim + o] = w[o * l.inReal + j];
-          }
+        const w = orthogonalKernel(l.inReal, l.outReal, gain, rng); // [in × out]
+        for (let j = 0; j < l.inReal; j++) {
+          f.set(w.subarray(j * l.outReal, (j + 1) * l.outReal), this.#P + l.w + j * l.outDim);
         }
       });
     }
@@ -380,7 +343,8 @@ export class KernelPolicy implements PolicyBackend {
 
   /**
    * Forward, PPO loss and backward: leaves the loss gradient in the G region.
-   * Loss = clipped surrogate − entCoef·entropy + vfCoef·½·mean((V − R)²).
+   * Loss = clipped surrogate − entCoef·entropy + vfCoef·½·mean((V − R)²) (or its
+   * clipped form with `vfClip`).
    */
   #lossAndGradients(batch: Minibatch): UpdateStats {
     const n = batch.size;
@@ -393,7 +357,13 @@ export class KernelPolicy implements PolicyBackend {
     const c = this.config, f = this.#f32, a = this.#actDim, ao = this.#actOut;
     const outA = this.#actor.layers[this.#actor.layers.length - 1];
     const outC = this.#critic.layers[this.#critic.layers.length - 1];
-    const { actions, oldLogProbs, advantages, returns } = batch;
+    const { actions, oldLogProbs, advantages, returns, oldValues } = batch;
+    const vfClip = c.vfClip ?? null;
+    if (vfClip !== null && !(oldValues && oldValues.length >= n)) {
+      throw new TypeError(
+        "KernelPolicy.update(): config.vfClip is set but the minibatch has no oldValues",
+      );
+    }
 
     // advantage normalisation (ddof = 1, as torch's std)
     let advMean = 0, advScale = 1;
@@ -441,8 +411,19 @@ export class KernelPolicy implements PolicyBackend {
         dLogStd[j] += dLp * ((diff * diff) / (std * std) - 1);
       }
       const v = f[outC.y + i * outC.outDim];
-      const dv = v - returns[i];
-      vl += dv * dv;
+      let dv = v - returns[i];
+      let err = dv * dv;
+      if (vfClip !== null) {
+        // SB3 clip_range_vf: max((V − R)², (V_old + clip(V − V_old, ±vfClip) − R)²)
+        const vOld = oldValues![i];
+        const inside = Math.abs(v - vOld) <= vfClip;
+        const dc = vOld + Math.min(vfClip, Math.max(-vfClip, v - vOld)) - returns[i];
+        if (dc * dc > err) {
+          err = dc * dc;
+          dv = inside ? dc : 0;
+        }
+      }
+      vl += err;
       f[outC.dy + i * outC.outDim] = (c.vfCoef * dv) / n;
     }
     for (let j = 0; j < a; j++) f[gLogStd + j] = dLogStd[j] - c.entCoef;
@@ -497,7 +478,7 @@ export class KernelPolicy implements PolicyBackend {
    * @returns Gradients named and shaped as {@linkcode KernelPolicy.exportWeights}.
    * @example
    * ```ts
-   * const g = policy.gradients(batch); // g[0].name === "actor/dense_0/kernel"
+   * const g = policy.gradients(batch); // g[0].name === "actor/0/kernel"
    * ```
    */
   gradients(batch: Minibatch): NamedWeight[] {
@@ -517,20 +498,21 @@ export class KernelPolicy implements PolicyBackend {
             w[r * l.outReal + o] = f[base + l.w + r * l.outDim + o];
           }
         }
+        const name = `${net.name}/${i === net.layers.length - 1 ? "out" : i}`;
         out.push({
-          name: `${net.name}/dense_${i}/kernel`,
+          name: `${name}/kernel`,
           shape: [l.inReal, l.outReal],
           values: w,
         });
         out.push({
-          name: `${net.name}/dense_${i}/bias`,
+          name: `${name}/bias`,
           shape: [l.outReal],
           values: f.slice(base + l.b, base + l.b + l.outReal),
         });
       });
     }
     out.push({
-      name: "actor/log_std",
+      name: "actor/logStd",
       shape: [this.#actDim],
       values: f.slice(base + this.#logStd, base + this.#logStd + this.#actDim),
     });
@@ -538,8 +520,9 @@ export class KernelPolicy implements PolicyBackend {
   }
 
   /**
-   * @returns Every parameter: `{actor,critic}/dense_i/{kernel,bias}` (kernel
-   *   `[in, out]` as tfjs) and `actor/log_std`.
+   * @returns Every parameter, named and shaped as the tfjs backend's (so weights move
+   *   between the two): `{actor,critic}/<i>/{kernel,bias}` for hidden layer i,
+   *   `{actor,critic}/out/{kernel,bias}`, kernels `[in, out]`, and `actor/logStd`.
    */
   exportWeights(): NamedWeight[] {
     this.#alive();
@@ -568,16 +551,17 @@ export class KernelPolicy implements PolicyBackend {
     this.#t = 0;
     for (const net of [this.#actor, this.#critic]) {
       net.layers.forEach((l, i) => {
-        const w = byName.get(`${net.name}/dense_${i}/kernel`)!.values;
+        const name = `${net.name}/${i === net.layers.length - 1 ? "out" : i}`;
+        const w = byName.get(`${name}/kernel`)!.values;
         for (let r = 0; r < l.inReal; r++) {
           for (let o = 0; o < l.outReal; o++) {
             f[this.#P + l.w + r * l.outDim + o] = w[r * l.outReal + o];
           }
         }
-        f.set(byName.get(`${net.name}/dense_${i}/bias`)!.values, this.#P + l.b);
+        f.set(byName.get(`${name}/bias`)!.values, this.#P + l.b);
       });
     }
-    f.set(byName.get("actor/log_std")!.values, this.#P + this.#logStd);
+    f.set(byName.get("actor/logStd")!.values, this.#P + this.#logStd);
     this.#refreshTransposed();
   }
 
