@@ -1,0 +1,223 @@
+/**
+ * A client-side pacing limiter for Interactive Brokers' historical-data rules. It is
+ * pure bookkeeping over an injectable {@linkcode Clock}: no sockets, no IB types, so
+ * the order path can reuse it with other rules.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+
+/**
+ * The rules, as IB publishes them for historical data ("Historical Data Limitations"),
+ * plus a safety margin for the delay between the client's clock and the gateway's.
+ */
+export interface PacingRules {
+  /** Rolling window for {@linkcode PacingRules.maxInWindow}. Default 600 000 (10 minutes). */
+  windowMs: number;
+  /** Requests allowed in any window of `windowMs`. Default 60. */
+  maxInWindow: number;
+  /** Minimum gap between two identical requests. Default 15 000. */
+  identicalMs: number;
+  /** Window for {@linkcode PacingRules.maxBurst}. Default 2 000. */
+  burstMs: number;
+  /** Requests allowed for one contract/exchange/tick type within `burstMs`. Default 6. */
+  maxBurst: number;
+  /** Requests open (acquired, not released) at once. Default 50. */
+  maxOpen: number;
+  /** Added to every time rule, so network delay cannot make the gateway see a violation. Default 1 000. */
+  marginMs: number;
+}
+
+/** IB's published historical-data pacing rules with a 1 s margin. */
+export const IB_HISTORICAL_PACING: Readonly<PacingRules> = Object.freeze({
+  windowMs: 600_000,
+  maxInWindow: 60,
+  identicalMs: 15_000,
+  burstMs: 2_000,
+  maxBurst: 6,
+  maxOpen: 50,
+  marginMs: 1_000,
+});
+
+/** What a request is, for pacing. */
+export interface PacingKey {
+  /** Identity of the request: two requests with the same `request` are "identical". */
+  request: string;
+  /** Contract + exchange + tick type (e.g. `"AAPL@SMART:NASDAQ/TRADES"`). */
+  contract: string;
+}
+
+/** A granted request slot. */
+export interface Permit {
+  /** Clock time the request was allowed to start. */
+  readonly startedAt: number;
+  /** Clock milliseconds spent waiting for this permit. */
+  readonly waitedMs: number;
+  /** Marks the request finished (answered, failed or cancelled). Idempotent. */
+  release(): void;
+}
+
+/** Counters of a {@linkcode PacingLimiter}. */
+export interface PacingStats {
+  /** Permits granted. */
+  granted: number;
+  /** Permits that had to wait (> 0 ms). */
+  waits: number;
+  /** Total clock milliseconds spent waiting, over all permits. */
+  waitMs: number;
+  /** Requests open now. */
+  open: number;
+}
+
+/**
+ * Grants request slots so that, by construction, the granted start times
+ * `s₁ ≤ s₂ ≤ …` (clock time) satisfy, with `m = marginMs`:
+ *
+ * 1. **Rolling window**: `s[i + maxInWindow] − s[i] ≥ windowMs + m` for every i, so any
+ *    window of length `windowMs` holds at most `maxInWindow` starts (60 per 10 min).
+ * 2. **Identical requests**: two starts with the same `key.request` are at least
+ *    `identicalMs + m` apart (15 s).
+ * 3. **Bursts**: among starts with the same `key.contract`, `s[j + maxBurst] − s[j] ≥ burstMs + m`
+ *    (at most 6 per contract/exchange/tick type in any 2 s).
+ * 4. **Open requests**: at most `maxOpen` permits are unreleased at any moment (50).
+ *
+ * {@linkcode PacingLimiter.pause} additionally holds every start until a given time
+ * (after the gateway still answered a pacing violation). A permit is granted only
+ * after re-checking all rules at the moment of granting, so concurrent waiters cannot
+ * break them. Waiters are not strictly FIFO (a request blocked by rule 2 does not
+ * block other contracts).
+ *
+ * @example
+ * ```ts
+ * const limiter = new PacingLimiter();
+ * const permit = await limiter.acquire({ request: "AAPL|1 Y|1 day|20251231", contract: "AAPL@SMART/TRADES" });
+ * try { await fetchBars(); } finally { permit.release(); }
+ * ```
+ */
+export class PacingLimiter {
+  #rules: PacingRules;
+  #clock: Clock;
+  #starts: number[] = [];
+  #byRequest = new Map<string, number>();
+  #byContract = new Map<string, number[]>();
+  #open = 0;
+  #pausedUntil = -Infinity;
+  #releaseWaiters: (() => void)[] = [];
+  #stats = { granted: 0, waits: 0, waitMs: 0 };
+
+  /**
+   * @param options `rules` (partial, over {@linkcode IB_HISTORICAL_PACING}) and `clock` (default wall clock).
+   */
+  constructor(options: { rules?: Partial<PacingRules>; clock?: Clock } = {}) {
+    this.#rules = { ...IB_HISTORICAL_PACING, ...options.rules };
+    for (const [k, v] of Object.entries(this.#rules)) {
+      if (!(typeof v === "number" && v >= 0)) {
+        throw new RangeError(`PacingLimiter: rule ${k} must be ≥ 0; got ${v}`);
+      }
+    }
+    if (this.#rules.maxInWindow < 1 || this.#rules.maxBurst < 1 || this.#rules.maxOpen < 1) {
+      throw new RangeError("PacingLimiter: maxInWindow, maxBurst and maxOpen must be ≥ 1");
+    }
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** The rules in force. */
+  get rules(): Readonly<PacingRules> {
+    return this.#rules;
+  }
+
+  /** Counters since construction. */
+  get stats(): PacingStats {
+    return { ...this.#stats, open: this.#open };
+  }
+
+  /**
+   * Earliest clock time at which `key` could start given the history so far
+   * (ignoring the open-request limit). Pure: records nothing.
+   * @param key The request.
+   * @returns Epoch ms (may be in the past: no wait needed).
+   */
+  earliestStart(key: PacingKey): number {
+    const r = this.#rules;
+    const m = r.marginMs;
+    let at = this.#pausedUntil;
+    const n = this.#starts.length;
+    if (n >= r.maxInWindow) at = Math.max(at, this.#starts[n - r.maxInWindow] + r.windowMs + m);
+    const same = this.#byRequest.get(key.request);
+    if (same !== undefined) at = Math.max(at, same + r.identicalMs + m);
+    const burst = this.#byContract.get(key.contract);
+    if (burst && burst.length >= r.maxBurst) {
+      at = Math.max(at, burst[burst.length - r.maxBurst] + r.burstMs + m);
+    }
+    return at;
+  }
+
+  /**
+   * Waits until `key` may start under every rule, then records it.
+   * @param key What the request is.
+   * @returns A {@linkcode Permit}; call `release()` when the request is answered.
+   */
+  async acquire(key: PacingKey): Promise<Permit> {
+    const asked = this.#clock.now();
+    for (;;) {
+      const now = this.#clock.now();
+      const at = this.earliestStart(key);
+      if (at <= now && this.#open < this.#rules.maxOpen) return this.#grant(key, now, now - asked);
+      if (at > now) await this.#clock.sleep(at - now);
+      else await new Promise<void>((resolve) => this.#releaseWaiters.push(resolve));
+    }
+  }
+
+  /**
+   * Holds every new start until `ms` of clock time from now (e.g. after a pacing
+   * violation reported by the gateway). Never shortens an earlier pause.
+   * @param ms Clock milliseconds.
+   */
+  pause(ms: number): void {
+    this.#pausedUntil = Math.max(this.#pausedUntil, this.#clock.now() + ms);
+  }
+
+  #grant(key: PacingKey, now: number, waited: number): Permit {
+    this.#prune(now);
+    this.#starts.push(now);
+    this.#byRequest.set(key.request, now);
+    const burst = this.#byContract.get(key.contract) ?? [];
+    burst.push(now);
+    this.#byContract.set(key.contract, burst);
+    this.#open++;
+    this.#stats.granted++;
+    if (waited > 0) {
+      this.#stats.waits++;
+      this.#stats.waitMs += waited;
+    }
+    let released = false;
+    return {
+      startedAt: now,
+      waitedMs: waited,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#open--;
+        const waiters = this.#releaseWaiters.splice(0);
+        for (const w of waiters) w();
+      },
+    };
+  }
+
+  /** Forgets starts no rule can look at any more (keeps memory bounded on long runs). */
+  #prune(now: number): void {
+    const r = this.#rules;
+    const horizon = now - Math.max(r.windowMs, r.identicalMs, r.burstMs) - r.marginMs;
+    const keep = Math.max(0, this.#starts.length - r.maxInWindow);
+    let drop = 0;
+    while (drop < keep && this.#starts[drop] < horizon) drop++;
+    if (drop) this.#starts.splice(0, drop);
+    if (this.#byRequest.size > 1024) {
+      for (const [k, t] of this.#byRequest) if (t < horizon) this.#byRequest.delete(k);
+    }
+    for (const [k, list] of this.#byContract) {
+      while (list.length > r.maxBurst) list.shift();
+      if (list.length && list[list.length - 1] < horizon) this.#byContract.delete(k);
+    }
+  }
+}
