@@ -31,6 +31,8 @@ interface Trajectory {
   values: number[];
   length: number;
   ended: boolean;
+  /** `step` threw (already reported). */
+  crashed: boolean;
 }
 
 /**
@@ -87,6 +89,7 @@ export function checkEnv(
     problems,
     requireCost,
   );
+  if (first.crashed) return { ok: false, problems, steps: first.length };
   if (!first.ended) {
     problems.push(`episode did not end within ${limit} steps (set maxSteps or a shorter range)`);
   } else {
@@ -143,8 +146,14 @@ function run(
   checkInfo(info, "reset", problems, false);
   values.push(...observation, info.t, info.netWorth);
   for (let k = 0; k < limit; k++) {
-    const r = env.step(actionAt(k));
     const where = `step ${k}`;
+    let r;
+    try {
+      r = env.step(actionAt(k));
+    } catch (e) {
+      problems.push(`${where}: step() threw: ${e instanceof Error ? e.message : e}`);
+      return { values, length: k, ended: false, crashed: true };
+    }
     checkObservation(env, r.observation, where, problems);
     if (!Number.isFinite(r.reward)) problems.push(`${where}: reward ${r.reward} is not finite`);
     if (typeof r.terminated !== "boolean" || typeof r.truncated !== "boolean") {
@@ -157,10 +166,10 @@ function run(
       if (typeof r.info.stopReason !== "string") {
         problems.push(`${where}: episode ended without info.stopReason`);
       }
-      return { values, length: k + 1, ended: true };
+      return { values, length: k + 1, ended: true, crashed: false };
     }
   }
-  return { values, length: limit, ended: false };
+  return { values, length: limit, ended: false, crashed: false };
 }
 
 function checkObservation(
