@@ -33,6 +33,13 @@ export interface FeatureDef {
    * (a rolling window of n adds n − 1, `shift(n)` adds n, a cross-sectional op adds 0).
    */
   readonly span: number;
+  /**
+   * True for exponential (recursive) means whose value depends on the whole history:
+   * they are evaluated with `.over("instrument")`. Finite-window series features are
+   * evaluated on the sorted frame in one pass and masked to null during their derived
+   * warm-up, which gives the same values faster.
+   */
+  readonly recursive?: boolean;
   /** The expression before `.over(...)`; reads only `inputs`. */
   readonly expr: () => pl.Expr;
 }
@@ -154,6 +161,7 @@ export const FEATURES: readonly FeatureDef[] = [
     description:
       "Wilder RSI(14) in [0, 100]: smoothing α = 1/14 seeded with the first change; 50 when flat",
     scope: "series",
+    recursive: true,
     inputs: ["close"],
     span: 14,
     expr: () => {
@@ -168,6 +176,7 @@ export const FEATURES: readonly FeatureDef[] = [
     name: "macd",
     description: "MACD(12,26) line (EMA12 − EMA26 of close) divided by close",
     scope: "series",
+    recursive: true,
     inputs: ["close"],
     span: 25,
     expr: () => ewm(c("close"), 2 / 13, 12).minus(ewm(c("close"), 2 / 27, 26)).div(c("close")),
@@ -176,6 +185,7 @@ export const FEATURES: readonly FeatureDef[] = [
     name: "macd_signal",
     description: "EMA9 of macd (the MACD(12,26,9) signal line, divided by close)",
     scope: "series",
+    recursive: true,
     inputs: ["macd"],
     span: 8,
     expr: () => ewm(c("macd"), 2 / 10, 9),
@@ -205,6 +215,7 @@ export const FEATURES: readonly FeatureDef[] = [
     name: "atr_14",
     description: "Wilder ATR(14) of the true range (H−L on the first bar), divided by close",
     scope: "series",
+    recursive: true,
     inputs: ["high", "low", "close"],
     span: 13,
     expr: () => {

@@ -36,7 +36,10 @@ export function assertAligned(prices: PricePanel, features: FeaturePanel): void 
   if (features.instruments.join("\u0000") !== prices.instruments.join("\u0000")) {
     throw new TypeError("Feature panel instruments differ from the price panel's");
   }
-  if (features.timestamps.length !== t || features.timestamps.some((x, i) => x !== prices.timestamps[i])) {
+  if (
+    features.timestamps.length !== t ||
+    features.timestamps.some((x, i) => x !== prices.timestamps[i])
+  ) {
     throw new TypeError("Feature panel calendar differs from the price panel's");
   }
   if (features.values.length !== t * n * features.names.length) {

@@ -8,3 +8,4 @@
 export * from "./feature_panel.ts";
 export * from "./definitions.ts";
 export * from "./compute.ts";
+export * from "./synthetic.ts";

@@ -1,0 +1,135 @@
+/**
+ * The seeded synthetic OHLCV of `../shared/bench/SPEC.md` section 2 (same distributions
+ * as `features_ref.py`, drawn from the project's own {@linkcode Rng}), for benchmarks,
+ * tests and notebooks.
+ *
+ * @module
+ */
+import pl from "nodejs-polars";
+import { Rng } from "../util/rng.ts";
+import type { BarColumns } from "../data/panel.ts";
+
+/** Long-form synthetic bars in typed arrays, sorted by (instrument, timestamp). */
+export interface SyntheticBars {
+  /** `SYM0000` … */
+  symbols: string[];
+  /** Business days (Mon–Fri) from 2010-01-04, epoch ms UTC. */
+  days: Float64Array;
+  /** Row r is symbol `floor(r / days.length)`, day `r % days.length`. */
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  /** Whole numbers (the reference stores int64). */
+  volume: Float64Array;
+}
+
+/**
+ * `D` business days (Mon–Fri, no holidays) from a start date, like pandas `bdate_range`.
+ * @param days Count.
+ * @param start ISO date; default `2010-01-04`.
+ * @returns Epoch ms UTC.
+ */
+export function businessDays(days: number, start = "2010-01-04"): Float64Array {
+  const out = new Float64Array(days);
+  const d = new Date(`${start}T00:00:00Z`);
+  for (let k = 0; k < days;) {
+    const wd = d.getUTCDay();
+    if (wd !== 0 && wd !== 6) out[k++] = d.getTime();
+    d.setUTCDate(d.getUTCDate() + 1);
+  }
+  return out;
+}
+
+/**
+ * Generates SPEC section 2's synthetic data: per symbol σ ~ U(0.01, 0.03), p0 ~ U(20, 200),
+ * GBM close with μ = 0.0003, open = prev_close·exp(0.3σ·N), high = max(o,c)·(1+|0.5σ·N|),
+ * low = min(o,c)·(1−|0.5σ·N|), volume = round(U(1e5, 5e6)·LogNormal(0, 0.5)).
+ * @param symbols S.
+ * @param days D.
+ * @param seed Seed of the generator. Default 7.
+ * @returns Typed long-form columns, `S·D` rows.
+ * @example
+ * ```ts
+ * const syn = syntheticBars(52, 252);
+ * syn.close.length; // 13104
+ * ```
+ */
+export function syntheticBars(symbols: number, days: number, seed = 7): SyntheticBars {
+  const rng = new Rng(seed);
+  const n = symbols * days;
+  const out: SyntheticBars = {
+    symbols: Array.from({ length: symbols }, (_, i) => `SYM${String(i).padStart(4, "0")}`),
+    days: businessDays(days),
+    open: new Float64Array(n),
+    high: new Float64Array(n),
+    low: new Float64Array(n),
+    close: new Float64Array(n),
+    volume: new Float64Array(n),
+  };
+  const mu = 0.0003;
+  for (let s = 0; s < symbols; s++) {
+    const sigma = 0.01 + 0.02 * rng.uniform();
+    const p0 = 20 + 180 * rng.uniform();
+    const baseVol = 1e5 + (5e6 - 1e5) * rng.uniform();
+    let prev = p0;
+    let logP = Math.log(p0);
+    for (let d = 0; d < days; d++) {
+      const r = s * days + d;
+      logP += mu - 0.5 * sigma * sigma + sigma * rng.normal();
+      const c = Math.exp(logP);
+      const o = prev * Math.exp(0.3 * sigma * rng.normal());
+      out.close[r] = c;
+      out.open[r] = o;
+      out.high[r] = Math.max(o, c) * (1 + Math.abs(0.5 * sigma * rng.normal()));
+      out.low[r] = Math.min(o, c) * (1 - Math.abs(0.5 * sigma * rng.normal()));
+      out.volume[r] = Math.round(baseVol * Math.exp(0.5 * rng.normal()));
+      prev = c;
+    }
+  }
+  return out;
+}
+
+/**
+ * The synthetic bars as a Polars bars frame (`instrument` categorical, `timestamp` datetime[ms], OHLCV f64).
+ * @param syn From {@linkcode syntheticBars}.
+ * @returns The frame, sorted by (instrument, timestamp).
+ */
+export function syntheticFrame(syn: SyntheticBars): pl.DataFrame {
+  const days = syn.days.length;
+  const names = pl.Series("instrument", syn.symbols, pl.Utf8);
+  const symIdx = new Uint32Array(syn.symbols.length * days);
+  const ts = new Float64Array(symIdx.length);
+  for (let r = 0; r < symIdx.length; r++) {
+    symIdx[r] = Math.floor(r / days);
+    ts[r] = syn.days[r % days];
+  }
+  return pl.DataFrame([
+    names.gather(Array.from(symIdx)).cast(pl.Categorical),
+    pl.Series("timestamp", ts, pl.Float64).cast(pl.Int64).cast(pl.Datetime("ms")),
+    pl.Series("open", syn.open, pl.Float64),
+    pl.Series("high", syn.high, pl.Float64),
+    pl.Series("low", syn.low, pl.Float64),
+    pl.Series("close", syn.close, pl.Float64),
+    pl.Series("volume", syn.volume, pl.Float64),
+  ]);
+}
+
+/**
+ * The synthetic bars as plain {@linkcode BarColumns} (for the store and small tests).
+ * @param syn From {@linkcode syntheticBars}.
+ * @returns Column arrays.
+ */
+export function syntheticBarColumns(syn: SyntheticBars): BarColumns {
+  const days = syn.days.length;
+  const n = syn.close.length;
+  return {
+    instrument: Array.from({ length: n }, (_, r) => syn.symbols[Math.floor(r / days)]),
+    timestamp: Array.from({ length: n }, (_, r) => syn.days[r % days]),
+    open: Array.from(syn.open),
+    high: Array.from(syn.high),
+    low: Array.from(syn.low),
+    close: Array.from(syn.close),
+    volume: Array.from(syn.volume),
+  };
+}
