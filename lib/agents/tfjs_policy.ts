@@ -2,25 +2,29 @@
  * The PPO actor-critic in `@tensorflow/tfjs` (any tfjs backend; call `initTf()` from
  * `tf_backend.ts` first).
  *
- * Separate actor and critic MLPs (tanh), but evaluated together: layer `i` of both
- * is one `[2, in, out]` weight and one batched matmul (the observation is broadcast
- * to both), so a forward pass costs as many ops as one network. The critic's head
- * shares the `[2, H, out]` output weight, using column 0 (its other columns stay 0:
- * they get no gradient). Gradients are flattened into one vector for the global-norm
- * clip and a single fused Adam step (PyTorch's Adam, eps 1e-5), instead of per-variable
- * optimiser ops. Advantage normalisation, sampling, log-probabilities at acting time
- * and all diagnostics run in plain JavaScript on small arrays, so the tfjs graph
- * carries only what needs a gradient.
+ * Two separate tanh MLPs (actor and critic), evaluated together as one wider MLP
+ * whose weights are block-diagonal: layer 0 is `[obs, 2H]` (actor columns, then
+ * critic columns), deeper layers are `[2H, 2H]` with zero off-diagonal blocks, and the
+ * output layer `[2H, out + 1]` feeds the actor head from the actor half and the value
+ * (last column) from the critic half. The zero blocks never change: their gradient is
+ * masked. So a forward pass is three plain 2-D matmuls, whatever the batch.
+ *
+ * Why not tfjs autodiff: on the wasm backend the transposed matmuls that autodiff
+ * emits for the backward pass are ~5× slower than plain ones, and the PPO loss adds
+ * dozens of tiny ops. Here the loss and its gradient with respect to the network's
+ * outputs (a `B × (out+1)` matrix) are computed in plain JavaScript after one
+ * `dataSync`, and the backward pass through the MLP is written out with explicit
+ * transposes; all parameters live in one flat vector, so global-norm clipping and
+ * Adam (PyTorch's formula, eps 1e-5) are a dozen element-wise ops on one tensor.
+ * Gradients are checked against finite differences in tests/agents_tfjs_test.ts.
  *
  * Heads: a Gaussian with state-independent log-std (continuous), or one categorical
- * per entry of `nvec` (discrete; heads are padded to the largest `n` and the padding
- * masked with −1e9 logits so one log-softmax covers every head).
+ * per entry of `nvec` (discrete), their logits side by side.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Rng } from "../util/rng.ts";
-import { Rng as SeededRng } from "../util/rng.ts";
+import { Rng } from "../util/rng.ts";
 import type {
   ActResult,
   Minibatch,
@@ -34,19 +38,18 @@ import { orthogonalKernel } from "./_tf_init.ts";
 const LOG_2PI = Math.log(2 * Math.PI);
 const BETA1 = 0.9;
 const BETA2 = 0.999;
-const MASKED_LOGIT = -1e9;
 
 /**
  * Builds the tfjs actor-critic for `config`, with seeded orthogonal weights
- * (gain √2 hidden, 0.01 actor head, 1 critic head, zero biases).
+ * (gain √2 hidden, 0.01 actor head, 1 critic head, zero biases, log-std `logStdInit`).
  *
- * Weight names (export/import): `actor/<i>/kernel` `[in, out]`, `actor/<i>/bias`,
- * `actor/out/kernel` `[H, outDim]`, `actor/out/bias`, `actor/logStd` `[dim]` (Gaussian),
- * the same under `critic/` with `critic/out/kernel` `[H, 1]`. A categorical head's
- * `outDim` is `sum(nvec)`, heads in order.
+ * Weight names (export/import): `actor/<i>/kernel` `[in, out]`, `actor/<i>/bias` `[out]`
+ * for hidden layer `i`, `actor/out/kernel` `[H, outDim]`, `actor/out/bias`,
+ * `actor/logStd` `[dim]` (Gaussian only), and the same under `critic/` with
+ * `critic/out/kernel` `[H, 1]`. A categorical head's `outDim` is `sum(nvec)`, heads in order.
  *
- * @param config Network and loss settings (all fields required; see `policyConfigForSpaces`).
- * @returns A {@linkcode PolicyBackend} named `tfjs-<tf backend>`.
+ * @param config Network and loss settings (see `policyConfigForSpaces`).
+ * @returns A {@linkcode PolicyBackend} named `tfjs-<tfjs backend>`.
  * @example
  * ```ts
  * await initTf("wasm");
@@ -57,33 +60,33 @@ export function createTfjsPolicy(config: PolicyConfig): PolicyBackend {
   return new TfjsPolicy(config);
 }
 
-/** Layout of the actor head. */
-interface Head {
-  kind: "gaussian" | "categorical";
-  /** Gaussian: action dims; categorical: number of heads. */
-  actDim: number;
-  /** Columns of the shared output weight (gaussian: dim; categorical: heads · nmax). */
-  width: number;
-  /** Categorical: size of each head, and the padded size. */
-  nvec: number[];
-  nmax: number;
+/** Where one parameter tensor sits in the flat vector. */
+interface ParamSpec {
+  shape: number[];
+  offset: number;
+  size: number;
 }
 
 class TfjsPolicy implements PolicyBackend {
   readonly name: string;
   readonly config: PolicyConfig;
-  #head: Head;
-  #sizes: number[]; // obsDim, hidden…
-  #kernels: tf.Variable[] = []; // layer i: [2, in, out]
-  #biases: tf.Variable[] = []; // layer i: [2, 1, out]
-  #logStd: tf.Variable | null = null; // [1, dim]
-  #vars: tf.Variable[];
+  #gaussian: boolean;
+  /** Gaussian: action dims; categorical: number of heads. */
+  #actDim: number;
+  /** Actor output columns (gaussian: dim; categorical: sum(nvec)). */
+  #width: number;
+  #nvec: number[];
+  /** Input width of each weight layer: obsDim, 2·hidden… */
+  #hidden: number[];
+  #specs: ParamSpec[]; // W0, b0, W1, b1, …, WL, bL, [logStd]
   #numParams: number;
-  #m: tf.Tensor;
-  #v: tf.Tensor;
+  #theta: tf.Tensor1D;
+  #m: tf.Tensor1D;
+  #v: tf.Tensor1D;
+  #gradMask: tf.Tensor1D;
+  #views: tf.Tensor[] = [];
+  #logStd: Float32Array;
   #step = 0;
-  #mask: tf.Tensor | null = null; // categorical padding mask [1, heads, nmax]
-  #logStdCache: Float32Array | null = null;
   #disposed = false;
 
   constructor(config: PolicyConfig) {
@@ -91,60 +94,113 @@ class TfjsPolicy implements PolicyBackend {
     this.config = config;
     this.name = `tfjs-${tf.getBackend()}`;
     const a = config.action;
-    if (a.kind === "gaussian") {
-      this.#head = { kind: "gaussian", actDim: a.dim, width: a.dim, nvec: [], nmax: 0 };
-    } else {
-      const nmax = Math.max(...a.nvec);
-      this.#head = {
-        kind: "categorical",
-        actDim: a.nvec.length,
-        width: a.nvec.length * nmax,
-        nvec: [...a.nvec],
-        nmax,
-      };
+    this.#gaussian = a.kind === "gaussian";
+    this.#actDim = a.kind === "gaussian" ? a.dim : a.nvec.length;
+    this.#nvec = a.kind === "gaussian" ? [] : [...a.nvec];
+    this.#width = a.kind === "gaussian" ? a.dim : a.nvec.reduce((s, n) => s + n, 0);
+    this.#hidden = [...config.hidden];
+
+    // Flat layout and initial values.
+    const L = this.#hidden.length; // weight layers: 0 … L (L = output)
+    const specs: ParamSpec[] = [];
+    let offset = 0;
+    const add = (shape: number[]) => {
+      const size = shape.reduce((x, y) => x * y, 1);
+      specs.push({ shape, offset, size });
+      offset += size;
+    };
+    for (let k = 0; k <= L; k++) {
+      const fanIn = k === 0 ? config.obsDim : 2 * this.#hidden[k - 1];
+      const fanOut = k === L ? this.#width + 1 : 2 * this.#hidden[k];
+      add([fanIn, fanOut]);
+      add([fanOut]);
     }
-    this.#sizes = [config.obsDim, ...config.hidden];
-    const rng = new SeededRng(config.seed);
-    const init = initialWeights(config, this.#head, rng);
-    const L = this.#sizes.length; // hidden layers + output
-    for (let i = 0; i < L; i++) {
-      const fanIn = this.#sizes[i];
-      const fanOut = i < L - 1 ? this.#sizes[i + 1] : this.#head.width;
-      this.#kernels.push(tf.variable(tf.tensor3d(init.kernels[i], [2, fanIn, fanOut])));
-      this.#biases.push(tf.variable(tf.zeros([2, 1, fanOut])));
+    if (this.#gaussian) add([this.#actDim]);
+    this.#specs = specs;
+    this.#numParams = offset;
+
+    const theta = new Float32Array(offset);
+    const mask = new Float32Array(offset);
+    const rng = new Rng(config.seed);
+    for (const net of [0, 1]) {
+      for (let k = 0; k <= L; k++) {
+        const { rows, cols } = this.#block(k, net);
+        const gain = k < L ? Math.SQRT2 : net === 0 ? 0.01 : 1;
+        const w = orthogonalKernel(rows.length, cols.length, gain, rng);
+        const spec = specs[2 * k], fanOut = spec.shape[1];
+        rows.forEach((r, i) =>
+          cols.forEach((c, j) => {
+            theta[spec.offset + r * fanOut + c] = w[i * cols.length + j];
+            mask[spec.offset + r * fanOut + c] = 1;
+          })
+        );
+        mask.fill(1, specs[2 * k + 1].offset, specs[2 * k + 1].offset + specs[2 * k + 1].size);
+      }
     }
-    if (this.#head.kind === "gaussian") {
-      this.#logStd = tf.variable(tf.fill([1, this.#head.actDim], config.logStdInit));
-    } else {
-      const mask = new Float32Array(this.#head.width);
-      this.#head.nvec.forEach((n, h) =>
-        mask.fill(MASKED_LOGIT, h * this.#head.nmax + n, (h + 1) * this.#head.nmax)
-      );
-      this.#mask = tf.tensor3d(mask, [1, this.#head.actDim, this.#head.nmax]);
+    if (this.#gaussian) {
+      const s = specs[specs.length - 1];
+      theta.fill(config.logStdInit, s.offset, s.offset + s.size);
+      mask.fill(1, s.offset, s.offset + s.size);
     }
-    this.#vars = [...this.#kernels, ...this.#biases, ...(this.#logStd ? [this.#logStd] : [])];
-    this.#numParams = this.#vars.reduce((s, v) => s + v.size, 0);
-    this.#m = tf.zeros([this.#numParams]);
-    this.#v = tf.zeros([this.#numParams]);
+    this.#theta = tf.tensor1d(theta);
+    this.#m = tf.zeros([offset]);
+    this.#v = tf.zeros([offset]);
+    this.#gradMask = tf.tensor1d(mask);
+    this.#logStd = this.#gaussian
+      ? theta.slice(specs[specs.length - 1].offset)
+      : new Float32Array(0);
+    this.#refreshViews();
   }
 
-  /** Both networks: `[2, n, width]` (0 = actor output, 1 = critic in column 0). */
-  #forward(obs: tf.Tensor2D): tf.Tensor3D {
-    let h: tf.Tensor3D = tf.reshape(obs, [1, obs.shape[0], obs.shape[1]]);
-    const L = this.#kernels.length;
-    for (let i = 0; i < L; i++) {
-      const z = tf.add(tf.matMul(h, this.#kernels[i]), this.#biases[i]) as tf.Tensor3D;
-      h = i < L - 1 ? tf.tanh(z) : z;
-    }
-    return h;
+  /** Rows and columns of weight layer `k` that belong to network `net` (0 actor, 1 critic). */
+  #block(k: number, net: number): { rows: number[]; cols: number[] } {
+    const L = this.#hidden.length;
+    const rows = k === 0
+      ? range(0, this.config.obsDim)
+      : range(net * this.#hidden[k - 1], (net + 1) * this.#hidden[k - 1]);
+    const cols = k < L
+      ? range(net * this.#hidden[k], (net + 1) * this.#hidden[k])
+      : net === 0
+      ? range(0, this.#width)
+      : [this.#width];
+    return { rows, cols };
   }
 
-  #forwardData(obs: Float32Array, n: number): Float32Array {
-    this.#checkAlive();
-    const x = obs.length === n * this.config.obsDim ? obs : obs.subarray(0, n * this.config.obsDim);
-    return tf.tidy(() =>
-      this.#forward(tf.tensor2d(x, [n, this.config.obsDim])).dataSync() as Float32Array
+  #refreshViews(): void {
+    tf.dispose(this.#views);
+    this.#views = tf.tidy(() =>
+      this.#specs.map((s) => tf.reshape(tf.slice(this.#theta, [s.offset], [s.size]), s.shape))
     );
+  }
+
+  /** Hidden activations (for the backward pass) and the output `[n, width + 1]`. */
+  #forward(x: tf.Tensor2D): { acts: tf.Tensor2D[]; out: tf.Tensor2D } {
+    const L = this.#hidden.length;
+    const acts: tf.Tensor2D[] = [];
+    let h = x;
+    for (let k = 0; k <= L; k++) {
+      const z = tf.add(
+        tf.matMul(h, this.#views[2 * k] as tf.Tensor2D),
+        this.#views[2 * k + 1],
+      ) as tf.Tensor2D;
+      if (k < L) {
+        h = tf.tanh(z);
+        acts.push(h);
+      } else h = z;
+    }
+    return { acts, out: h };
+  }
+
+  #outputs(obs: Float32Array, n: number): Float32Array {
+    this.#checkAlive();
+    const d = this.config.obsDim;
+    if (obs.length < n * d) {
+      throw new TypeError(
+        `${this.name}: ${n} observations need ${n * d} values, got ${obs.length}`,
+      );
+    }
+    const x = obs.length === n * d ? obs : obs.subarray(0, n * d);
+    return tf.tidy(() => this.#forward(tf.tensor2d(x, [n, d])).out.dataSync() as Float32Array);
   }
 
   act(
@@ -153,15 +209,15 @@ class TfjsPolicy implements PolicyBackend {
     rng: Rng,
     options: { deterministic?: boolean } = {},
   ): ActResult {
-    const out = this.#forwardData(obs, n);
-    const head = this.#head, W = head.width, D = head.actDim;
+    const out = this.#outputs(obs, n);
+    const W = this.#width + 1, D = this.#actDim;
     const actions = new Float32Array(n * D);
     const logProbs = new Float32Array(n);
     const values = new Float32Array(n);
     const det = options.deterministic === true;
-    for (let b = 0; b < n; b++) values[b] = out[n * W + b * W];
-    if (head.kind === "gaussian") {
-      const logStd = this.#readLogStd();
+    for (let b = 0; b < n; b++) values[b] = out[b * W + W - 1];
+    if (this.#gaussian) {
+      const logStd = this.#logStd;
       let constant = 0;
       for (let d = 0; d < D; d++) constant += -logStd[d] - 0.5 * LOG_2PI;
       for (let b = 0; b < n; b++) {
@@ -171,28 +227,23 @@ class TfjsPolicy implements PolicyBackend {
           actions[b * D + d] = out[b * W + d] + Math.exp(logStd[d]) * eps;
           sq += eps * eps;
         }
-        // log N(a; μ, σ) with a = μ + σ·ε is −ε²/2 − log σ − log(2π)/2 per dimension.
+        // log N(μ + σε; μ, σ) = Σ −ε²/2 − log σ − log(2π)/2
         logProbs[b] = -0.5 * sq + constant;
       }
     } else {
-      const nmax = head.nmax;
       for (let b = 0; b < n; b++) {
-        let lp = 0;
+        let lp = 0, o = b * W;
         for (let h = 0; h < D; h++) {
-          const o = b * W + h * nmax, k = head.nvec[h];
-          let mx = -Infinity;
-          for (let c = 0; c < k; c++) mx = Math.max(mx, out[o + c]);
-          let sum = 0;
-          for (let c = 0; c < k; c++) sum += Math.exp(out[o + c] - mx);
-          const lse = mx + Math.log(sum);
+          const k = this.#nvec[h];
+          const lse = logSumExp(out, o, k);
           let choice = 0;
           if (det) {
             for (let c = 1; c < k; c++) if (out[o + c] > out[o + choice]) choice = c;
           } else {
-            let u = rng.uniform() * sum;
+            let u = rng.uniform();
             choice = k - 1;
             for (let c = 0; c < k; c++) {
-              u -= Math.exp(out[o + c] - mx);
+              u -= Math.exp(out[o + c] - lse);
               if (u < 0) {
                 choice = c;
                 break;
@@ -201,6 +252,7 @@ class TfjsPolicy implements PolicyBackend {
           }
           actions[b * D + h] = choice;
           lp += out[o + choice] - lse;
+          o += k;
         }
         logProbs[b] = lp;
       }
@@ -209,130 +261,103 @@ class TfjsPolicy implements PolicyBackend {
   }
 
   values(obs: Float32Array, n: number): Float32Array {
-    const out = this.#forwardData(obs, n);
-    const W = this.#head.width;
+    const out = this.#outputs(obs, n);
+    const W = this.#width + 1;
     const values = new Float32Array(n);
-    for (let b = 0; b < n; b++) values[b] = out[n * W + b * W];
+    for (let b = 0; b < n; b++) values[b] = out[b * W + W - 1];
     return values;
   }
 
   update(batch: Minibatch, lr: number): UpdateStats {
     this.#checkAlive();
-    const cfg = this.config, head = this.#head, B = batch.size, D = head.actDim, W = head.width;
-    const adv = normalizedAdvantages(batch.advantages, B, cfg.normAdvantages);
+    const cfg = this.config, B = batch.size, d = cfg.obsDim, L = this.#hidden.length;
+    if (batch.obs.length < B * d) {
+      throw new TypeError(
+        `${this.name}.update: minibatch of ${B} needs ${B * d} observation values`,
+      );
+    }
     const vfClip = cfg.vfClip ?? null;
     if (vfClip !== null && !batch.oldValues) {
       throw new TypeError(
-        "TfjsPolicy.update: config.vfClip is set but the minibatch has no oldValues",
+        `${this.name}.update: config.vfClip is set but the minibatch has no oldValues`,
       );
     }
+    const adv = normalizedAdvantages(batch.advantages, B, cfg.normAdvantages);
+    const x = batch.obs.subarray(0, B * d);
+    const xT = new Float32Array(B * d); // the first layer's input, transposed in JS for dW0
+    for (let i = 0; i < B; i++) for (let j = 0; j < d; j++) xT[j * B + i] = x[i * d + j];
     this.#step += 1;
     const bc1 = 1 - BETA1 ** this.#step, bc2 = 1 - BETA2 ** this.#step;
+    let stats!: UpdateStats;
 
-    const side = tf.tidy(() => {
-      const obs = tf.tensor2d(batch.obs.subarray(0, B * cfg.obsDim), [B, cfg.obsDim]);
-      const oldLogp = tf.tensor1d(batch.oldLogProbs.subarray(0, B));
-      const advT = tf.tensor1d(adv);
-      const ret = tf.tensor1d(batch.returns.subarray(0, B));
-      const actIn = head.kind === "gaussian"
-        ? tf.tensor2d(batch.actions.subarray(0, B * D), [B, D])
-        : tf.tensor3d(oneHot(batch.actions, B, head), [B, D, head.nmax]);
-      const oldV = vfClip !== null ? tf.tensor1d(batch.oldValues!.subarray(0, B)) : null;
-      let sideOut: tf.Tensor | null = null;
+    const [theta, m, v] = tf.tidy(() => {
+      const { acts, out } = this.#forward(tf.tensor2d(x, [B, d]));
+      const loss = this.#gaussian
+        ? gaussianLossGrad(out.dataSync() as Float32Array, batch, adv, this.#logStd, cfg, vfClip)
+        : categoricalLossGrad(out.dataSync() as Float32Array, batch, adv, this.#nvec, cfg, vfClip);
+      stats = loss.stats;
 
-      const { grads } = tf.variableGrads(() => {
-        const out = this.#forward(obs);
-        const [actorOut, criticOut] = tf.split(out, 2, 0);
-        const value = tf.reshape(tf.slice(criticOut, [0, 0, 0], [1, B, 1]), [B]);
-        let logp: tf.Tensor1D, entropy: tf.Tensor;
-        if (head.kind === "gaussian") {
-          const mean = tf.reshape(actorOut, [B, W]);
-          const logStd = this.#logStd!;
-          const z = tf.mul(tf.sub(actIn, mean), tf.exp(tf.neg(logStd)));
-          // Σ_d [−z²/2 − logσ_d − log(2π)/2]
-          logp = tf.sub(
-            tf.mul(tf.sum(tf.square(z), 1), -0.5),
-            tf.add(tf.sum(logStd), 0.5 * D * LOG_2PI),
-          );
-          entropy = tf.add(tf.sum(logStd), D * 0.5 * (1 + LOG_2PI)); // same for every sample
-        } else {
-          const logits = tf.add(tf.reshape(actorOut, [B, D, head.nmax]), this.#mask!);
-          const logSm = tf.logSoftmax(logits);
-          logp = tf.sum(tf.mul(logSm, actIn), [1, 2]);
-          entropy = tf.neg(tf.sum(tf.mul(tf.exp(logSm), logSm), [1, 2])); // per sample
+      // Backward through the MLP: dZ_k → dW_k = a_kᵀ dZ_k, db_k = Σ_rows dZ_k,
+      // dZ_{k−1} = (dZ_k W_kᵀ) ⊙ (1 − a_k²).
+      const grads: tf.Tensor[] = new Array(this.#specs.length);
+      let dz: tf.Tensor2D = tf.tensor2d(loss.dOut, [B, this.#width + 1]);
+      for (let k = L; k >= 0; k--) {
+        const aT = k === 0 ? tf.tensor2d(xT, [d, B]) : tf.transpose(acts[k - 1]);
+        grads[2 * k] = tf.reshape(tf.matMul(aT, dz), [-1]);
+        grads[2 * k + 1] = tf.sum(dz, 0);
+        if (k > 0) {
+          const dh = tf.matMul(dz, tf.transpose(this.#views[2 * k] as tf.Tensor2D));
+          dz = tf.mul(dh, tf.sub(1, tf.square(acts[k - 1])));
         }
-        const logRatio = tf.sub(logp, oldLogp);
-        const ratio = tf.exp(logRatio);
-        const surrogate = tf.minimum(
-          tf.mul(ratio, advT),
-          tf.mul(tf.clipByValue(ratio, 1 - cfg.clipCoef, 1 + cfg.clipCoef), advT),
-        );
-        let vErr: tf.Tensor = tf.square(tf.sub(value, ret));
-        if (oldV) {
-          const vClipped = tf.add(oldV, tf.clipByValue(tf.sub(value, oldV), -vfClip!, vfClip!));
-          vErr = tf.maximum(vErr, tf.square(tf.sub(vClipped, ret)));
-        }
-        // loss = −mean(surrogate) + vf·½·mean(vErr) − ent·mean(entropy), one mean.
-        let perSample = tf.sub(tf.mul(vErr, 0.5 * cfg.vfCoef), surrogate);
-        if (cfg.entCoef !== 0) perSample = tf.sub(perSample, tf.mul(entropy, cfg.entCoef));
-        sideOut = tf.keep(
-          tf.concat([logRatio, value, tf.reshape(tf.mul(tf.onesLike(logRatio), entropy), [B])]),
-        );
-        return tf.mean(perSample) as tf.Scalar;
-      }, this.#vars);
+      }
+      if (this.#gaussian) grads[this.#specs.length - 1] = tf.tensor1d(loss.dLogStd);
+      const g = tf.mul(tf.concat(grads), this.#gradMask);
 
-      // Global-norm clip (torch: coef = max/(norm+1e-6), capped at 1) and one fused Adam step.
-      const g = tf.concat(this.#vars.map((v) => tf.reshape(grads[v.name], [-1])));
+      // Global-norm clip (torch: coef = max / (norm + 1e−6), at most 1), then Adam.
       const norm = tf.sqrt(tf.sum(tf.square(g)));
-      const coef = tf.minimum(tf.div(cfg.maxGradNorm, tf.add(norm, 1e-6)), 1);
-      const gc = tf.mul(g, coef);
+      const gc = tf.mul(g, tf.minimum(tf.div(cfg.maxGradNorm, tf.add(norm, 1e-6)), 1));
       const m = tf.add(tf.mul(this.#m, BETA1), tf.mul(gc, 1 - BETA1));
       const v = tf.add(tf.mul(this.#v, BETA2), tf.mul(tf.square(gc), 1 - BETA2));
       const denom = tf.add(tf.mul(tf.sqrt(v), 1 / Math.sqrt(bc2)), cfg.adamEps);
-      const theta = tf.concat(this.#vars.map((x) => tf.reshape(x, [-1])));
-      const next = tf.sub(theta, tf.mul(tf.div(m, denom), lr / bc1));
-      const parts = tf.split(next, this.#vars.map((x) => x.size));
-      this.#vars.forEach((x, i) => x.assign(tf.reshape(parts[i], x.shape)));
-      tf.dispose([this.#m, this.#v]);
-      this.#m = tf.keep(m);
-      this.#v = tf.keep(v);
-      return sideOut!;
+      const theta = tf.sub(this.#theta, tf.mul(tf.div(m, denom), lr / bc1));
+      return [theta, m, v] as tf.Tensor1D[];
     });
-    this.#logStdCache = null;
-    const s = side.dataSync() as Float32Array;
-    side.dispose();
-    return minibatchStats(s, B, adv, batch.returns, cfg.clipCoef, W);
+    tf.dispose([this.#theta, this.#m, this.#v]);
+    this.#theta = theta;
+    this.#m = m;
+    this.#v = v;
+    this.#refreshViews();
+    if (this.#gaussian) {
+      this.#logStd = this.#views[this.#views.length - 1].dataSync() as Float32Array;
+    }
+    return stats;
   }
 
   exportWeights(): NamedWeight[] {
     this.#checkAlive();
+    const theta = this.#theta.dataSync() as Float32Array;
+    const L = this.#hidden.length;
     const out: NamedWeight[] = [];
-    const L = this.#kernels.length;
-    for (let net = 0; net < 2; net++) {
+    for (const net of [0, 1]) {
       const prefix = net === 0 ? "actor" : "critic";
-      for (let i = 0; i < L; i++) {
-        const k = this.#kernels[i], [, fanIn, fanOut] = k.shape as [number, number, number];
-        const kd = k.dataSync() as Float32Array, bd = this.#biases[i].dataSync() as Float32Array;
-        const isOut = i === L - 1;
-        const cols = isOut ? (net === 0 ? this.#realColumns() : [0]) : range(fanOut);
-        const kernel = new Float32Array(fanIn * cols.length);
-        const bias = new Float32Array(cols.length);
-        for (let r = 0; r < fanIn; r++) {
-          cols.forEach((c, j) =>
-            kernel[r * cols.length + j] = kd[net * fanIn * fanOut + r * fanOut + c]
-          );
-        }
-        cols.forEach((c, j) => bias[j] = bd[net * fanOut + c]);
-        const name = `${prefix}/${isOut ? "out" : i}`;
-        out.push({ name: `${name}/kernel`, shape: [fanIn, cols.length], values: kernel });
+      for (let k = 0; k <= L; k++) {
+        const { rows, cols } = this.#block(k, net);
+        const ws = this.#specs[2 * k], bs = this.#specs[2 * k + 1], fanOut = ws.shape[1];
+        const kernel = new Float32Array(rows.length * cols.length);
+        rows.forEach((r, i) =>
+          cols.forEach((c, j) => kernel[i * cols.length + j] = theta[ws.offset + r * fanOut + c])
+        );
+        const bias = Float32Array.from(cols, (c) => theta[bs.offset + c]);
+        const name = `${prefix}/${k < L ? k : "out"}`;
+        out.push({ name: `${name}/kernel`, shape: [rows.length, cols.length], values: kernel });
         out.push({ name: `${name}/bias`, shape: [cols.length], values: bias });
       }
     }
-    if (this.#logStd) {
+    if (this.#gaussian) {
       out.push({
         name: "actor/logStd",
-        shape: [this.#head.actDim],
-        values: Float32Array.from(this.#readLogStd()),
+        shape: [this.#actDim],
+        values: Float32Array.from(this.#logStd),
       });
     }
     return out;
@@ -344,59 +369,45 @@ class TfjsPolicy implements PolicyBackend {
     const get = (name: string, shape: number[]): Float32Array => {
       const w = byName.get(name);
       if (!w) throw new TypeError(`importWeights: missing weight "${name}"`);
-      if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
+      if (w.shape.length !== shape.length || w.shape.some((x, i) => x !== shape[i])) {
         throw new TypeError(
           `importWeights: "${name}" has shape [${w.shape}] but this network needs [${shape}]`,
         );
       }
       return w.values;
     };
-    const L = this.#kernels.length;
-    for (let i = 0; i < L; i++) {
-      const [, fanIn, fanOut] = this.#kernels[i].shape as [number, number, number];
-      const kernel = new Float32Array(2 * fanIn * fanOut);
-      const bias = new Float32Array(2 * fanOut);
-      for (let net = 0; net < 2; net++) {
-        const isOut = i === L - 1;
-        const cols = isOut ? (net === 0 ? this.#realColumns() : [0]) : range(fanOut);
-        const name = `${net === 0 ? "actor" : "critic"}/${isOut ? "out" : i}`;
-        const kv = get(`${name}/kernel`, [fanIn, cols.length]);
+    const theta = new Float32Array(this.#numParams);
+    const L = this.#hidden.length;
+    for (const net of [0, 1]) {
+      const prefix = net === 0 ? "actor" : "critic";
+      for (let k = 0; k <= L; k++) {
+        const { rows, cols } = this.#block(k, net);
+        const ws = this.#specs[2 * k], bs = this.#specs[2 * k + 1], fanOut = ws.shape[1];
+        const name = `${prefix}/${k < L ? k : "out"}`;
+        const kv = get(`${name}/kernel`, [rows.length, cols.length]);
         const bv = get(`${name}/bias`, [cols.length]);
-        for (let r = 0; r < fanIn; r++) {
-          cols.forEach((c, j) =>
-            kernel[net * fanIn * fanOut + r * fanOut + c] = kv[r * cols.length + j]
-          );
-        }
-        cols.forEach((c, j) => bias[net * fanOut + c] = bv[j]);
+        rows.forEach((r, i) =>
+          cols.forEach((c, j) => theta[ws.offset + r * fanOut + c] = kv[i * cols.length + j])
+        );
+        cols.forEach((c, j) => theta[bs.offset + c] = bv[j]);
       }
-      tf.tidy(() => {
-        this.#kernels[i].assign(tf.tensor3d(kernel, [2, fanIn, fanOut]));
-        this.#biases[i].assign(tf.tensor3d(bias, [2, 1, fanOut]));
-      });
     }
-    if (this.#logStd) {
-      const ls = get("actor/logStd", [this.#head.actDim]);
-      tf.tidy(() => this.#logStd!.assign(tf.tensor2d(ls, [1, ls.length])));
+    if (this.#gaussian) {
+      theta.set(get("actor/logStd", [this.#actDim]), this.#specs[this.#specs.length - 1].offset);
     }
-    this.#logStdCache = null;
+    this.#theta.dispose();
+    this.#theta = tf.tensor1d(theta);
+    this.#refreshViews();
+    if (this.#gaussian) {
+      this.#logStd = this.#views[this.#views.length - 1].dataSync() as Float32Array;
+    }
   }
 
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    tf.dispose([...this.#vars, this.#m, this.#v, ...(this.#mask ? [this.#mask] : [])]);
-  }
-
-  /** Columns of the padded actor head that hold real outputs. */
-  #realColumns(): number[] {
-    const h = this.#head;
-    if (h.kind === "gaussian") return range(h.width);
-    return h.nvec.flatMap((n, i) => range(n).map((c) => i * h.nmax + c));
-  }
-
-  #readLogStd(): Float32Array {
-    if (!this.#logStdCache) this.#logStdCache = this.#logStd!.dataSync() as Float32Array;
-    return this.#logStdCache;
+    tf.dispose([this.#theta, this.#m, this.#v, this.#gradMask, ...this.#views]);
+    this.#views = [];
   }
 
   #checkAlive(): void {
@@ -404,67 +415,183 @@ class TfjsPolicy implements PolicyBackend {
   }
 }
 
-function validate(c: PolicyConfig): void {
-  if (!Number.isInteger(c.obsDim) || c.obsDim < 1) {
-    throw new RangeError(`PolicyConfig.obsDim must be ≥ 1, got ${c.obsDim}`);
-  }
-  if (c.hidden.length < 1 || c.hidden.some((h) => !Number.isInteger(h) || h < 1)) {
-    throw new RangeError(
-      `PolicyConfig.hidden needs at least one positive layer size, got [${c.hidden}]`,
-    );
-  }
-  if (c.action.kind === "gaussian" && !(Number.isInteger(c.action.dim) && c.action.dim >= 1)) {
-    throw new RangeError(`PolicyConfig.action.dim must be ≥ 1, got ${c.action.dim}`);
-  }
-  if (
-    c.action.kind === "categorical" &&
-    (c.action.nvec.length < 1 || c.action.nvec.some((n) => !(n >= 1)))
-  ) {
-    throw new RangeError(
-      `PolicyConfig.action.nvec must list choice counts ≥ 1, got [${c.action.nvec}]`,
-    );
-  }
+/** The minibatch loss's gradient with respect to the network outputs, plus diagnostics. */
+interface LossGrad {
+  /** `B × (width + 1)`: ∂loss/∂(actor outputs, value). */
+  dOut: Float32Array;
+  /** ∂loss/∂logStd (Gaussian). */
+  dLogStd: Float32Array;
+  stats: UpdateStats;
 }
 
 /**
- * Initial kernels `[2, in, out]` per layer: actor then critic, each layer drawn in
- * order actor-0, actor-1, …, actor-out, critic-0, …, critic-out from one seeded stream.
+ * PPO loss `mean(−min(r·A, clip(r)·A) + vf·½(V−R)² − ent·H)` for a diagonal Gaussian.
+ * With `z = (a − μ)/σ`: `∂log p/∂μ = z/σ`, `∂log p/∂log σ = z² − 1`; the surrogate's
+ * gradient w.r.t. `log p` is `−A·r` where the unclipped branch is the minimum, else 0.
  */
-function initialWeights(config: PolicyConfig, head: Head, rng: Rng): { kernels: Float32Array[] } {
-  const sizes = [config.obsDim, ...config.hidden];
-  const L = sizes.length;
-  const realOut = head.kind === "gaussian" ? head.width : head.nvec.reduce((a, b) => a + b, 0);
-  const kernels = Array.from({ length: L }, (_, i) => {
-    const fanOut = i < L - 1 ? sizes[i + 1] : head.width;
-    return new Float32Array(2 * sizes[i] * fanOut);
-  });
-  for (let net = 0; net < 2; net++) {
-    for (let i = 0; i < L; i++) {
-      const fanIn = sizes[i], isOut = i === L - 1;
-      const fanOut = isOut ? head.width : sizes[i + 1];
-      const trueOut = isOut ? (net === 0 ? realOut : 1) : fanOut;
-      const gain = isOut ? (net === 0 ? 0.01 : 1) : Math.SQRT2;
-      const w = orthogonalKernel(fanIn, trueOut, gain, rng);
-      // Place the real columns (categorical heads are padded to nmax each).
-      const cols = isOut && net === 0 && head.kind === "categorical"
-        ? head.nvec.flatMap((n, h) => range(n).map((c) => h * head.nmax + c))
-        : range(trueOut);
-      const dst = kernels[i], base = net * fanIn * fanOut;
-      for (let r = 0; r < fanIn; r++) {
-        cols.forEach((c, j) => dst[base + r * fanOut + c] = w[r * trueOut + j]);
-      }
+function gaussianLossGrad(
+  out: Float32Array,
+  batch: Minibatch,
+  adv: Float64Array,
+  logStd: Float32Array,
+  cfg: PolicyConfig,
+  vfClip: number | null,
+): LossGrad {
+  const B = batch.size, D = logStd.length, W = D + 1;
+  const dOut = new Float32Array(B * W);
+  const dLogStd = new Float64Array(D);
+  const invStd = Float64Array.from(logStd, (s) => Math.exp(-s));
+  let logStdSum = 0;
+  for (let d = 0; d < D; d++) logStdSum += logStd[d];
+  const acc = newAccumulator();
+  const z = new Float64Array(D);
+  for (let i = 0; i < B; i++) {
+    let sq = 0;
+    for (let d = 0; d < D; d++) {
+      z[d] = (batch.actions[i * D + d] - out[i * W + d]) * invStd[d];
+      sq += z[d] * z[d];
     }
+    const logp = -0.5 * sq - logStdSum - 0.5 * D * LOG_2PI;
+    const g = surrogateGrad(logp - batch.oldLogProbs[i], adv[i], cfg.clipCoef, acc) / B;
+    for (let d = 0; d < D; d++) {
+      dOut[i * W + d] = g * z[d] * invStd[d];
+      dLogStd[d] += g * (z[d] * z[d] - 1);
+    }
+    dOut[i * W + D] = valueGrad(out[i * W + D], batch, i, cfg, vfClip, acc) / B;
   }
-  return { kernels };
+  const entropy = logStdSum + 0.5 * D * (1 + LOG_2PI);
+  for (let d = 0; d < D; d++) dLogStd[d] -= cfg.entCoef; // −ent·∂H/∂logσ_d, H = Σ logσ + const
+  acc.entropy = entropy * B;
+  return { dOut, dLogStd: Float32Array.from(dLogStd), stats: finish(acc, B) };
 }
 
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
+/**
+ * The same loss for independent categorical heads (logits side by side):
+ * `∂log p/∂l_c = 1[c = a] − p_c` and `∂H/∂l_c = −p_c (log p_c + H_head)`.
+ */
+function categoricalLossGrad(
+  out: Float32Array,
+  batch: Minibatch,
+  adv: Float64Array,
+  nvec: number[],
+  cfg: PolicyConfig,
+  vfClip: number | null,
+): LossGrad {
+  const B = batch.size, H = nvec.length;
+  const width = nvec.reduce((s, n) => s + n, 0), W = width + 1;
+  const dOut = new Float32Array(B * W);
+  const acc = newAccumulator();
+  const logp = new Float64Array(width);
+  for (let i = 0; i < B; i++) {
+    let lp = 0, ent = 0, o = 0;
+    const headEnt = new Float64Array(H);
+    for (let h = 0; h < H; h++) {
+      const k = nvec[h], base = i * W + o;
+      const lse = logSumExp(out, base, k);
+      const a = batch.actions[i * H + h];
+      if (!(Number.isInteger(a) && a >= 0 && a < k)) {
+        throw new RangeError(
+          `update: minibatch row ${i} head ${h} has action ${a}, outside 0…${k - 1}`,
+        );
+      }
+      let he = 0;
+      for (let c = 0; c < k; c++) {
+        logp[o + c] = out[base + c] - lse;
+        he -= Math.exp(logp[o + c]) * logp[o + c];
+      }
+      headEnt[h] = he;
+      ent += he;
+      lp += logp[o + a];
+      o += k;
+    }
+    acc.entropy += ent;
+    const g = surrogateGrad(lp - batch.oldLogProbs[i], adv[i], cfg.clipCoef, acc) / B;
+    const e = cfg.entCoef / B;
+    o = 0;
+    for (let h = 0; h < H; h++) {
+      const k = nvec[h], a = batch.actions[i * H + h];
+      for (let c = 0; c < k; c++) {
+        const p = Math.exp(logp[o + c]);
+        dOut[i * W + o + c] = g * ((c === a ? 1 : 0) - p) + e * p * (logp[o + c] + headEnt[h]);
+      }
+      o += k;
+    }
+    dOut[i * W + width] = valueGrad(out[i * W + width], batch, i, cfg, vfClip, acc) / B;
+  }
+  return { dOut, dLogStd: new Float32Array(0), stats: finish(acc, B) };
 }
 
-/** `(A − mean) / (std_ddof1 + 1e-8)` as in CleanRL (unchanged when `normalize` is false or B = 1). */
-function normalizedAdvantages(a: Float32Array, B: number, normalize: boolean): Float32Array {
-  const out = Float32Array.from(a.subarray(0, B));
+interface Accumulator {
+  pg: number;
+  vl: number;
+  entropy: number;
+  kl: number;
+  clipped: number;
+}
+
+function newAccumulator(): Accumulator {
+  return { pg: 0, vl: 0, entropy: 0, kl: 0, clipped: 0 };
+}
+
+function finish(a: Accumulator, B: number): UpdateStats {
+  return {
+    policyLoss: a.pg / B,
+    valueLoss: a.vl / B,
+    entropy: a.entropy / B,
+    approxKl: a.kl / B,
+    clipFraction: a.clipped / B,
+  };
+}
+
+/** Adds sample `i`'s clipped-surrogate loss to `acc`; returns ∂(−min(rA, clip(r)A))/∂log p. */
+function surrogateGrad(logRatio: number, a: number, clip: number, acc: Accumulator): number {
+  const r = Math.exp(logRatio);
+  const rc = r < 1 - clip ? 1 - clip : r > 1 + clip ? 1 + clip : r;
+  const unclipped = r * a, clipped = rc * a;
+  acc.pg += -Math.min(unclipped, clipped);
+  acc.kl += r - 1 - logRatio;
+  if (Math.abs(r - 1) > clip) acc.clipped += 1;
+  // The minimum takes the unclipped branch (gradient −A·r) unless the clipped one is strictly smaller.
+  return unclipped <= clipped ? -a * r : 0;
+}
+
+/** Adds sample `i`'s value loss `½(V−R)²` (or the clipped variant) to `acc`; returns vf·∂/∂V. */
+function valueGrad(
+  value: number,
+  batch: Minibatch,
+  i: number,
+  cfg: PolicyConfig,
+  vfClip: number | null,
+  acc: Accumulator,
+): number {
+  const err = value - batch.returns[i];
+  if (vfClip === null) {
+    acc.vl += 0.5 * err * err;
+    return cfg.vfCoef * err;
+  }
+  const old = batch.oldValues![i];
+  const delta = value - old;
+  const dc = delta < -vfClip ? -vfClip : delta > vfClip ? vfClip : delta;
+  const errC = old + dc - batch.returns[i];
+  if (err * err >= errC * errC) {
+    acc.vl += 0.5 * err * err;
+    return cfg.vfCoef * err;
+  }
+  acc.vl += 0.5 * errC * errC;
+  return Math.abs(delta) < vfClip ? cfg.vfCoef * errC : 0;
+}
+
+function logSumExp(x: Float32Array, offset: number, k: number): number {
+  let mx = -Infinity;
+  for (let c = 0; c < k; c++) mx = Math.max(mx, x[offset + c]);
+  let s = 0;
+  for (let c = 0; c < k; c++) s += Math.exp(x[offset + c] - mx);
+  return mx + Math.log(s);
+}
+
+/** `(A − mean) / (std_ddof1 + 1e−8)` as CleanRL (unchanged when off or B = 1). */
+function normalizedAdvantages(a: Float32Array, B: number, normalize: boolean): Float64Array {
+  const out = Float64Array.from(a.subarray(0, B));
   if (!normalize || B < 2) return out;
   let mean = 0;
   for (let i = 0; i < B; i++) mean += out[i];
@@ -476,47 +603,28 @@ function normalizedAdvantages(a: Float32Array, B: number, normalize: boolean): F
   return out;
 }
 
-function oneHot(actions: Float32Array, B: number, head: Head): Float32Array {
-  const D = head.actDim, nmax = head.nmax;
-  const out = new Float32Array(B * D * nmax);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < D; h++) {
-      const c = actions[b * D + h];
-      if (!(Number.isInteger(c) && c >= 0 && c < head.nvec[h])) {
-        throw new RangeError(
-          `update: minibatch row ${b} head ${h} has action ${c}, outside 0…${head.nvec[h] - 1}`,
-        );
-      }
-      out[(b * D + h) * nmax + c] = 1;
-    }
+function validate(c: PolicyConfig): void {
+  if (!Number.isInteger(c.obsDim) || c.obsDim < 1) {
+    throw new RangeError(`PolicyConfig.obsDim must be a positive integer, got ${c.obsDim}`);
   }
-  return out;
+  if (c.hidden.length < 1 || c.hidden.some((h) => !Number.isInteger(h) || h < 1)) {
+    throw new RangeError(
+      `PolicyConfig.hidden needs at least one positive layer size, got [${c.hidden}]`,
+    );
+  }
+  if (c.action.kind === "gaussian" && !(Number.isInteger(c.action.dim) && c.action.dim >= 1)) {
+    throw new RangeError(`PolicyConfig.action.dim must be a positive integer, got ${c.action.dim}`);
+  }
+  if (
+    c.action.kind === "categorical" &&
+    (c.action.nvec.length < 1 || c.action.nvec.some((n) => !(n >= 1)))
+  ) {
+    throw new RangeError(
+      `PolicyConfig.action.nvec must list choice counts ≥ 1, got [${c.action.nvec}]`,
+    );
+  }
 }
 
-/** Diagnostics from `[logRatio(B), value(B), entropy(B)]`, as CleanRL / SB3 log them. */
-function minibatchStats(
-  s: Float32Array,
-  B: number,
-  adv: Float32Array,
-  returns: Float32Array,
-  clip: number,
-  _width: number,
-): UpdateStats {
-  let pg = 0, vl = 0, ent = 0, kl = 0, clipped = 0;
-  for (let i = 0; i < B; i++) {
-    const lr = s[i], r = Math.exp(lr);
-    pg += -Math.min(r * adv[i], Math.min(Math.max(r, 1 - clip), 1 + clip) * adv[i]);
-    const e = s[B + i] - returns[i];
-    vl += e * e;
-    ent += s[2 * B + i];
-    kl += r - 1 - lr;
-    if (Math.abs(r - 1) > clip) clipped++;
-  }
-  return {
-    policyLoss: pg / B,
-    valueLoss: (0.5 * vl) / B,
-    entropy: ent / B,
-    approxKl: kl / B,
-    clipFraction: clipped / B,
-  };
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
 }
