@@ -1,0 +1,541 @@
+/**
+ * CSV bar importer for vendor files as they come: header variants, symbol from a
+ * column or the file name, time-zone-aware timestamps normalised to UTC, inferred bar
+ * size, back-adjustment from an adjusted-close column, regular-session filter, and
+ * strict validation before anything is written.
+ *
+ * Reading never touches the database; {@linkcode ingestCsv} in `ingest.ts` writes.
+ *
+ * @module
+ */
+import { basename, extname, join, resolve } from "node:path";
+import type { BarColumns } from "./panel.ts";
+import {
+  FIELD_NAMES,
+  mapHeader,
+  otherDelimiter,
+  parseDecimal,
+  REQUIRED_FIELDS,
+  showDelimiter,
+  splitLine,
+} from "./_csv_fields.ts";
+import {
+  inferBarSize,
+  isUsRegularSession,
+  normaliseBarSize,
+  parseTimestamp,
+  showTime,
+  type TimeKind,
+} from "./_time.ts";
+
+/**
+ * Default `symbolPattern`: the symbol is the file name without a vendor prefix
+ * (`DA-`) or suffix (`-T-2021-04-21`, `_1h`, `_daily` …):
+ * `DA-AAPL-T-2021-04-21.csv`, `AAPL_1h.csv` and `AAPL.csv` all give `AAPL`;
+ * `BRK-B.csv` gives `BRK-B`.
+ */
+export const DEFAULT_SYMBOL_PATTERN =
+  "^(?:DA-)?(?<symbol>[A-Za-z0-9.^=-]+?)(?:-T-\\d{4}-\\d{2}-\\d{2}|_[A-Za-z0-9]+)?\\.(?:csv|txt)$";
+
+/** Options of {@linkcode readCsvBars} and {@linkcode readCsvFile}. */
+export interface CsvReadOptions {
+  /**
+   * Regex on the file's base name giving the symbol (named group `symbol`, else the
+   * first group), used when the file has no Symbol column. Default {@linkcode DEFAULT_SYMBOL_PATTERN}.
+   */
+  symbolPattern?: string | RegExp;
+  /** Symbol of every row without a Symbol value; overrides the file name. */
+  symbol?: string;
+  /** Bar size (`1 day`, `1 hour`, `5 mins` …). Default: inferred from the timestamps. */
+  barSize?: string;
+  /** Back-adjust with k = adjusted close / close: OHLC × k, volume ÷ k. Needs an adjusted-close column. Default false. */
+  adjust?: boolean;
+  /** Keep only bars starting 09:30 ≤ t < 16:00 America/New_York (no effect on date-only bars). Default false. */
+  rthOnly?: boolean;
+  /** Reject bad rows (listed in `rejected`) instead of refusing the file. Default false. */
+  skipBadRows?: boolean;
+  /** Keep bars at or after this date/time (ISO; a date is 00:00 UTC). */
+  start?: string;
+  /** Keep bars up to this date/time (ISO; a date includes that whole UTC day). */
+  end?: string;
+  /** Keep only these symbols (exact match). */
+  symbols?: string[];
+  /** IANA zone of timestamps written without an offset. Default `UTC`. */
+  timeZone?: string;
+  /** Field delimiter. Default `,`. */
+  delimiter?: string;
+}
+
+/** A line the importer did not take, and why. */
+export interface RejectedRow {
+  /** File base name. */
+  file: string;
+  /** 1-based line number in the file (the header is line 1). */
+  line: number;
+  reason: string;
+}
+
+/** What reading one file produced (nothing written yet). */
+export interface CsvFileBars {
+  /** Path as read. */
+  path: string;
+  /** Base name, used in messages. */
+  file: string;
+  /** The bar size given or inferred; `undefined` only when no bar was kept. */
+  barSize: string | undefined;
+  /** Kept bars, sorted by symbol then time; adjusted when asked. */
+  bars: BarColumns;
+  /** Symbols of the kept bars, sorted. */
+  symbols: string[];
+  /** Data lines in the file (blank lines not counted). */
+  rowsRead: number;
+  /** Valid rows dropped by `start`/`end`/`symbols`/`rthOnly`. */
+  rowsFiltered: number;
+  /** Bad rows (only with `skipBadRows`; otherwise the first one throws). */
+  rejected: RejectedRow[];
+  /** Things done silently that a user may want to know (e.g. rows were sorted). */
+  warnings: string[];
+}
+
+/**
+ * Lists the CSV files to import: the file itself, or the `*.csv`/`*.txt` files of a directory
+ * (not recursive), sorted by name.
+ * @param path A file or a directory.
+ * @returns Absolute paths.
+ * @throws {Deno.errors.NotFound} When `path` does not exist.
+ * @example
+ * ```ts
+ * const files = await listCsvFiles("../shared/data/daily_sp41"); // 41 paths
+ * ```
+ */
+export async function listCsvFiles(path: string): Promise<string[]> {
+  const abs = resolve(path);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(abs);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Deno.errors.NotFound(`No such file or directory: ${path}`);
+    }
+    throw e;
+  }
+  if (info.isFile) return [abs];
+  const out: string[] = [];
+  for await (const e of Deno.readDir(abs)) {
+    if (e.isFile && /^\.(csv|txt)$/i.test(extname(e.name))) out.push(join(abs, e.name));
+  }
+  return out.sort();
+}
+
+/**
+ * The symbol a file name gives under a pattern.
+ * @param fileName Base name, e.g. `DA-AAPL-T-2021-04-21.csv`.
+ * @param pattern Regex with a `symbol` group (or a first group). Default {@linkcode DEFAULT_SYMBOL_PATTERN}.
+ * @returns The symbol, or `undefined` when the name does not match.
+ * @example
+ * ```ts
+ * symbolFromFileName("AAPL_1h.csv"); // "AAPL"
+ * ```
+ */
+export function symbolFromFileName(
+  fileName: string,
+  pattern: string | RegExp = DEFAULT_SYMBOL_PATTERN,
+): string | undefined {
+  const re = toRegExp(pattern);
+  const m = re.exec(fileName);
+  if (!m) return undefined;
+  const s = m.groups?.symbol ?? m[1] ?? m[0];
+  return s ? s : undefined;
+}
+
+function toRegExp(pattern: string | RegExp): RegExp {
+  if (pattern instanceof RegExp) return pattern;
+  try {
+    return new RegExp(pattern);
+  } catch (e) {
+    throw new SyntaxError(
+      `Not a valid symbol pattern ${JSON.stringify(pattern)}: ${(e as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Reads and validates one CSV file of bars.
+ * @param path The file.
+ * @param options See {@linkcode CsvReadOptions}.
+ * @returns The bars and what was rejected; nothing is written.
+ * @throws {SyntaxError} When the file cannot be read as bars (names file, line and value).
+ * @throws {RangeError} When a value breaks a rule (non-positive price, high below low, duplicate …).
+ * @example
+ * ```ts
+ * const r = await readCsvFile("../shared/data/hourly_33/AAPL_1h.csv", { rthOnly: true });
+ * r.bars.timestamp.length; // 448
+ * ```
+ */
+export async function readCsvFile(
+  path: string,
+  options: CsvReadOptions = {},
+): Promise<CsvFileBars> {
+  const bytes = await Deno.readFile(path);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new SyntaxError(`Cannot import ${basename(path)}: not UTF-8 text`);
+  }
+  return { ...readCsvBars(text, basename(path), options), path };
+}
+
+/**
+ * Parses and validates CSV text of bars (the work of {@linkcode readCsvFile}, without I/O).
+ *
+ * Rules, checked on every row that would be kept (rows dropped by the filters are only
+ * date-checked): numbers and dates parse; prices > 0; high ≥ max(open, close);
+ * low ≤ min(open, close); volume ≥ 0; adjusted close > 0 when adjusting; one bar per
+ * symbol and timestamp; every timestamp of a file is date-only, or every one is a wall
+ * time without offset, or every one has an offset (at most two offsets one hour apart,
+ * i.e. one zone with DST). Rows out of time order are sorted (and a warning says so).
+ *
+ * @param text The file's content (a leading BOM is fine).
+ * @param fileName Base name for messages and for the symbol pattern.
+ * @param options See {@linkcode CsvReadOptions}.
+ * @returns The bars; `path` is the file name.
+ * @throws {SyntaxError} For unreadable input.
+ * @throws {RangeError} For values breaking a rule (unless `skipBadRows`).
+ * @example
+ * ```ts
+ * const r = readCsvBars("Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,0.5,1.5,100\n", "X.csv");
+ * r.bars.close; // [1.5]
+ * ```
+ */
+export function readCsvBars(
+  text: string,
+  fileName: string,
+  options: CsvReadOptions = {},
+): CsvFileBars {
+  const file = fileName;
+  const delimiter = options.delimiter ?? ",";
+  const zone = options.timeZone ?? "UTC";
+  const where = (line: number) => `Cannot import ${file} line ${line}`;
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.trim() === "") throw new SyntaxError(`Cannot import ${file}: the file is empty`);
+  const endsWithNewline = /\r?\n$/.test(text);
+  const lines = text.split(/\r?\n/);
+  if (endsWithNewline) lines.pop();
+
+  // Header.
+  const headerCells = splitLine(lines[0], delimiter);
+  if (!headerCells) throw new SyntaxError(`${where(1)}: unclosed quote in the header`);
+  const { index, duplicate } = mapHeader(headerCells);
+  if (duplicate) throw new SyntaxError(`${where(1)}: column "${duplicate}" appears twice`);
+  for (const f of REQUIRED_FIELDS) {
+    if (index[f] === undefined) {
+      const other = headerCells.length === 1 ? otherDelimiter(lines[0], delimiter) : undefined;
+      const hint = other
+        ? `; the header looks ${showDelimiter(other)}-separated, not ${
+          showDelimiter(delimiter)
+        }-separated (set the delimiter)`
+        : "";
+      throw new SyntaxError(
+        `${where(1)}: no ${FIELD_NAMES[f]} column in header ${
+          JSON.stringify(lines[0].slice(0, 200))
+        }${hint}`,
+      );
+    }
+  }
+  if (options.adjust && index.adjClose === undefined) {
+    throw new SyntaxError(
+      `${
+        where(1)
+      }: adjust needs an adjusted-close column (Adj Close|adjusted_close|adjclose); the header has none`,
+    );
+  }
+  const fileSymbol = options.symbol ??
+    symbolFromFileName(file, options.symbolPattern ?? DEFAULT_SYMBOL_PATTERN);
+  if (index.symbol === undefined && fileSymbol === undefined) {
+    throw new SyntaxError(
+      `Cannot import ${file}: no Symbol column and the file name does not match the symbol pattern ${
+        String(options.symbolPattern ?? DEFAULT_SYMBOL_PATTERN)
+      }`,
+    );
+  }
+  const barSizeOption = options.barSize === undefined
+    ? undefined
+    : normaliseBarSize(options.barSize);
+  const startMs = options.start === undefined ? -Infinity : boundary(options.start, false);
+  const endMs = options.end === undefined ? Infinity : boundary(options.end, true);
+  const symbolFilter = options.symbols?.length ? new Set(options.symbols) : undefined;
+
+  const rejected: RejectedRow[] = [];
+  const warnings: string[] = [];
+  const fail = (line: number, reason: string, kind: "syntax" | "range"): void => {
+    if (options.skipBadRows) {
+      rejected.push({ file, line, reason });
+      return;
+    }
+    const message = `${where(line)}: ${reason}`;
+    throw kind === "syntax"
+      ? new SyntaxError(message, { cause: { file, line, reason } })
+      : new RangeError(message, { cause: { file, line, reason } });
+  };
+
+  const ncol = headerCells.length;
+  const iTime = index.time!,
+    iOpen = index.open!,
+    iHigh = index.high!,
+    iLow = index.low!,
+    iClose = index.close!;
+  const iVol = index.volume!,
+    iAdj = options.adjust ? index.adjClose! : -1,
+    iSym = index.symbol ?? -1;
+
+  // Per symbol: rows kept so far and timestamp → line for duplicate detection.
+  interface Series {
+    ms: number[];
+    line: number[];
+    o: number[];
+    h: number[];
+    l: number[];
+    c: number[];
+    v: number[];
+    seen: Map<number, number>;
+    sorted: boolean;
+  }
+  const series = new Map<string, Series>();
+  let timeKind: TimeKind | undefined;
+  let timeKindLine = 0;
+  const offsets = new Map<number, number>(); // offset minutes → first line
+  let rowsRead = 0, rowsFiltered = 0;
+  let dataRows = 0;
+
+  for (let li = 1; li < lines.length; li++) {
+    const raw = lines[li];
+    const line = li + 1;
+    if (raw.trim() === "") continue;
+    dataRows++;
+    rowsRead++;
+    const f = splitLine(raw, delimiter);
+    if (!f) {
+      fail(line, "unclosed quote", "syntax");
+      continue;
+    }
+    if (f.length !== ncol) {
+      const last = li === lines.length - 1 && !endsWithNewline;
+      fail(
+        line,
+        last && f.length < ncol
+          ? `truncated last line: ${f.length} of ${ncol} fields`
+          : `expected ${ncol} fields (${showDelimiter(delimiter)}-separated), found ${f.length}`,
+        "syntax",
+      );
+      continue;
+    }
+    const timeText = f[iTime].trim();
+    const t = parseTimestamp(timeText, zone);
+    if (!t) {
+      fail(line, `bad date "${timeText}"`, "syntax");
+      continue;
+    }
+    if (timeKind === undefined) {
+      timeKind = t.kind;
+      timeKindLine = line;
+    } else if (t.kind !== timeKind) {
+      fail(
+        line,
+        `mixed timezones: "${timeText}" is ${describeKind(t.kind)} but line ${timeKindLine} is ${
+          describeKind(timeKind)
+        }`,
+        "syntax",
+      );
+      continue;
+    }
+    if (t.offsetMinutes !== undefined && !offsets.has(t.offsetMinutes)) {
+      const known = [...offsets.keys()];
+      if (
+        known.length >= 2 || (known.length === 1 && Math.abs(known[0] - t.offsetMinutes) !== 60)
+      ) {
+        fail(
+          line,
+          `mixed timezones: "${timeText}" has offset ${showOffset(t.offsetMinutes)} but line ${
+            offsets.get(known[0])
+          } has ${showOffset(known[0])} (only one zone with daylight saving is accepted)`,
+          "syntax",
+        );
+        continue;
+      }
+      offsets.set(t.offsetMinutes, line);
+    }
+    let symbol = iSym >= 0 ? f[iSym].trim() : "";
+    if (symbol === "") symbol = fileSymbol ?? "";
+    if (symbol === "") {
+      fail(line, "empty symbol", "syntax");
+      continue;
+    }
+    if (
+      (symbolFilter && !symbolFilter.has(symbol)) || t.ms < startMs || t.ms > endMs ||
+      (options.rthOnly && t.kind !== "date" && !isUsRegularSession(t.ms))
+    ) {
+      rowsFiltered++;
+      continue;
+    }
+    const o = num(f[iOpen]),
+      h = num(f[iHigh]),
+      l = num(f[iLow]),
+      c = num(f[iClose]),
+      v = num(f[iVol]);
+    const adj = iAdj >= 0 ? num(f[iAdj]) : 1;
+    const bad = checkNumbers(f, { o, h, l, c, v, adj }, { iOpen, iHigh, iLow, iClose, iVol, iAdj });
+    if (bad) {
+      fail(line, bad.reason, bad.kind);
+      continue;
+    }
+    let s = series.get(symbol);
+    if (!s) {
+      s = { ms: [], line: [], o: [], h: [], l: [], c: [], v: [], seen: new Map(), sorted: true };
+      series.set(symbol, s);
+    }
+    const first = s.seen.get(t.ms);
+    if (first !== undefined) {
+      fail(
+        line,
+        `duplicate timestamp ${showTime(t.ms)} for ${symbol} (also line ${first})`,
+        "range",
+      );
+      continue;
+    }
+    s.seen.set(t.ms, line);
+    if (s.ms.length && t.ms < s.ms[s.ms.length - 1]) s.sorted = false;
+    const k = adj / c;
+    s.ms.push(t.ms);
+    s.line.push(line);
+    s.o.push(o * k);
+    s.h.push(h * k);
+    s.l.push(l * k);
+    s.c.push(iAdj >= 0 ? adj : c);
+    s.v.push(v / k);
+  }
+  if (dataRows === 0) throw new SyntaxError(`Cannot import ${file}: no data rows (header only)`);
+  if (options.rthOnly && timeKind === "date") {
+    warnings.push(`${file}: rthOnly has no effect on date-only (daily) bars`);
+  }
+
+  // Assemble: symbols sorted, each series in time order.
+  const bars: BarColumns = {
+    instrument: [],
+    timestamp: [],
+    open: [],
+    high: [],
+    low: [],
+    close: [],
+    volume: [],
+  };
+  const symbols = [...series.keys()].sort();
+  const gaps: number[] = [];
+  for (const sym of symbols) {
+    const s = series.get(sym)!;
+    let order = s.ms.map((_, i) => i);
+    if (!s.sorted) {
+      order = order.sort((a, b) => s.ms[a] - s.ms[b]);
+      const at = s.ms.findIndex((x, i) => i > 0 && x < s.ms[i - 1]);
+      warnings.push(
+        `${file}: ${sym} rows are not in time order (line ${s.line[at]} is earlier than line ${
+          s.line[at - 1]
+        }); sorted`,
+      );
+    }
+    let prev = NaN;
+    for (const i of order) {
+      bars.instrument.push(sym);
+      bars.timestamp.push(s.ms[i]);
+      bars.open.push(s.o[i]);
+      bars.high.push(s.h[i]);
+      bars.low.push(s.l[i]);
+      bars.close.push(s.c[i]);
+      bars.volume.push(s.v[i]);
+      if (!Number.isNaN(prev)) gaps.push(s.ms[i] - prev);
+      prev = s.ms[i];
+    }
+  }
+  let barSize = barSizeOption;
+  if (barSize === undefined && bars.timestamp.length > 0) {
+    barSize = inferBarSizeFromGaps(gaps, timeKind === "date");
+    if (barSize === undefined) {
+      throw new SyntaxError(
+        `Cannot import ${file}: cannot infer the bar size from a single intraday bar; give the bar size`,
+      );
+    }
+  }
+  return { path: file, file, barSize, bars, symbols, rowsRead, rowsFiltered, rejected, warnings };
+}
+
+function inferBarSizeFromGaps(gaps: number[], dateOnly: boolean): string | undefined {
+  // inferBarSize takes timestamps; rebuild a cumulative series from the gaps.
+  const ts = new Array<number>(gaps.length + 1);
+  ts[0] = 0;
+  for (let i = 0; i < gaps.length; i++) ts[i + 1] = ts[i] + gaps[i];
+  return inferBarSize(ts, dateOnly);
+}
+
+function num(text: string): number {
+  return parseDecimal(text);
+}
+
+function checkNumbers(
+  f: string[],
+  x: { o: number; h: number; l: number; c: number; v: number; adj: number },
+  i: { iOpen: number; iHigh: number; iLow: number; iClose: number; iVol: number; iAdj: number },
+): { reason: string; kind: "syntax" | "range" } | undefined {
+  const named: [string, number, number][] = [
+    ["open", x.o, i.iOpen],
+    ["high", x.h, i.iHigh],
+    ["low", x.l, i.iLow],
+    ["close", x.c, i.iClose],
+    ["volume", x.v, i.iVol],
+  ];
+  if (i.iAdj >= 0) named.push(["adjusted close", x.adj, i.iAdj]);
+  for (const [name, v, col] of named) {
+    if (Number.isNaN(v)) {
+      const t = f[col].trim();
+      return {
+        reason: t === "" ? `${name} is empty` : `${name} "${t}" is not a number`,
+        kind: "syntax",
+      };
+    }
+  }
+  for (const [name, v] of named) {
+    if (name === "volume") {
+      if (v < 0) return { reason: `volume ${v} is negative`, kind: "range" };
+    } else if (v <= 0) return { reason: `${name} ${v} is not positive`, kind: "range" };
+  }
+  if (x.h < x.l) return { reason: `high ${x.h} is below low ${x.l}`, kind: "range" };
+  if (x.h < x.o) return { reason: `high ${x.h} is below open ${x.o}`, kind: "range" };
+  if (x.h < x.c) return { reason: `high ${x.h} is below close ${x.c}`, kind: "range" };
+  if (x.l > x.o) return { reason: `low ${x.l} is above open ${x.o}`, kind: "range" };
+  if (x.l > x.c) return { reason: `low ${x.l} is above close ${x.c}`, kind: "range" };
+  return undefined;
+}
+
+function describeKind(k: TimeKind): string {
+  return k === "date"
+    ? "a date without time"
+    : k === "naive"
+    ? "a time without UTC offset"
+    : "a time with a UTC offset";
+}
+
+function showOffset(min: number): string {
+  const a = Math.abs(min);
+  return `${min < 0 ? "-" : "+"}${String(Math.floor(a / 60)).padStart(2, "0")}:${
+    String(a % 60).padStart(2, "0")
+  }`;
+}
+
+function boundary(text: string, isEnd: boolean): number {
+  const t = parseTimestamp(text);
+  if (!t) {
+    throw new RangeError(
+      `Not a date or date-time: "${text}" (expected e.g. 2014-06-09 or 2025-06-26T13:30:00Z)`,
+    );
+  }
+  return isEnd && t.kind === "date" ? t.ms + 86_400_000 - 1 : t.ms;
+}

@@ -1,0 +1,11 @@
+/**
+ * Market data: sources (CSV files, the npm sample, Interactive Brokers), ingestion
+ * into the store, data-quality diagnostics and the aligned price panel.
+ *
+ * @module
+ */
+export * from "./panel.ts";
+export * from "./csv.ts";
+export * from "./ingest.ts";
+export * from "./sample.ts";
+// quality.ts

@@ -1,0 +1,287 @@
+/**
+ * `deno task ingest`: loads bars into the store from the npm sample, CSV files, or
+ * Interactive Brokers, and prints a summary (one JSON line with `--json`).
+ *
+ * @module
+ */
+import { openStore, type Store } from "@lib/db/mod.ts";
+import { ingestCsv, ingestSample, type IngestSummary } from "@lib/data/mod.ts";
+import { listArg, numberArg, parseCommand, redact, runTask, UsageError } from "@lib/util/mod.ts";
+
+const SPEC = {
+  name: "ingest",
+  summary:
+    "Load bars into the store (PGlite in data/pgdata, or the server of --db-url/DATABASE_URL).\n" +
+    "Sources: sample = S&P 500 index (SPX) 2000–2020 and AAPL 2013–2018 shipped in npm packages, imported adjusted;\n" +
+    "csv = vendor CSV files (a file or a directory of *.csv); ibkr = Interactive Brokers historical bars.\n" +
+    "Every file is validated before anything is written: a bad file stops the run and nothing is written\n" +
+    "(--skip-bad-rows writes the good rows and lists the rejected lines). Reruns are idempotent.",
+  options: {
+    source: {
+      type: "string",
+      description: "Where bars come from",
+      choices: ["sample", "csv", "ibkr"],
+      default: "sample",
+    },
+    path: {
+      type: "string",
+      valueName: "FILE|DIR",
+      description: "CSV file or directory (--source csv)",
+    },
+    "symbol-pattern": {
+      type: "string",
+      valueName: "RE",
+      description: "Regex on the file name giving the symbol when there is no Symbol column " +
+        "(named group 'symbol' or first group); default handles DA-<SYM>-T-….csv, <SYM>_1h.csv, <SYM>.csv",
+    },
+    "bar-size": {
+      type: "string",
+      valueName: "SIZE",
+      description:
+        "Bar size, e.g. '1 day', '1 hour', '5 mins' (csv: default inferred; ibkr: default '1 day')",
+    },
+    adjust: {
+      type: "boolean",
+      description: "Back-adjust OHLC and volume with k = adjusted close / close",
+    },
+    "rth-only": {
+      type: "boolean",
+      description: "Keep only regular-session bars (09:30 ≤ start < 16:00 New York)",
+    },
+    "skip-bad-rows": {
+      type: "boolean",
+      description: "Write the good rows and list rejected lines instead of refusing the file",
+    },
+    "time-zone": {
+      type: "string",
+      valueName: "ZONE",
+      description: "IANA zone of CSV timestamps without offset",
+      default: "UTC",
+    },
+    delimiter: {
+      type: "string",
+      valueName: "CHAR",
+      description: "CSV field delimiter (\\t for tab)",
+      default: ",",
+    },
+    start: {
+      type: "string",
+      valueName: "DATE",
+      description: "Keep bars from this date/time (ISO, inclusive)",
+    },
+    end: {
+      type: "string",
+      valueName: "DATE",
+      description: "Keep bars up to this date/time (ISO, a date includes the whole day)",
+    },
+    symbols: { type: "string", valueName: "A,B", description: "Keep only these symbols" },
+    watchlist: {
+      type: "string",
+      valueName: "FILE",
+      description: "Watchlist of symbols (--source ibkr)",
+    },
+    mode: {
+      type: "string",
+      description: "IBKR request plan",
+      choices: ["lean", "advanced"],
+      default: "advanced",
+    },
+    host: {
+      type: "string",
+      valueName: "HOST",
+      description: "IB Gateway/TWS host (--source ibkr)",
+      default: "127.0.0.1",
+    },
+    port: {
+      type: "string",
+      valueName: "N",
+      description: "IB Gateway/TWS port (--source ibkr)",
+      default: "4002",
+    },
+    "client-id": {
+      type: "string",
+      valueName: "N",
+      description: "IBKR client id (--source ibkr)",
+      default: "1",
+    },
+    "db-url": {
+      type: "string",
+      valueName: "URL",
+      description: "PostgreSQL server URL (default DATABASE_URL, else embedded PGlite)",
+    },
+    json: {
+      type: "boolean",
+      description: "Print one JSON line instead of the text summary (no progress bars)",
+    },
+  },
+  examples: [
+    "deno task ingest --source sample",
+    "deno task ingest --source csv --path ../shared/data/daily_sp41 --adjust",
+    "deno task ingest --source csv --path ../shared/data/hourly_33 --rth-only --json",
+    "deno task ingest --source ibkr --watchlist watchlist.txt --start 2024-01-01 --end 2024-12-31",
+  ],
+} as const;
+
+/** Runs the task with `args` (default `Deno.args`). */
+export async function main(args: string[] = Deno.args): Promise<void> {
+  const a = parseCommand(SPEC, args);
+  const json = a.json === true;
+  const symbols = listArg(a.symbols);
+  const source = a.source as "sample" | "csv" | "ibkr";
+  if (source === "csv" && typeof a.path !== "string") {
+    throw new UsageError("--source csv needs --path FILE|DIR");
+  }
+  if (source !== "csv" && (a.path !== undefined || a["symbol-pattern"] !== undefined)) {
+    throw new UsageError(`--path and --symbol-pattern are for --source csv, not ${source}`);
+  }
+  const delimiter = a.delimiter === "\\t" ? "\t" : String(a.delimiter);
+  if (delimiter.length !== 1) {
+    throw new UsageError(`--delimiter must be one character; got "${a.delimiter}"`);
+  }
+  const url = typeof a["db-url"] === "string" ? a["db-url"] : undefined;
+  let store: Store;
+  try {
+    store = await openStore(url ? { url } : {});
+  } catch (e) {
+    throw new Error(redact((e as Error).message));
+  }
+  try {
+    const hooks = crashTestHooks();
+    if (source === "ibkr") {
+      await runIbkr(store, a, symbols, json);
+      return;
+    }
+    const common = {
+      start: str(a.start),
+      end: str(a.end),
+      symbols,
+      skipBadRows: a["skip-bad-rows"] === true,
+      silent: json,
+      ...hooks,
+    };
+    const summary: IngestSummary = source === "sample"
+      ? await ingestSample(store, common)
+      : await ingestCsv(store, a.path as string, {
+        ...common,
+        symbolPattern: str(a["symbol-pattern"]),
+        barSize: str(a["bar-size"]),
+        adjust: a.adjust === true,
+        rthOnly: a["rth-only"] === true,
+        timeZone: String(a["time-zone"]),
+        delimiter,
+      });
+    printSummary(summary, store, json);
+  } finally {
+    await store.close();
+  }
+}
+
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+function printSummary(s: IngestSummary, store: Store, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({
+      source: s.source,
+      runId: s.runId,
+      files: s.files,
+      rowsRead: s.rowsRead,
+      rowsWritten: s.rowsWritten,
+      rowsFiltered: s.rowsFiltered,
+      symbols: s.symbols.length,
+      symbolList: s.symbols,
+      barSizes: s.barSizes,
+      rejected: s.rejected,
+      warnings: s.warnings,
+      seconds: Number(s.seconds.toFixed(3)),
+      store: store.description,
+    }));
+    return;
+  }
+  console.log(
+    `${s.source}: wrote ${s.rowsWritten.toLocaleString("en-US")} bars (${
+      s.barSizes.join(", ") || "none"
+    }) for ` +
+      `${s.symbols.length} symbols from ${s.files} files in ${
+        s.seconds.toFixed(1)
+      } s into ${store.description} (run ${s.runId})`,
+  );
+  if (s.rowsFiltered) {
+    console.log(`  ${s.rowsFiltered.toLocaleString("en-US")} valid rows left out by the filters`);
+  }
+  for (const w of s.warnings) console.log(`  warning: ${w}`);
+  if (s.rejected.length) {
+    console.log(`  ${s.rejected.length} rejected lines:`);
+    for (const r of s.rejected) console.log(`    ${r.file} line ${r.line}: ${r.reason}`);
+  }
+}
+
+/**
+ * Test hooks for the kill -9 test (environment only, never options a user sees):
+ * TT_TEST_INGEST_DELAY_MS pauses inside each transaction after its rows are sent;
+ * TT_TEST_INGEST_TRACE=1 prints a line to stderr after each commit.
+ */
+function crashTestHooks() {
+  const delay = Number(Deno.env.get("TT_TEST_INGEST_DELAY_MS") ?? 0);
+  const trace = Deno.env.get("TT_TEST_INGEST_TRACE") === "1";
+  return {
+    rowsPerTransaction: delay > 0 ? 5_000 : undefined,
+    onBatchWritten: delay > 0 ? () => new Promise<void>((r) => setTimeout(r, delay)) : undefined,
+    onCommit: trace
+      ? (i: { rows: number; totalRows: number }) =>
+        console.error(`ingest: committed ${i.rows} rows (${i.totalRows} in this run)`)
+      : undefined,
+  };
+}
+
+type WatchItem = { symbol: string; primaryExchange?: string };
+
+async function runIbkr(
+  store: Store,
+  a: Record<string, unknown>,
+  symbols: string[] | undefined,
+  json: boolean,
+) {
+  const start = str(a.start as string | undefined), end = str(a.end as string | undefined);
+  if (!start || !end) throw new UsageError("--source ibkr needs --start and --end");
+  const port = numberArg(a as never, "port", { min: 1, max: 65535, integer: true })!;
+  const clientId = numberArg(a as never, "client-id", { min: 0, integer: true })!;
+  // Loaded on demand: the IBKR module is optional for the other sources.
+  // A variable specifier keeps type-checking independent of that module.
+  const specifier = "@lib/data/ibkr/mod.ts";
+  const ibkr = await import(specifier).catch((e) => {
+    throw new Error(`The IBKR source is not available: ${(e as Error).message}`);
+  });
+  let list: WatchItem[] = symbols?.map((symbol) => ({ symbol })) ?? [];
+  if (typeof a.watchlist === "string") {
+    const fromFile: WatchItem[] = await ibkr.readWatchlist(a.watchlist);
+    list = symbols ? fromFile.filter((w) => symbols.includes(w.symbol)) : fromFile;
+  }
+  if (list.length === 0) {
+    throw new UsageError("--source ibkr needs --watchlist FILE or --symbols A,B");
+  }
+  const summary = await ibkr.ingestIbkr(store, {
+    symbols: list,
+    start,
+    end,
+    barSize: str(a["bar-size"] as string | undefined) ?? "1 day",
+    mode: a.mode as "lean" | "advanced",
+    host: String(a.host),
+    port,
+    clientId,
+    silent: json,
+  });
+  if (json) console.log(JSON.stringify({ source: "ibkr", ...summary, store: store.description }));
+  else {
+    console.log(
+      `ibkr: wrote ${summary.rowsWritten.toLocaleString("en-US")} bars in ${
+        summary.seconds.toFixed(1)
+      } s ` +
+        `(${summary.requests} requests, ${summary.pacingWaits} pacing waits, ${summary.retries} retries) into ${store.description}`,
+    );
+    for (const s of summary.symbolsSkipped) console.log(`  skipped ${s.symbol}: ${s.reason}`);
+  }
+}
+
+if (import.meta.main) await runTask(main);
