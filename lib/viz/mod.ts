@@ -1,0 +1,18 @@
+/**
+ * Charts as plain Vega-Lite specs (JSON you can test, store or hand to any
+ * Vega-Lite front end) and one renderer to SVG that needs no browser.
+ *
+ * @example
+ * ```ts
+ * import { equityChart, renderSvg } from "@lib/viz/mod.ts";
+ * const svg = await renderSvg(equityChart({ strategy: { timestamps, equity }, benchmark }));
+ * ```
+ *
+ * @module
+ */
+export * from "./theme.ts";
+export * from "./render.ts";
+export * from "./performance.ts";
+export * from "./weights.ts";
+export * from "./training.ts";
+export * from "./panels.ts";
