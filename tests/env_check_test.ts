@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import {
   ACTION_NAMES,
+  BenchVecEnv,
   box,
   checkEnv,
+  checkVecEnv,
   type Env,
+  makeBenchMarket,
   makePortfolioEnv,
+  makePortfolioVecEnv,
   REWARD_NAMES,
   type StepInfo,
 } from "@lib/env/mod.ts";
@@ -108,4 +112,41 @@ Deno.test("checkEnv() reports each broken promise of the contract", () => {
   }
   const throwing = checkEnv(() => new ThrowingEnv("nan"));
   assert.match(throwing.problems.join("\n"), /step 0: step\(\) threw: boom/);
+});
+
+for (const action of ACTION_NAMES) {
+  Deno.test(`checkVecEnv() passes for makePortfolioVecEnv with ${action} actions`, () => {
+    const report = checkVecEnv(
+      () =>
+        makePortfolioVecEnv(prices, features, {
+          action,
+          numEnvs: 3,
+          maxSteps: 12,
+          drawdownStop: 0.05,
+        }),
+      { seed: 2, steps: 40 },
+    );
+    assert.deepEqual(report.problems, []);
+  });
+}
+
+Deno.test("checkVecEnv() passes for the benchmark's BenchVecEnv", () => {
+  const market = makeBenchMarket(1, { days: 300 });
+  const report = checkVecEnv(() => new BenchVecEnv(market, { numEnvs: 2, seed: 1001 }), {
+    steps: 260,
+  });
+  assert.deepEqual(report.problems, []);
+});
+
+Deno.test("checkVecEnv() reports a vec env that does not auto-reset", () => {
+  const report = checkVecEnv(() => {
+    const vec = makePortfolioVecEnv(prices, features, { numEnvs: 2, maxSteps: 5 });
+    const step = vec.step.bind(vec);
+    vec.step = (a) => ({ ...step(a), finalObservations: [null, null] });
+    return vec;
+  }, { steps: 10 });
+  assert.match(
+    report.problems.join("\n"),
+    /finalObservations\[k\] is not present exactly when env k ended/,
+  );
 });

@@ -217,3 +217,16 @@ Deno.test("runEpisode() makes a deterministic full pass from a start to the end 
   assert.equal(a.stopReason, "end_of_data");
   assert.deepEqual(a, b);
 });
+
+Deno.test("portfolio env state changes only through step: returned arrays are copies", () => {
+  const env = makePortfolioEnv(prices, features, { action: "discrete" });
+  env.reset({ start: 20 });
+  const r = env.step(new Float32Array([2, 0, 1]));
+  const before = env.state;
+  r.info.weights.fill(9);
+  env.state.weights.fill(9);
+  r.info.targetWeights!.fill(9);
+  assert.deepEqual(env.state, before);
+  const next = env.step(new Float32Array([2, 0, 1]));
+  assert.ok(next.info.weights.every((w) => Math.abs(w) < 1));
+});

@@ -183,3 +183,22 @@ Deno.test("ACTIONS and REWARDS registries build every named scheme", () => {
   assert.equal(parseActionName("discrete"), "discrete");
   assert.throws(() => parseRewardName("sharpe"), /risk-aware, log-return, dsr/);
 });
+
+Deno.test("portfolio env terminates with stopReason bankrupt when net worth reaches 0", () => {
+  const squeeze = handPanel(["A", "B"], {
+    open: [[100, 100], [100, 100], [100, 100]],
+    close: [[100, 100], [100, 400], [100, 400]],
+  });
+  const env = makePortfolioEnv(squeeze, zeroFeatures(squeeze), {
+    action: "discrete",
+    reward: "log-return",
+    initialCash: 10_000,
+  });
+  env.reset({ start: 0 });
+  // Short B with all the gross (weight -1): B quadruples, losing 3× net worth.
+  const r = env.step(new Float32Array([1, 0]));
+  assert.ok(r.info.netWorth < 0);
+  assert.equal(r.terminated, true);
+  assert.equal(r.info.stopReason, "bankrupt");
+  assert.ok(Number.isFinite(r.reward));
+});

@@ -7,7 +7,7 @@
  */
 import { Rng } from "../util/rng.ts";
 import { contains, flatDim, sample } from "./spaces.ts";
-import type { Env, Space, StepInfo } from "./types.ts";
+import type { Env, Space, StepInfo, VecEnv } from "./types.ts";
 
 /** Settings of {@linkcode checkEnv}. */
 export interface CheckEnvOptions {
@@ -208,4 +208,87 @@ function checkInfo(info: StepInfo, where: string, problems: string[], requireCos
       problems.push(`${where}: info.rewardTerms missing or not finite`);
     }
   }
+}
+
+/** Settings of {@linkcode checkVecEnv}. */
+export interface CheckVecEnvOptions {
+  /** Seed for `reset` and the random actions. Default 0. */
+  seed?: number;
+  /** Steps to take. Default 300. */
+  steps?: number;
+}
+
+/**
+ * Checks a vectorised env against the {@linkcode VecEnv} contract: flat arrays of the
+ * right sizes, observation rows in the space, finite rewards, 0/1 done flags,
+ * `finalObservations[k]` present exactly when env k ended (and in the space), one info
+ * per env, and two fresh vec envs with the same seed and actions agreeing bit for bit.
+ * @param makeVecEnv Builds a fresh vectorised env (called twice).
+ * @param options Seed and number of steps.
+ * @returns The report (`steps` = steps taken; `problems` lists each failure once).
+ * @example
+ * ```ts
+ * const report = checkVecEnv(() => makePortfolioVecEnv(prices, features, { numEnvs: 4, maxSteps: 20 }));
+ * ```
+ */
+export function checkVecEnv(
+  makeVecEnv: () => VecEnv,
+  options: CheckVecEnvOptions = {},
+): EnvCheckReport {
+  const seed = options.seed ?? 0;
+  const steps = options.steps ?? 300;
+  const problems = new Set<string>();
+  const runOnce = (): number[] => {
+    const vec = makeVecEnv();
+    const K = vec.numEnvs;
+    const od = flatDim(vec.observationSpace), ad = flatDim(vec.actionSpace);
+    const rng = new Rng(seed + 1);
+    const values: number[] = [];
+    const rows = (obs: Float32Array, where: string) => {
+      if (!(obs instanceof Float32Array) || obs.length !== K * od) {
+        problems.add(`${where}: observations are not a Float32Array of ${K}×${od}`);
+        return;
+      }
+      for (let k = 0; k < K; k++) {
+        if (!contains(vec.observationSpace, obs.subarray(k * od, (k + 1) * od))) {
+          problems.add(`${where}: observation row ${k} is not in the observation space`);
+        }
+      }
+      values.push(...obs);
+    };
+    rows(vec.reset(seed), "reset");
+    let ended = 0;
+    for (let s = 0; s < steps; s++) {
+      const actions = new Float32Array(K * ad);
+      for (let k = 0; k < K; k++) actions.set(sample(vec.actionSpace, rng), k * ad);
+      const r = vec.step(actions);
+      rows(r.observations, "step");
+      if (r.rewards.length !== K || r.rewards.some((x) => !Number.isFinite(x))) {
+        problems.add("step: rewards are not K finite numbers");
+      }
+      if (r.infos.length !== K) problems.add("step: infos do not have one entry per env");
+      for (let k = 0; k < K; k++) {
+        const done = r.terminated[k] === 1 || r.truncated[k] === 1;
+        if (r.terminated[k] > 1 || r.truncated[k] > 1) problems.add("step: done flags are not 0/1");
+        const fin = r.finalObservations[k];
+        if (done !== (fin !== null && fin !== undefined)) {
+          problems.add("step: finalObservations[k] is not present exactly when env k ended");
+        } else if (fin && !contains(vec.observationSpace, fin)) {
+          problems.add("step: a final observation is not in the observation space");
+        }
+        if (done) ended++;
+        values.push(r.rewards[k], r.terminated[k], r.truncated[k]);
+      }
+    }
+    if (ended === 0) {
+      problems.add(`no episode ended within ${steps} steps: auto-reset was not exercised`);
+    }
+    return values;
+  };
+  const a = runOnce();
+  const b = runOnce();
+  if (a.length !== b.length || a.some((v, i) => !Object.is(v, b[i]))) {
+    problems.add(`two vec envs with seed ${seed} and the same actions did not agree`);
+  }
+  return { ok: problems.size === 0, problems: [...problems], steps };
 }

@@ -10,6 +10,10 @@
  * 3. the reward scheme scores `(state at t, state at t+1)`; stoppers may terminate;
  * 4. the observation at `t+1` is returned.
  *
+ * Execution details (see `simulator.ts`): an instrument without a bar (no valid
+ * price) at `t+1` cannot trade and keeps its units; positions are marked at the last
+ * known close; costs and slippage are taken from cash; shorts are negative units.
+ *
  * Observation (`Float32Array`, length `N·window·F + N`): for each instrument `i` in
  * panel order, the `window` most recent bars oldest first, each with the F features;
  * then the N current weights. NaN policy: a feature that is NaN (an instrument without

@@ -180,6 +180,10 @@ export class MarketSimulator {
    * @param t Bar index; must leave at least one bar to execute at.
    * @returns The initial state.
    * @throws {RangeError} When `t` is not in `[0, T-2]`.
+   * @example
+   * ```ts
+   * const s0 = sim.reset(20); // all cash at the close of bar 20
+   * ```
    */
   reset(t: number): PortfolioState {
     if (!Number.isInteger(t) || t < 0 || t > this.#m.length - 2) {
@@ -214,6 +218,11 @@ export class MarketSimulator {
    * @returns The new state and what the execution did.
    * @throws {RangeError} At the last bar, or before reset.
    * @throws {TypeError} When `targetWeights` has the wrong length or a non-finite entry.
+   * @example
+   * ```ts
+   * const { state, execution } = sim.step(new Float64Array([0.5, -0.5]));
+   * state.netWorth; execution.cost; execution.slippage;
+   * ```
    */
   step(targetWeights: ArrayLike<number>): { state: PortfolioState; execution: ExecutionReport } {
     const m = this.#m, n = m.n;
