@@ -11,3 +11,4 @@ export * from "./backends.ts";
 export * from "./rollout.ts";
 export * from "./train.ts";
 export * from "./evaluate.ts";
+export * from "./walkforward.ts";
