@@ -77,10 +77,10 @@ export function timestampSeries(ms: ArrayLike<number>): pl.Series {
  */
 export function featuresLazy(bars: pl.LazyDataFrame, names: readonly string[]): pl.LazyDataFrame {
   // Each instrument's bars are contiguous and in time order after the sort, so a
-  // finite-window expression evaluated down the whole column equals the per-instrument
-  // one wherever the window lies inside the instrument: exactly from the derived
-  // lookback on. Rows before it (whose windows reach into the previous instrument)
-  // are masked to null via the bar's position within its instrument.
+  // pointwise expression (shifts combined elementwise) evaluated down the whole column
+  // equals the per-instrument one wherever its shifts stay inside the instrument:
+  // exactly from the derived lookback on. Earlier rows are masked to null via the bar's
+  // position within its instrument. Rolling and exponential features run per instrument.
   let lf = bars.sort(["instrument", "timestamp"])
     .withColumns(pl.intRange(0, pl.len(), 1, pl.Int32).over("instrument").alias(POS));
   const drop: string[] = [POS];
@@ -88,7 +88,7 @@ export function featuresLazy(bars: pl.LazyDataFrame, names: readonly string[]): 
     lf = lf.withColumns(...level.map((d) => {
       const e = d.expr();
       if (d.scope === "cross") return finite(e.over("timestamp")).alias(d.name);
-      if (d.recursive) return finite(e.over("instrument")).alias(d.name);
+      if (!d.pointwise) return finite(e.over("instrument")).alias(d.name);
       return pl.when(pl.col(POS).gtEq(lookback(d.name)).and(e.isFinite())).then(e)
         .otherwise(pl.lit(null)).alias(d.name);
     }));

@@ -34,12 +34,13 @@ export interface FeatureDef {
    */
   readonly span: number;
   /**
-   * True for exponential (recursive) means whose value depends on the whole history:
-   * they are evaluated with `.over("instrument")`. Finite-window series features are
-   * evaluated on the sorted frame in one pass and masked to null during their derived
-   * warm-up, which gives the same values faster.
+   * True when the expression only combines shifted values of its inputs elementwise
+   * (no rolling or exponential aggregation). Such a series feature is evaluated down
+   * the whole (instrument, timestamp)-sorted column in one pass and masked to null
+   * during its derived warm-up, which gives bit-identical values faster. Other series
+   * features run `.over("instrument")`, so no float state crosses instruments.
    */
-  readonly recursive?: boolean;
+  readonly pointwise?: boolean;
   /** The expression before `.over(...)`; reads only `inputs`. */
   readonly expr: () => pl.Expr;
 }
@@ -69,7 +70,8 @@ function vol(n: number): FeatureDef {
     scope: "series",
     inputs: ["return_1"],
     span: n - 1,
-    expr: () => c("return_1").rollingStd({ windowSize: n, ddof: 1 }),
+    // ddof=1 is Polars' default (and the only behaviour of nodejs-polars 0.25.2's rollingStd).
+    expr: () => c("return_1").rollingStd({ windowSize: n }),
   };
 }
 
@@ -78,6 +80,7 @@ function mom(n: number): FeatureDef {
     name: `mom_${n}`,
     description: `close / close ${n} bars ago − 1`,
     scope: "series",
+    pointwise: true,
     inputs: ["close"],
     span: n,
     expr: () => pctChange("close", n),
@@ -102,6 +105,7 @@ export const FEATURES: readonly FeatureDef[] = [
     name: "return_1",
     description: "close / previous close − 1",
     scope: "series",
+    pointwise: true,
     inputs: ["close"],
     span: 1,
     expr: () => pctChange("close", 1),
@@ -121,6 +125,7 @@ export const FEATURES: readonly FeatureDef[] = [
     name: "norm_volume",
     description: "volume / its rolling 20-bar mean",
     scope: "series",
+    pointwise: true,
     inputs: ["volume", "_volume_mean_20"],
     span: 0,
     expr: () => c("volume").div(c("_volume_mean_20")),
@@ -143,6 +148,7 @@ export const FEATURES: readonly FeatureDef[] = [
     name: "volume_surge",
     description: "1 if volume > 2 · rolling 20-bar mean volume else 0 (null until the mean exists)",
     scope: "series",
+    pointwise: true,
     inputs: ["volume", "_volume_mean_20"],
     span: 0,
     // A null mean makes the comparison null, and the cast keeps it null.
@@ -161,7 +167,6 @@ export const FEATURES: readonly FeatureDef[] = [
     description:
       "Wilder RSI(14) in [0, 100]: smoothing α = 1/14 seeded with the first change; 50 when flat",
     scope: "series",
-    recursive: true,
     inputs: ["close"],
     span: 14,
     expr: () => {
@@ -176,7 +181,6 @@ export const FEATURES: readonly FeatureDef[] = [
     name: "macd",
     description: "MACD(12,26) line (EMA12 − EMA26 of close) divided by close",
     scope: "series",
-    recursive: true,
     inputs: ["close"],
     span: 25,
     expr: () => ewm(c("close"), 2 / 13, 12).minus(ewm(c("close"), 2 / 27, 26)).div(c("close")),
@@ -185,7 +189,6 @@ export const FEATURES: readonly FeatureDef[] = [
     name: "macd_signal",
     description: "EMA9 of macd (the MACD(12,26,9) signal line, divided by close)",
     scope: "series",
-    recursive: true,
     inputs: ["macd"],
     span: 8,
     expr: () => ewm(c("macd"), 2 / 10, 9),
@@ -194,6 +197,7 @@ export const FEATURES: readonly FeatureDef[] = [
     name: "macd_hist",
     description: "macd − macd_signal (the MACD histogram, divided by close)",
     scope: "series",
+    pointwise: true,
     inputs: ["macd", "macd_signal"],
     span: 0,
     expr: () => c("macd").minus(c("macd_signal")),
@@ -207,7 +211,9 @@ export const FEATURES: readonly FeatureDef[] = [
     span: 19,
     expr: () => {
       const mean = c("close").rollingMean({ windowSize: 20 });
-      const sd = c("close").rollingStd({ windowSize: 20, ddof: 0 });
+      // nodejs-polars 0.25.2's Expr.rollingStd drops the `ddof` option (always ddof=1),
+      // so the population std is rescaled from the sample one: √((n−1)/n).
+      const sd = c("close").rollingStd({ windowSize: 20 }).mul(Math.sqrt(19 / 20));
       return c("close").minus(mean.minus(sd.mul(2))).div(sd.mul(4));
     },
   },
@@ -215,7 +221,6 @@ export const FEATURES: readonly FeatureDef[] = [
     name: "atr_14",
     description: "Wilder ATR(14) of the true range (H−L on the first bar), divided by close",
     scope: "series",
-    recursive: true,
     inputs: ["high", "low", "close"],
     span: 13,
     expr: () => {
@@ -236,7 +241,7 @@ export const FEATURES: readonly FeatureDef[] = [
     span: 19,
     expr: () => {
       const mean = c("close").rollingMean({ windowSize: 20 });
-      return c("close").minus(mean).div(c("close").rollingStd({ windowSize: 20, ddof: 1 }));
+      return c("close").minus(mean).div(c("close").rollingStd({ windowSize: 20 }));
     },
   },
 ];
