@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "@lib/util/mod.ts";
+import { listNotebooks, notebookToolsMissing } from "../tasks/notebooks.ts";
+
+const EXPECTED = ["01_ingest", "02_features_and_signals", "03_environment", "04_train", "05_evaluate"];
+
+Deno.test("notebooks/ holds the five chapter notebooks, committed without outputs", async () => {
+  const paths = await listNotebooks();
+  const names = paths.map((p) => p.split("/").pop()!.replace(/\.ipynb$/, ""));
+  for (const n of EXPECTED) assert.ok(names.includes(n), `missing notebook ${n}`);
+  for (const p of paths) {
+    const nb = JSON.parse(await Deno.readTextFile(p));
+    assert.equal(nb.metadata?.kernelspec?.name, "deno", `${p}: kernel must be deno`);
+    for (const cell of nb.cells) {
+      if (cell.cell_type !== "code") continue;
+      assert.deepEqual(cell.outputs, [], `${p}: a code cell carries stale outputs`);
+      assert.equal(cell.execution_count, null, `${p}: a code cell carries an execution count`);
+    }
+  }
+});
+
+const missing = await notebookToolsMissing();
+if (missing) console.log(`skip: notebook execution tests: ${missing}`);
+
+Deno.test({
+  name: "deno task notebooks executes every notebook with the Deno kernel and writes HTML reports",
+  ignore: missing !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "tt-nb-" });
+    try {
+      const res = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", join(PROJECT_ROOT, "tasks/notebooks.ts"), "--json"],
+        env: { TT_DATA_DIR: tmp, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(res.stderr);
+      assert.ok(res.success, `notebooks task failed:\n${stderr.slice(-4000)}`);
+      const summary = JSON.parse(new TextDecoder().decode(res.stdout).trim().split("\n").pop()!);
+      assert.equal(summary.notebooks.length, (await listNotebooks()).length);
+      for (const r of summary.notebooks) {
+        const html = await Deno.readTextFile(r.html);
+        assert.ok(html.length > 10_000, `${r.notebook}: report is suspiciously small`);
+        assert.ok(!/Traceback|Uncaught|error: /.test(html.replace(/<style[\s\S]*?<\/style>/g, "")),
+          `${r.notebook}: the rendered report shows an error`);
+      }
+      const all = await Promise.all(summary.notebooks.map((r: { html: string }) => Deno.readTextFile(r.html)));
+      assert.ok(all.some((h) => h.includes("<table")), "no notebook rendered a Polars frame as a table");
+      assert.ok(all.some((h) => h.includes("<svg")), "no notebook rendered a chart as SVG");
+    } finally {
+      await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
+    }
+  },
+});
