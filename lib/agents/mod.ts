@@ -8,3 +8,5 @@ export * from "./policy.ts";
 export * from "./ppo.ts";
 export * from "./model_io.ts";
 export * from "./kernel_policy.ts";
+export * from "./tfjs_policy.ts";
+export * from "./tf_backend.ts";
