@@ -49,6 +49,8 @@ Deno.test("equalWeightBuyAndHold() charges commission once on the initial buy an
   assert.equal(bh.costs[1], 0);
   close(bh.weights[0][0], 0.5);
   close(bh.weights[2][0], 1.2 / 2.1); // weights drift with prices
+  close(bh.traded[0], 1 / 1.01); // the one trade: 1000/1.01 of 1000 invested
+  assert.deepEqual([...bh.traded.subarray(1)], [0, 0]);
 });
 
 Deno.test("equalWeightBuyAndHold() pays slippage as a worse fill price", () => {

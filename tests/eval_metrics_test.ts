@@ -215,6 +215,17 @@ Deno.test("computeMetrics() of [100, 120, 90, 130] at 3 periods/year matches han
   close(m.costsPaidFraction!, 0.02);
 });
 
+Deno.test("computeMetrics() prefers the simulator's traded fractions over weight differences for turnover", () => {
+  // Weights drift from 0.5 to 0.6 without trading: Σ|Δw| says 0.1, traded says 0.
+  const m = computeMetrics([100, 110, 121], {
+    periodsPerYear: 2,
+    weights: [[0.5], [0.6]],
+    traded: [0.5, 0],
+  });
+  close(m.turnover!, 0.25);
+  close(m.annualizedTurnover!, 0.5);
+});
+
 Deno.test("computeMetrics() infers 252 periods from weekday timestamps and leaves weight metrics null without weights", () => {
   const ts = calendar("2024-01-01T00:00:00Z", 10, DAY, weekday);
   const m = computeMetrics(ts.map((_, i) => 100 + i), { timestamps: ts });

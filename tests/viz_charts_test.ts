@@ -5,6 +5,7 @@ import {
   equityChart,
   featurePanelChart,
   type PanelRow,
+  type QualityClass,
   renderSvg,
   rollingSharpeChart,
   sampleIndices,
@@ -238,9 +239,8 @@ Deno.test("dataQualityChart() merges runs of one class and colours by class", as
   const svg = await renderSvg(spec);
   assert.equal(markCount(svg, "rect"), 1);
   assert.ok(texts(svg).includes("missing") && texts(svg).includes("Data quality"));
-  // deno-lint-ignore no-explicit-any
   assert.throws(
-    () => dataQualityChart([{ instrument: "X", day: 0, class: "bad" as any }]),
+    () => dataQualityChart([{ instrument: "X", day: 0, class: "bad" as QualityClass }]),
     /Unknown data-quality class "bad" for X/,
   );
 });

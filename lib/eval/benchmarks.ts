@@ -33,6 +33,8 @@ export interface BenchmarkCurve {
   costs: Float64Array;
   /** Slippage paid at each bar, in currency. */
   slippage: Float64Array;
+  /** Fraction of net worth traded at each bar (the initial buy, then 0). */
+  traded: Float64Array;
 }
 
 /** Options of the buy & hold benchmarks. */
@@ -137,6 +139,8 @@ export function equalWeightBuyAndHold(
     equity[k] = k === 0 ? cash0 : value;
     weights.push(w);
   }
+  const traded = new Float64Array(T);
+  traded[0] = notional / cash0;
   return {
     name: options.name ??
       (held.length === 1
@@ -148,6 +152,7 @@ export function equalWeightBuyAndHold(
     weights,
     costs,
     slippage,
+    traded,
   };
 }
 
@@ -201,6 +206,7 @@ export function cashBenchmark(
     weights: timestamps.map(() => new Float64Array(0)),
     costs: new Float64Array(timestamps.length),
     slippage: new Float64Array(timestamps.length),
+    traded: new Float64Array(timestamps.length),
   };
 }
 

@@ -42,6 +42,8 @@ export interface EquityCurve {
   costs?: ArrayLike<number>;
   /** Slippage per step, in currency. */
   slippage?: ArrayLike<number>;
+  /** Fraction of net worth traded per step, for exact turnover (see `MetricsOptions.traded`). */
+  traded?: ArrayLike<number>;
 }
 
 /** Result of {@linkcode compareWithBenchmark}. */
@@ -111,6 +113,7 @@ export function compareWithBenchmark(
     weights: strategy.weights,
     costs: strategy.costs,
     slippage: strategy.slippage,
+    traded: strategy.traded,
   });
   const aligned = bench === benchmark.equity;
   const bMetrics = computeMetrics(bench, {
@@ -120,6 +123,7 @@ export function compareWithBenchmark(
     weights: aligned ? benchmark.weights : undefined,
     costs: aligned ? benchmark.costs : undefined,
     slippage: aligned ? benchmark.slippage : undefined,
+    traded: aligned ? benchmark.traded : undefined,
   });
   const rs = simpleReturns(strategy.equity);
   const rb = simpleReturns(bench);

@@ -63,9 +63,12 @@ export interface PerformanceMetrics {
   skewness: number;
   /** Kurtosis of period returns (population moment, not excess: 3 for a normal). */
   kurtosis: number;
-  /** Mean per-step sum of absolute weight changes (two-way), null without weights. */
+  /**
+   * Mean fraction of net worth traded per step (two-way: buys + sells): the mean of
+   * `traded` when given, else of Σ|Δw| between weight rows; null without either.
+   */
   turnover: number | null;
-  /** `turnover × periodsPerYear`, null without weights. */
+  /** `turnover × periodsPerYear`, null without weights or traded. */
   annualizedTurnover: number | null;
   /** Mean gross exposure `Σ|w|` per step, null without weights. */
   exposure: number | null;
@@ -347,6 +350,8 @@ export function hitRate(returns: ArrayLike<number>): number {
 /**
  * Per-step turnover: `Σ_i |w[t][i] - w[t-1][i]|`, the fraction of net worth traded
  * (buys plus sells, so cash → fully invested is 1 and a full switch A → B is 2).
+ * With held weights this also counts price drift between steps; when the simulator
+ * reports what it traded, pass that as `traded` to {@linkcode computeMetrics} instead.
  * @param weights One row of weights per step.
  * @param initial Weights before the first step; default all cash (zeros).
  * @returns One turnover per step.
@@ -481,6 +486,12 @@ export interface MetricsOptions {
   weights?: WeightRows;
   /** Weights before the first step (default all cash), for the first step's turnover. */
   initialWeights?: ArrayLike<number>;
+  /**
+   * Fraction of net worth traded at each step (Σ|trade notional| / net worth), as the
+   * simulator knows it. Preferred over `weights` for turnover: differences of held
+   * weights also count price drift, which is not trading.
+   */
+  traded?: ArrayLike<number>;
   /** Commissions/fees paid at each step, in currency. */
   costs?: ArrayLike<number>;
   /** Slippage paid at each step, in currency. */
@@ -518,7 +529,11 @@ export function computeMetrics(
   const end = dd.recoveryIndex ?? equity.length - 1;
   const w = options.weights;
   const exp = w ? exposure(w) : null;
-  const to = w ? turnover(w, options.initialWeights) : null;
+  const to = options.traded
+    ? (options.traded.length === 0 ? 0 : mean(options.traded))
+    : w
+    ? turnover(w, options.initialWeights)
+    : null;
   const costs = options.costs ? costsPaid(options.costs) : null;
   const slip = options.slippage ? costsPaid(options.slippage) : null;
   const m = moments(r);

@@ -17,3 +17,4 @@ export * from "./benchmarks.ts";
 export * from "./statistics.ts";
 export * from "./comparison.ts";
 export * from "./walk_forward.ts";
+export * from "./report.ts";

@@ -223,6 +223,6 @@ function colorEncoding(names: string[]): Record<string, unknown> {
       domain: names,
       range: [SERIES_COLORS.strategy, SERIES_COLORS.benchmark].slice(0, names.length),
     },
-    legend: { orient: "top", direction: "horizontal" },
+    legend: { orient: "top", direction: "horizontal", labelLimit: 320 },
   };
 }
