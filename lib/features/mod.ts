@@ -9,3 +9,5 @@ export * from "./feature_panel.ts";
 export * from "./definitions.ts";
 export * from "./compute.ts";
 export * from "./synthetic.ts";
+export * from "./normalise.ts";
+export * from "./signals.ts";
