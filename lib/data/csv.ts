@@ -405,13 +405,14 @@ export function readCsvBars(
     }
     s.seen.set(t.ms, line);
     if (s.ms.length && t.ms < s.ms[s.ms.length - 1]) s.sorted = false;
-    const k = adj / c;
+    const k = iAdj >= 0 ? adj / c : 1;
     s.ms.push(t.ms);
     s.line.push(line);
     s.o.push(o * k);
     s.h.push(h * k);
     s.l.push(l * k);
-    s.c.push(iAdj >= 0 ? adj : c);
+    // c × k rather than adj: the same rounding as o, h, l keeps low ≤ close ≤ high exact.
+    s.c.push(c * k);
     s.v.push(v / k);
   }
   if (dataRows === 0) throw new SyntaxError(`Cannot import ${file}: no data rows (header only)`);

@@ -8,4 +8,4 @@ export * from "./panel.ts";
 export * from "./csv.ts";
 export * from "./ingest.ts";
 export * from "./sample.ts";
-// quality.ts
+export * from "./quality.ts";
