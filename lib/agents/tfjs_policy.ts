@@ -10,12 +10,14 @@
  * masked. So a forward pass is three plain 2-D matmuls, whatever the batch.
  *
  * Why not tfjs autodiff: on the wasm backend the transposed matmuls that autodiff
- * emits for the backward pass are ~5× slower than plain ones, and the PPO loss adds
- * dozens of tiny ops. Here the loss and its gradient with respect to the network's
- * outputs (a `B × (out+1)` matrix) are computed in plain JavaScript after one
- * `dataSync`, and the backward pass through the MLP is written out with explicit
- * transposes; all parameters live in one flat vector, so global-norm clipping and
- * Adam (PyTorch's formula, eps 1e-5) are a dozen element-wise ops on one tensor.
+ * emits for the backward pass are ~5× slower than plain ones, and a PPO step written
+ * op by op costs ~225 kernels, each with fixed overhead. Here the loss and its
+ * gradient with respect to the network's outputs (a `B × (out+1)` matrix) are
+ * computed in plain JavaScript after one `dataSync`, and the backward pass through
+ * the MLP is written out with explicit transposes (26 kernels per minibatch in all).
+ * The parameters live in one flat `Float32Array` (the master copy, float32 as in
+ * PyTorch); gradient masking, the global-norm clip and Adam (PyTorch's formula, eps
+ * 1e-5) are one fused loop over it, after which the weights are re-uploaded as tensors.
  * Gradients are checked against finite differences in tests/agents_tfjs_test.ts.
  *
  * Heads: a Gaussian with state-independent log-std (continuous), or one categorical
@@ -80,10 +82,13 @@ class TfjsPolicy implements PolicyBackend {
   #hidden: number[];
   #specs: ParamSpec[]; // W0, b0, W1, b1, …, WL, bL, [logStd]
   #numParams: number;
-  #theta: tf.Tensor1D;
-  #m: tf.Tensor1D;
-  #v: tf.Tensor1D;
-  #gradMask: tf.Tensor1D;
+  /** All parameters, the master copy (float32 as in PyTorch); tensors are views for tfjs. */
+  #theta: Float32Array;
+  #m: Float32Array;
+  #v: Float32Array;
+  /** 1 where a parameter exists, 0 in the zero blocks between actor and critic. */
+  #gradMask: Uint8Array;
+  #grad: Float32Array;
   #views: tf.Tensor[] = [];
   #logStd: Float32Array;
   #step = 0;
@@ -120,7 +125,7 @@ class TfjsPolicy implements PolicyBackend {
     this.#numParams = offset;
 
     const theta = new Float32Array(offset);
-    const mask = new Float32Array(offset);
+    const mask = new Uint8Array(offset);
     const rng = new Rng(config.seed);
     for (const net of [0, 1]) {
       for (let k = 0; k <= L; k++) {
@@ -142,10 +147,11 @@ class TfjsPolicy implements PolicyBackend {
       theta.fill(config.logStdInit, s.offset, s.offset + s.size);
       mask.fill(1, s.offset, s.offset + s.size);
     }
-    this.#theta = tf.tensor1d(theta);
-    this.#m = tf.zeros([offset]);
-    this.#v = tf.zeros([offset]);
-    this.#gradMask = tf.tensor1d(mask);
+    this.#theta = theta;
+    this.#m = new Float32Array(offset);
+    this.#v = new Float32Array(offset);
+    this.#grad = new Float32Array(offset);
+    this.#gradMask = mask;
     this.#logStd = this.#gaussian
       ? theta.slice(specs[specs.length - 1].offset)
       : new Float32Array(0);
@@ -166,11 +172,14 @@ class TfjsPolicy implements PolicyBackend {
     return { rows, cols };
   }
 
+  /** Uploads the parameters to tfjs (one tensor per weight and bias; the log-std stays in JS). */
   #refreshViews(): void {
     tf.dispose(this.#views);
-    this.#views = tf.tidy(() =>
-      this.#specs.map((s) => tf.reshape(tf.slice(this.#theta, [s.offset], [s.size]), s.shape))
+    const n = this.#gaussian ? this.#specs.length - 1 : this.#specs.length;
+    this.#views = this.#specs.slice(0, n).map((s) =>
+      tf.tensor(this.#theta.subarray(s.offset, s.offset + s.size), s.shape)
     );
+    if (this.#gaussian) this.#logStd = this.#theta.slice(this.#specs[n].offset);
   }
 
   /** Hidden activations (for the backward pass) and the output `[n, width + 1]`. */
@@ -290,7 +299,7 @@ class TfjsPolicy implements PolicyBackend {
     const bc1 = 1 - BETA1 ** this.#step, bc2 = 1 - BETA2 ** this.#step;
     let stats!: UpdateStats;
 
-    const [theta, m, v] = tf.tidy(() => {
+    tf.tidy(() => {
       const { acts, out } = this.#forward(tf.tensor2d(x, [B, d]));
       const loss = this.#gaussian
         ? gaussianLossGrad(out.dataSync() as Float32Array, batch, adv, this.#logStd, cfg, vfClip)
@@ -299,7 +308,7 @@ class TfjsPolicy implements PolicyBackend {
 
       // Backward through the MLP: dZ_k → dW_k = a_kᵀ dZ_k, db_k = Σ_rows dZ_k,
       // dZ_{k−1} = (dZ_k W_kᵀ) ⊙ (1 − a_k²).
-      const grads: tf.Tensor[] = new Array(this.#specs.length);
+      const grads: tf.Tensor[] = new Array(this.#views.length);
       let dz: tf.Tensor2D = tf.tensor2d(loss.dOut, [B, this.#width + 1]);
       for (let k = L; k >= 0; k--) {
         const aT = k === 0 ? tf.tensor2d(xT, [d, B]) : tf.transpose(acts[k - 1]);
@@ -310,32 +319,35 @@ class TfjsPolicy implements PolicyBackend {
           dz = tf.mul(dh, tf.sub(1, tf.square(acts[k - 1])));
         }
       }
-      if (this.#gaussian) grads[this.#specs.length - 1] = tf.tensor1d(loss.dLogStd);
-      const g = tf.mul(tf.concat(grads), this.#gradMask);
-
-      // Global-norm clip (torch: coef = max / (norm + 1e−6), at most 1), then Adam.
-      const norm = tf.sqrt(tf.sum(tf.square(g)));
-      const gc = tf.mul(g, tf.minimum(tf.div(cfg.maxGradNorm, tf.add(norm, 1e-6)), 1));
-      const m = tf.add(tf.mul(this.#m, BETA1), tf.mul(gc, 1 - BETA1));
-      const v = tf.add(tf.mul(this.#v, BETA2), tf.mul(tf.square(gc), 1 - BETA2));
-      const denom = tf.add(tf.mul(tf.sqrt(v), 1 / Math.sqrt(bc2)), cfg.adamEps);
-      const theta = tf.sub(this.#theta, tf.mul(tf.div(m, denom), lr / bc1));
-      return [theta, m, v] as tf.Tensor1D[];
+      const g = this.#grad;
+      grads.forEach((t, i) => g.set(t.dataSync() as Float32Array, this.#specs[i].offset));
+      if (this.#gaussian) g.set(loss.dLogStd, this.#specs[this.#specs.length - 1].offset);
     });
-    tf.dispose([this.#theta, this.#m, this.#v]);
-    this.#theta = theta;
-    this.#m = m;
-    this.#v = v;
-    this.#refreshViews();
-    if (this.#gaussian) {
-      this.#logStd = this.#views[this.#views.length - 1].dataSync() as Float32Array;
+
+    // Mask the zero blocks, clip the global norm (torch: coef = max / (norm + 1e−6), at
+    // most 1), then one fused Adam pass (torch's formula) over the flat vector.
+    const g = this.#grad, mask = this.#gradMask, theta = this.#theta, m = this.#m, v = this.#v;
+    const P = theta.length;
+    let sq = 0;
+    for (let i = 0; i < P; i++) {
+      if (mask[i] === 0) g[i] = 0;
+      sq += g[i] * g[i];
     }
+    const coef = Math.min(cfg.maxGradNorm / (Math.sqrt(sq) + 1e-6), 1);
+    const stepSize = lr / bc1, invSqrtBc2 = 1 / Math.sqrt(bc2), eps = cfg.adamEps;
+    for (let i = 0; i < P; i++) {
+      const gi = g[i] * coef;
+      m[i] = BETA1 * m[i] + (1 - BETA1) * gi;
+      v[i] = BETA2 * v[i] + (1 - BETA2) * gi * gi;
+      theta[i] -= stepSize * (m[i] / (Math.sqrt(v[i]) * invSqrtBc2 + eps));
+    }
+    this.#refreshViews();
     return stats;
   }
 
   exportWeights(): NamedWeight[] {
     this.#checkAlive();
-    const theta = this.#theta.dataSync() as Float32Array;
+    const theta = this.#theta;
     const L = this.#hidden.length;
     const out: NamedWeight[] = [];
     for (const net of [0, 1]) {
@@ -395,18 +407,14 @@ class TfjsPolicy implements PolicyBackend {
     if (this.#gaussian) {
       theta.set(get("actor/logStd", [this.#actDim]), this.#specs[this.#specs.length - 1].offset);
     }
-    this.#theta.dispose();
-    this.#theta = tf.tensor1d(theta);
+    this.#theta.set(theta);
     this.#refreshViews();
-    if (this.#gaussian) {
-      this.#logStd = this.#views[this.#views.length - 1].dataSync() as Float32Array;
-    }
   }
 
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    tf.dispose([this.#theta, this.#m, this.#v, this.#gradMask, ...this.#views]);
+    tf.dispose(this.#views);
     this.#views = [];
   }
 
