@@ -10,4 +10,3 @@ export * from "./bulk.ts";
 export * from "./prices_repo.ts";
 export * from "./episodes_repo.ts";
 export * from "./quality_repo.ts";
-export * from "./ibkr_repo.ts";
