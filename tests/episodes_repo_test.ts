@@ -34,6 +34,9 @@ function sampleEpisode(overrides: Partial<EpisodeLog> = {}): EpisodeLog {
     targetWeights: [0.5, 0.5, 0.25, 0.75, 0, 1],
     rewardTimestamps: [T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY],
     rewards: [0.01, -0.02, 0.005],
+    costs: [0.1, 0, 0.05],
+    slippage: [0.05, 0, 0.025],
+    stepTurnover: [1, 0, 0.5],
     equityTimestamps: [T0, T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY],
     netWorth: [100, 101, 98.98, 99.4749],
     strategy: "ppo",
@@ -62,6 +65,9 @@ for (const factory of storeFactories()) {
       assert.deepEqual(ep.equity.timestamp, [T0, T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY]);
       assert.deepEqual(ep.rewards.reward, [0.01, -0.02, 0.005]);
       assert.deepEqual(ep.rewards.timestamp, [T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY]);
+      assert.deepEqual(ep.rewards.cost, [0.1, 0, 0.05]);
+      assert.deepEqual(ep.rewards.slippage, [0.05, 0, 0.025]);
+      assert.deepEqual(ep.rewards.turnover, [1, 0, 0.5]);
       assert.deepEqual(ep.actions.label, ["AAPL", "SPX", "AAPL", "SPX", "AAPL", "SPX"]);
       assert.deepEqual(ep.actions.value, [0.1, -0.2, 0.3, 0.4, 0.5, -0.6]);
       assert.deepEqual(ep.weights.value, [0.5, 0.5, 0.25, 0.75, 0, 1]);
@@ -116,13 +122,24 @@ for (const factory of storeFactories()) {
       );
       const c = await logEpisode(
         store,
-        sampleEpisode({ kind: "benchmark", strategy: "equal_weight" }),
+        sampleEpisode({
+          kind: "benchmark",
+          strategy: "equal_weight",
+          costs: undefined,
+          slippage: undefined,
+          stepTurnover: undefined,
+        }),
       );
       assert.deepEqual((await listEpisodes(store)).map((e) => e.id), [c, b, a]);
       assert.deepEqual((await listEpisodes(store, { modelId: m.id })).map((e) => e.id), [b, a]);
       assert.deepEqual((await listEpisodes(store, { kind: "benchmark" })).map((e) => e.id), [c]);
       const eb = await readEpisode(store, b);
       assert.ok(eb?.weights.rationale.every((r) => r === "same"));
+      assert.deepEqual(
+        (await readEpisode(store, c))?.rewards.cost,
+        [null, null, null],
+        "costs not logged read back as null",
+      );
       assert.equal(await readEpisode(store, 999_999), null);
     } finally {
       await store.close();

@@ -51,6 +51,12 @@ export interface EpisodeLog {
   rewardTimestamps: readonly number[];
   /** Reward per step. */
   rewards: ArrayLike<number>;
+  /** Commission paid per step, in currency (optional; stored next to the reward). */
+  costs?: ArrayLike<number>;
+  /** Slippage paid per step, in currency (optional). */
+  slippage?: ArrayLike<number>;
+  /** Traded notional / net worth per step (optional). */
+  stepTurnover?: ArrayLike<number>;
   /** Epoch ms of each equity point (usually the start bar, then one per step; unique). */
   equityTimestamps: readonly number[];
   /** Net worth at each equity point. */
@@ -88,7 +94,14 @@ export interface LongSeries {
 export interface EpisodeDetail {
   episode: EpisodeRecord;
   equity: { timestamp: number[]; netWorth: number[] };
-  rewards: { timestamp: number[]; reward: number[] };
+  /** Per-step reward with the costs paid in that step (null when not logged). */
+  rewards: {
+    timestamp: number[];
+    reward: number[];
+    cost: (number | null)[];
+    slippage: (number | null)[];
+    turnover: (number | null)[];
+  };
   /** `label` is the action label (usually the instrument). */
   actions: LongSeries;
   /** `label` is the instrument. */
@@ -125,6 +138,9 @@ export async function logEpisode(
   check("targetWeights", log.targetWeights.length, steps * n);
   check("rewardTimestamps", log.rewardTimestamps.length, steps);
   check("rewards", log.rewards.length, steps);
+  if (log.costs) check("costs", log.costs.length, steps);
+  if (log.slippage) check("slippage", log.slippage.length, steps);
+  if (log.stepTurnover) check("stepTurnover", log.stepTurnover.length, steps);
   check("netWorth", log.netWorth.length, log.equityTimestamps.length);
   if (typeof log.rationale === "object") check("rationale", log.rationale.length, steps);
   if (!EPISODE_KINDS.includes(log.kind)) {
@@ -204,8 +220,18 @@ export async function logEpisode(
         { name: "episode_id", type: "int8" },
         { name: "timestamp", type: TS },
         { name: "reward_value", type: "float8" },
+        { name: "cost", type: "float8" },
+        { name: "slippage", type: "float8" },
+        { name: "turnover", type: "float8" },
       ],
-      data: [idCol(steps), log.rewardTimestamps, Array.from(log.rewards)],
+      data: [
+        idCol(steps),
+        log.rewardTimestamps,
+        Array.from(log.rewards),
+        log.costs ? Array.from(log.costs) : new Array(steps).fill(null),
+        log.slippage ? Array.from(log.slippage) : new Array(steps).fill(null),
+        log.stepTurnover ? Array.from(log.stepTurnover) : new Array(steps).fill(null),
+      ],
     });
     await upsertColumns(tx, {
       table: "tt_equity_curve",
@@ -341,8 +367,16 @@ export async function readEpisode(q: Queryable, id: number): Promise<EpisodeDeta
     "SELECT timestamp, net_worth FROM tt_equity_curve WHERE episode_id = $1 ORDER BY timestamp",
     [id],
   );
-  const rw = await q.query<{ timestamp: Date; reward_value: number }>(
-    "SELECT timestamp, reward_value FROM tt_reward WHERE episode_id = $1 ORDER BY timestamp",
+  const rw = await q.query<
+    {
+      timestamp: Date;
+      reward_value: number;
+      cost: number | null;
+      slippage: number | null;
+      turnover: number | null;
+    }
+  >(
+    "SELECT timestamp, reward_value, cost, slippage, turnover FROM tt_reward WHERE episode_id = $1 ORDER BY timestamp",
     [id],
   );
   const ac = await q.query<{ timestamp: Date; instrument: string; action_value: number }>(
@@ -366,7 +400,13 @@ export async function readEpisode(q: Queryable, id: number): Promise<EpisodeDeta
   return {
     episode: toEpisode(row),
     equity: { timestamp: eq.map((r) => ms(r.timestamp)), netWorth: eq.map((r) => r.net_worth) },
-    rewards: { timestamp: rw.map((r) => ms(r.timestamp)), reward: rw.map((r) => r.reward_value) },
+    rewards: {
+      timestamp: rw.map((r) => ms(r.timestamp)),
+      reward: rw.map((r) => r.reward_value),
+      cost: rw.map((r) => r.cost),
+      slippage: rw.map((r) => r.slippage),
+      turnover: rw.map((r) => r.turnover),
+    },
     actions: {
       timestamp: ac.map((r) => ms(r.timestamp)),
       label: ac.map((r) => r.instrument),

@@ -37,7 +37,9 @@ export interface EpisodeTrace {
   /** Commission and slippage paid per step, in currency. */
   costs: number[];
   slippage: number[];
-  /** Sum of per-step turnover (traded notional / net worth). */
+  /** Traded notional / net worth per step. */
+  stepTurnover: number[];
+  /** Sum of per-step turnover. */
   turnover: number;
   /** Why it ended. */
   stopReason: string;
@@ -73,6 +75,7 @@ export class EpisodeRecorder {
       netWorth: [start.netWorth],
       costs: [],
       slippage: [],
+      stepTurnover: [],
       turnover: 0,
       stopReason: "running",
     };
@@ -109,6 +112,7 @@ export class EpisodeRecorder {
     t.netWorth.push(info.netWorth);
     t.costs.push(info.cost ?? 0);
     t.slippage.push(info.slippage ?? 0);
+    t.stepTurnover.push(info.turnover ?? 0);
     t.turnover += info.turnover ?? 0;
     if (info.stopReason) t.stopReason = info.stopReason;
   }
@@ -248,6 +252,9 @@ export function traceToEpisodeLog(
     targetWeights: trace.targetWeights,
     rewardTimestamps: trace.rewardTimestamps,
     rewards: trace.rewards,
+    costs: trace.costs,
+    slippage: trace.slippage,
+    stepTurnover: trace.stepTurnover,
     equityTimestamps: trace.equityTimestamps,
     netWorth: trace.netWorth,
     strategy: meta.strategy,
@@ -280,6 +287,13 @@ export function benchmarkToEpisodeLog(
   for (let s = 0; s < steps; s++) rewards.push(curve.equity[s + 1] / curve.equity[s] - 1);
   let turnover = 0;
   for (let i = 0; i < n; i++) turnover += Math.abs(curve.weights[0][i]);
+  // The purchase at the first bar shows in the first step's return, so its costs go there.
+  const costs: number[] = [], slippage: number[] = [], stepTurnover: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    costs.push(curve.costs[s + 1] + (s === 0 ? curve.costs[0] : 0));
+    slippage.push(curve.slippage[s + 1] + (s === 0 ? curve.slippage[0] : 0));
+    stepTurnover.push(s === 0 ? turnover : 0);
+  }
   const metrics = T >= 2 ? computeMetrics(curve.equity, { timestamps: curve.timestamps }) : null;
   return {
     kind: "benchmark",
@@ -295,6 +309,9 @@ export function benchmarkToEpisodeLog(
     targetWeights: weights,
     rewardTimestamps: curve.timestamps.slice(1),
     rewards,
+    costs,
+    slippage,
+    stepTurnover,
     equityTimestamps: curve.timestamps,
     netWorth: Array.from(curve.equity),
     strategy: meta.strategy,
