@@ -10,3 +10,5 @@ export * from "./bulk.ts";
 export * from "./prices_repo.ts";
 export * from "./episodes_repo.ts";
 export * from "./quality_repo.ts";
+export * from "./ibkr_repo.ts";
+export * from "./features_repo.ts";

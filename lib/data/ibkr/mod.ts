@@ -1,0 +1,14 @@
+/**
+ * Interactive Brokers as a data source: a pacing limiter for IB's historical-data
+ * rules, IB's duration ↔ bar-size limits, a promise wrapper over `@stoqey/ib`,
+ * watchlists and the ingest into `tt_prices`.
+ *
+ * @module
+ */
+export * from "./clock.ts";
+export * from "./pacing.ts";
+export * from "./bar_sizes.ts";
+export * from "./contracts.ts";
+export * from "./client.ts";
+export * from "./watchlist.ts";
+export * from "./ingest.ts";

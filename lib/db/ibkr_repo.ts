@@ -1,0 +1,75 @@
+/**
+ * Repository for the IBKR ingest's completed requests (`tt_ibkr_chunks`), the record
+ * that makes an interrupted ingest resumable.
+ *
+ * @module
+ */
+import type { Queryable } from "./store.ts";
+
+/** Which series a chunk belongs to. */
+export interface ChunkSeries {
+  symbol: string;
+  barSize: string;
+  whatToShow: string;
+  useRth: boolean;
+}
+
+/**
+ * Records a completed request `[start, end)`; call it in the transaction that wrote its bars.
+ * @param q A transaction.
+ * @param series The series.
+ * @param chunk Range (epoch ms) and rows written.
+ * @example
+ * ```ts
+ * await store.transaction(async (tx) => {
+ *   await upsertPrices(tx, "1 day", bars);
+ *   await recordIbkrChunk(tx, series, { start, end, rows: bars.timestamp.length });
+ * });
+ * ```
+ */
+export async function recordIbkrChunk(
+  q: Queryable,
+  series: ChunkSeries,
+  chunk: { start: number; end: number; rows: number },
+): Promise<void> {
+  await q.query(
+    `INSERT INTO tt_ibkr_chunks (symbol, bar_size, what_to_show, use_rth, chunk_start, chunk_end, rows)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (symbol, bar_size, what_to_show, use_rth, chunk_start, chunk_end)
+     DO UPDATE SET rows = EXCLUDED.rows, fetched_at = now()`,
+    [
+      series.symbol,
+      series.barSize,
+      series.whatToShow,
+      series.useRth,
+      new Date(chunk.start).toISOString(),
+      new Date(chunk.end).toISOString(),
+      chunk.rows,
+    ],
+  );
+}
+
+/**
+ * Completed ranges of a series, merged and sorted.
+ * @param q The store.
+ * @param series The series.
+ * @returns Disjoint `[start, end)` ranges in epoch ms, ascending.
+ */
+export async function readIbkrCoverage(
+  q: Queryable,
+  series: ChunkSeries,
+): Promise<[number, number][]> {
+  const rows = await q.query<{ chunk_start: Date; chunk_end: Date }>(
+    `SELECT chunk_start, chunk_end FROM tt_ibkr_chunks
+     WHERE symbol = $1 AND bar_size = $2 AND what_to_show = $3 AND use_rth = $4 ORDER BY chunk_start`,
+    [series.symbol, series.barSize, series.whatToShow, series.useRth],
+  );
+  const out: [number, number][] = [];
+  for (const r of rows) {
+    const s = new Date(r.chunk_start).getTime(), e = new Date(r.chunk_end).getTime();
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
