@@ -65,8 +65,12 @@ class ScriptedEnv implements VecEnv {
 }
 
 /** A backend whose value is `obs[0] / 10`, that acts 0 and records every minibatch. */
-function recordingBackend(config: PolicyConfig): PolicyBackend & { batches: Minibatch[] } {
+function recordingBackend(
+  config: PolicyConfig,
+  approxKl = 0,
+): PolicyBackend & { batches: Minibatch[]; lrs: number[] } {
   const batches: Minibatch[] = [];
+  const lrs: number[] = [];
   const d = config.obsDim;
   const values = (obs: Float32Array, n: number) =>
     Float32Array.from({ length: n }, (_, i) => obs[i * d] / 10);
@@ -74,13 +78,15 @@ function recordingBackend(config: PolicyConfig): PolicyBackend & { batches: Mini
     name: "recording",
     config,
     batches,
+    lrs,
     act: (obs, n) => ({
       actions: new Float32Array(n),
       logProbs: new Float32Array(n),
       values: values(obs, n),
     }),
     values,
-    update(b) {
+    update(b, lr) {
+      lrs.push(lr);
       batches.push({
         size: b.size,
         obs: b.obs.slice(0, b.size * d),
@@ -90,7 +96,7 @@ function recordingBackend(config: PolicyConfig): PolicyBackend & { batches: Mini
         returns: b.returns.slice(0, b.size),
         oldValues: b.oldValues?.slice(0, b.size),
       });
-      return { policyLoss: 0, valueLoss: 0, entropy: 0, approxKl: 0, clipFraction: 0 };
+      return { policyLoss: 0, valueLoss: 0, entropy: 0, approxKl, clipFraction: 0 };
     },
     exportWeights: () => [],
     importWeights() {},
@@ -348,4 +354,34 @@ Deno.test("trainPpo() rejects a policy whose observation size differs from the e
     () => trainPpo(env, backend, { totalTimesteps: 8, nSteps: 8 }),
     /2 values but the policy expects 5/,
   );
+});
+
+Deno.test("trainPpo() anneals the learning rate linearly per update when annealLr is set", async () => {
+  const env = new SignalVecEnv({ numEnvs: 1 });
+  const backend = recordingBackend(policyConfigForSpaces(env.observationSpace, env.actionSpace));
+  const summary = await trainPpo(env, backend, {
+    totalTimesteps: 32,
+    nSteps: 8,
+    batchSize: 8,
+    nEpochs: 1,
+    learningRate: 0.1,
+    annealLr: true,
+  });
+  // 4 updates: lr · (1 − (u − 1)/4)
+  const round = (xs: number[]) => xs.map((x) => Number(x.toFixed(12)));
+  assert.deepEqual(round(backend.lrs), [0.1, 0.075, 0.05, 0.025]);
+  assert.deepEqual(round(summary.history.map((h) => h.learningRate)), [0.1, 0.075, 0.05, 0.025]);
+});
+
+Deno.test("trainPpo() stops an update's epochs once the epoch's mean approx-KL exceeds targetKl", async () => {
+  const env = new SignalVecEnv({ numEnvs: 1 });
+  const config = { totalTimesteps: 16, nSteps: 16, batchSize: 8, nEpochs: 5 };
+  const high = recordingBackend(policyConfigForSpaces(env.observationSpace, env.actionSpace), 0.05);
+  const stopped = await trainPpo(env, high, { ...config, targetKl: 0.01 });
+  assert.equal(stopped.history[0].epochs, 1);
+  assert.equal(high.batches.length, 2);
+  const low = recordingBackend(policyConfigForSpaces(env.observationSpace, env.actionSpace), 0.005);
+  const full = await trainPpo(env, low, { ...config, targetKl: 0.01 });
+  assert.equal(full.history[0].epochs, 5);
+  assert.equal(low.batches.length, 10);
 });

@@ -638,7 +638,9 @@ export async function trainPpo(
         const size = Math.min(cfg.batchSize, batch - start);
         for (let i = 0; i < size; i++) {
           const j = perm[start + i];
-          mbObs.set(obsBuf.subarray(j * obsDim, (j + 1) * obsDim), i * obsDim);
+          for (let k = 0, src = j * obsDim, dst = i * obsDim; k < obsDim; k++) {
+            mbObs[dst + k] = obsBuf[src + k];
+          }
           for (let k = 0; k < actDim; k++) mbAct[i * actDim + k] = actBuf[j * actDim + k];
           mbLogp[i] = logpBuf[j];
           mbAdv[i] = advBuf[j];
