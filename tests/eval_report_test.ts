@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { panelFromBars } from "@lib/data/panel.ts";
 import {
   equalWeightBuyAndHold,
+  pivotWeights,
   renderReportHtml,
+  reportCharts,
   type ReportInput,
   writeReportHtml,
 } from "@lib/eval/mod.ts";
@@ -160,6 +162,46 @@ Deno.test("renderReportHtml() without a benchmark shows the strategy alone and s
   assert.match(html, /No benchmark given/);
   assert.doesNotMatch(html, /Benchmark comparison/);
   assert.equal((html.match(/<svg/g) ?? []).length, 4);
+});
+
+Deno.test("reportCharts() aligns T weight rows to the last T of T + 1 bars and rejects too many rows", () => {
+  const input = fixture();
+  const charts = reportCharts(input);
+  // deno-lint-ignore no-explicit-any
+  const values = (charts.weights!.data as any).values as { time: number }[];
+  const ts = input.strategy.timestamps;
+  assert.equal(values[0].time, ts[1]);
+  assert.equal(values.at(-1)!.time, ts[ts.length - 1]);
+  assert.ok(charts.training && charts.rollingSharpe);
+  const tooMany = {
+    ...input.strategy,
+    weights: { instruments: ["A"], rows: Array.from({ length: 301 }, () => [1]) },
+  };
+  assert.throws(
+    () => reportCharts({ ...input, strategy: tooMany }),
+    /301 weight rows for 300 equity points/,
+  );
+});
+
+Deno.test("pivotWeights() turns tt_target_weights rows into one row per time, 0 where absent", () => {
+  const t1 = new Date(Date.UTC(2024, 0, 2)), t2 = Date.UTC(2024, 0, 3);
+  const w = pivotWeights([
+    { timestamp: t2, instrument: "MSFT", weight: 0.7 },
+    { timestamp: t1, instrument: "AAPL", weight: 0.4 },
+    { timestamp: t1, instrument: "MSFT", weight: 0.6 },
+  ]);
+  assert.deepEqual(w.instruments, ["AAPL", "MSFT"]);
+  assert.deepEqual(w.timestamps, [t1.getTime(), t2]);
+  assert.deepEqual(w.rows.map((r) => [...r]), [[0.4, 0.6], [0, 0.7]]);
+  assert.throws(
+    () =>
+      pivotWeights([{ timestamp: t2, instrument: "X", weight: 1 }, {
+        timestamp: t2,
+        instrument: "X",
+        weight: 1,
+      }]),
+    /Two weights for X at 2024-01-03/,
+  );
 });
 
 // ---------------------------------------------------------------- browser screenshot

@@ -18,3 +18,4 @@ export * from "./statistics.ts";
 export * from "./comparison.ts";
 export * from "./walk_forward.ts";
 export * from "./report.ts";
+export * from "./series.ts";

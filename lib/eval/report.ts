@@ -139,6 +139,11 @@ export function reportCharts(input: ReportInput): ReportCharts {
   }
   if (s.weights && s.weights.rows.length > 0) {
     const rows = s.weights.rows;
+    if (!s.weights.timestamps && rows.length > s.timestamps.length) {
+      throw new RangeError(
+        `Got ${rows.length} weight rows for ${s.timestamps.length} equity points; pass weights.timestamps`,
+      );
+    }
     const ts = s.weights.timestamps ??
       Array.from(s.timestamps).slice(s.timestamps.length - rows.length);
     charts.weights = weightsChart({ timestamps: ts, instruments: s.weights.instruments, rows });
@@ -151,7 +156,8 @@ export function reportCharts(input: ReportInput): ReportCharts {
  * Renders the report as one self-contained HTML document.
  * @param input Equity curve (+ weights, costs), benchmark, training records, config, lineage.
  * @returns The HTML text (inline SVG, inline CSS, no scripts).
- * @throws {RangeError} When the strategy curve has fewer than 4 points (2 without a benchmark).
+ * @throws {RangeError} When the strategy curve has fewer than 4 points (2 without a benchmark),
+ *   or there are more weight rows than equity points and no `weights.timestamps`.
  * @example
  * ```ts
  * const html = await renderReportHtml({
