@@ -12,3 +12,4 @@ export * from "./rollout.ts";
 export * from "./train.ts";
 export * from "./evaluate.ts";
 export * from "./walkforward.ts";
+export * from "./report.ts";

@@ -1,0 +1,247 @@
+/**
+ * Reports read back from the store: an episode (its equity curve, target weights and
+ * per-step costs), its benchmark (the `benchmark` episode logged with an evaluation,
+ * or equal-weight buy & hold recomputed from stored prices with the episode's costs),
+ * the training curves of its model and its configuration and data lineage, rendered
+ * to one self-contained HTML file by `lib/eval`'s `renderReportHtml`.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Queryable } from "../db/store.ts";
+import {
+  type EpisodeDetail,
+  listEpisodes,
+  listTrainRuns,
+  readEpisode,
+  readModel,
+  readTrainMetrics,
+} from "../db/episodes_repo.ts";
+import { readPrices } from "../db/prices_repo.ts";
+import { panelFromBars } from "../data/panel.ts";
+import { equalWeightBuyAndHold } from "../eval/benchmarks.ts";
+import type { EquityCurve } from "../eval/comparison.ts";
+import { type ReportInput, writeReportHtml } from "../eval/report.ts";
+import { dataDir } from "../util/paths.ts";
+import { isoDate } from "./market.ts";
+
+/** Which episode a report is about. */
+export type ReportTarget = { episodeId: number } | { modelId: number };
+
+/**
+ * Resolves a report target to an episode id: the episode itself, or the model's latest
+ * `eval` episode.
+ * @param q The store.
+ * @param target Episode or model.
+ * @returns The episode id.
+ * @throws {RangeError} When the episode or model does not exist, or the model was never evaluated.
+ */
+export async function resolveReportEpisode(q: Queryable, target: ReportTarget): Promise<number> {
+  if ("episodeId" in target) return target.episodeId;
+  const model = await readModel(q, target.modelId);
+  if (!model) throw new RangeError(`No model with id ${target.modelId} in tt_models`);
+  const [ev] = await listEpisodes(q, { kind: "eval", modelId: target.modelId, limit: 1 });
+  if (!ev) {
+    throw new RangeError(
+      `Model ${target.modelId} has no evaluation episode yet: run deno task evaluate --model ${target.modelId}`,
+    );
+  }
+  return ev.id;
+}
+
+function wideWeights(
+  ep: EpisodeDetail,
+): { instruments: string[]; timestamps: number[]; rows: Float64Array[] } {
+  const instruments = [...new Set(ep.weights.label)].sort();
+  const col = new Map(instruments.map((s, i) => [s, i]));
+  const timestamps: number[] = [];
+  const rows: Float64Array[] = [];
+  for (let k = 0; k < ep.weights.timestamp.length; k++) {
+    const t = ep.weights.timestamp[k];
+    if (timestamps.length === 0 || timestamps[timestamps.length - 1] !== t) {
+      timestamps.push(t);
+      rows.push(new Float64Array(instruments.length));
+    }
+    rows[rows.length - 1][col.get(ep.weights.label[k])!] = ep.weights.value[k];
+  }
+  return { instruments, timestamps, rows };
+}
+
+async function benchmarkFor(
+  q: Queryable,
+  ep: EpisodeDetail,
+): Promise<{ curve: EquityCurve; source: string } | null> {
+  const [row] = await q.query<{ id: number }>(
+    "SELECT id FROM tt_episode WHERE kind = 'benchmark' AND config_json->>'evalEpisodeId' = $1 ORDER BY id DESC LIMIT 1",
+    [String(ep.episode.id)],
+  );
+  if (row) {
+    const b = (await readEpisode(q, row.id))!;
+    const w = wideWeights(b);
+    return {
+      curve: {
+        name: b.weights.strategy[0] === "equal_weight_buy_and_hold"
+          ? `Equal-weight buy & hold (${w.instruments.join(", ")})`
+          : b.weights.strategy[0] ?? "Benchmark",
+        timestamps: b.equity.timestamp,
+        equity: b.equity.netWorth,
+        costs: b.rewards.cost.every((c) => c !== null)
+          ? [0, ...(b.rewards.cost as number[])]
+          : undefined,
+        slippage: b.rewards.slippage.every((c) => c !== null)
+          ? [0, ...(b.rewards.slippage as number[])]
+          : undefined,
+      },
+      source: `benchmark episode ${row.id}`,
+    };
+  }
+  // No logged benchmark (e.g. a training episode): recompute buy & hold from stored prices.
+  const cfg = ep.episode.config as {
+    env?: { costPerTurnBps?: number; slippageBps?: number };
+    data?: { barSize?: string };
+  };
+  const instruments = [...new Set(ep.weights.label)].sort();
+  const from = ep.equity.timestamp[0], to = ep.equity.timestamp[ep.equity.timestamp.length - 1];
+  if (instruments.length === 0 || from === undefined) return null;
+  const bars = await readPrices(q, {
+    instruments,
+    barSize: cfg.data?.barSize ?? "1 day",
+    start: new Date(from),
+    end: new Date(to),
+  });
+  if (bars.instrument.length === 0) return null;
+  const curve = equalWeightBuyAndHold(panelFromBars(bars, cfg.data?.barSize ?? "1 day"), {
+    initialCash: ep.equity.netWorth[0],
+    commission: (cfg.env?.costPerTurnBps ?? 0) / 1e4,
+    slippage: (cfg.env?.slippageBps ?? 0) / 1e4,
+    from,
+    to,
+  });
+  return { curve, source: "recomputed from stored prices with the episode's costs" };
+}
+
+/**
+ * Builds the report input of an episode from the store.
+ * @param q The store.
+ * @param episodeId `tt_episode.id`.
+ * @returns Input for `renderReportHtml`.
+ * @throws {RangeError} When the episode does not exist or has fewer than 2 equity points.
+ * @example
+ * ```ts
+ * const input = await episodeReportInput(store, 12);
+ * const html = await renderReportHtml(input);
+ * ```
+ */
+export async function episodeReportInput(q: Queryable, episodeId: number): Promise<ReportInput> {
+  const ep = await readEpisode(q, episodeId);
+  if (!ep) throw new RangeError(`No episode with id ${episodeId} in tt_episode`);
+  if (ep.equity.netWorth.length < 2) {
+    throw new RangeError(
+      `Episode ${episodeId} has ${ep.equity.netWorth.length} equity points; a report needs at least 2`,
+    );
+  }
+  const e = ep.episode;
+  const model = e.modelId === null ? null : await readModel(q, e.modelId);
+  const w = wideWeights(ep);
+  const bench = e.kind === "benchmark" ? null : await benchmarkFor(q, ep);
+  let training: ReportInput["training"];
+  let runId = e.runId;
+  if (runId === null && model) runId = (await listTrainRuns(q, model.id)).at(-1)?.id ?? null;
+  if (runId !== null) {
+    const rows = await readTrainMetrics(q, runId);
+    if (rows.length) {
+      training = rows.map((r) => ({
+        update: r.updateIndex + 1,
+        timesteps: r.timesteps,
+        policyLoss: r.policyLoss,
+        valueLoss: r.valueLoss,
+        entropy: r.entropy,
+        approxKl: r.approxKl,
+        meanEpisodeReturn: r.meanEpisodeReturn,
+      }));
+    }
+  }
+  const complete = (a: (number | null)[]) => a.length > 0 && a.every((v) => v !== null);
+  const cfg = e.config as { seed?: number; codeVersion?: string; inSample?: boolean };
+  const who = e.kind === "benchmark"
+    ? ep.weights.strategy[0] ?? "Benchmark"
+    : model
+    ? `PPO ${model.name} v${model.version}`
+    : "PPO";
+  const range = `${isoDate(ep.equity.timestamp[0])} → ${isoDate(ep.equity.timestamp.at(-1)!)}`;
+  const kindText = e.kind === "eval"
+    ? (cfg.inSample ? "in-sample check" : "out of sample")
+    : `${e.kind} episode`;
+  const ingest = await q.query<
+    { id: number; source: string; started_at: Date; rows_written: number; status: string }
+  >(
+    "SELECT id, source, started_at, rows_written, status FROM tt_ingest_runs ORDER BY id DESC LIMIT 5",
+  );
+  return {
+    title: `${who} on ${w.instruments.join(", ")} (${kindText})`,
+    subtitle: `Episode ${e.id} (${e.kind}), ${range}, stop: ${e.stopReason ?? "n/a"}`,
+    strategy: {
+      name: who,
+      timestamps: ep.equity.timestamp,
+      equity: ep.equity.netWorth,
+      weights: { instruments: w.instruments, rows: w.rows, timestamps: w.timestamps },
+      costs: complete(ep.rewards.cost) ? (ep.rewards.cost as number[]) : undefined,
+      slippage: complete(ep.rewards.slippage) ? (ep.rewards.slippage as number[]) : undefined,
+    },
+    benchmark: bench?.curve,
+    bootstrap: { seed: cfg.seed ?? 0 },
+    training,
+    config: e.config,
+    lineage: {
+      episode: {
+        id: e.id,
+        kind: e.kind,
+        createdAt: e.createdAt.toISOString(),
+        stopReason: e.stopReason,
+      },
+      model: model
+        ? { id: model.id, name: model.name, version: model.version, path: model.path }
+        : null,
+      trainRun: runId,
+      instruments: w.instruments,
+      range,
+      benchmark: bench?.source ?? null,
+      codeVersion: cfg.codeVersion ?? "unknown",
+      ingestRuns: ingest.map((r) => ({
+        id: r.id,
+        source: r.source,
+        startedAt: new Date(r.started_at).toISOString(),
+        rows: r.rows_written,
+        status: r.status,
+      })),
+    },
+    notes: e.kind === "train"
+      ? ["A training episode: actions were sampled (exploration), not the deterministic policy."]
+      : undefined,
+  };
+}
+
+/**
+ * Writes the HTML report of an episode (or a model's latest evaluation).
+ * @param q The store.
+ * @param target Episode or model.
+ * @param out File to write. Default `<dataDir>/reports/episode-<id>.html`.
+ * @returns The absolute path and the episode id.
+ * @example
+ * ```ts
+ * const { path } = await writeEpisodeReport(store, { modelId: 3 });
+ * ```
+ */
+export async function writeEpisodeReport(
+  q: Queryable,
+  target: ReportTarget,
+  out?: string,
+): Promise<{ path: string; episodeId: number }> {
+  const episodeId = await resolveReportEpisode(q, target);
+  const input = await episodeReportInput(q, episodeId);
+  const path = await writeReportHtml(
+    out ?? join(dataDir(), "reports", `episode-${episodeId}.html`),
+    input,
+  );
+  return { path, episodeId };
+}
