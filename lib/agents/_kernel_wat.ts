@@ -180,60 +180,89 @@ function mmTnFunc(vecs: number): string {
       (br $k_loop))))`;
 }
 
-/**
- * `tanh4(x)`: Cephes `tanhf` on four lanes: an odd polynomial for |x| < 0.625,
- * `1 − 2/(e^{2|x|} + 1)` (Cephes `expf`, |x| clamped to 9) above, sign restored.
- * Maximum error a few float32 ulps.
+/*
+ * Tanh: Cephes `tanhf` on four lanes — an odd polynomial for |x| < 0.625,
+ * `1 − 2/(e^{2|x|} + 1)` above (Cephes `expf` polynomial, |x| clamped to 9, 2ⁿ
+ * built in the exponent bits after a magic-number rounding), sign restored.
+ * Maximum error a few float32 ulps. Constants live in locals set before the
+ * loop, because V8 rebuilds a `v128.const` at every use.
  */
-const TANH_FUNC = `
-  (func $tanh4 (param $x v128) (result v128)
-    (local $ax v128) (local $z v128) (local $p v128) (local $e v128) (local $n v128) (local $r v128) (local $big v128)
+const TANH_CONSTS: Record<string, number> = {
+  p0: -5.70498872745e-3,
+  p1: 2.06390887954e-2,
+  p2: -5.37397155531e-2,
+  p3: 1.33314422036e-1,
+  p4: -3.33332819422e-1,
+  two: 2,
+  nine: 9,
+  log2e: 1.44269504088896341,
+  c1: 0.693359375,
+  c2: -2.12194440e-4,
+  e0: 1.9875691500e-4,
+  e1: 1.3981999507e-3,
+  e2: 8.3334519073e-3,
+  e3: 4.1665795894e-2,
+  e4: 1.6666665459e-1,
+  e5: 5.0000001201e-1,
+  one: 1,
+  small: 0.625,
+  // 1.5·2²³ + 127: adding it rounds to an integer n and leaves n + 127 in the low mantissa bits
+  magic: 12583039,
+};
+const K = (name: string): string => `(local.get $k_${name})`;
+
+const TANH_LOCALS = [
+  "(local $x v128) (local $ax v128) (local $z v128) (local $tp v128) (local $e v128) (local $tn v128) (local $r v128) (local $big v128)",
+  ...Object.keys(TANH_CONSTS).map((k) => `(local $k_${k} v128)`),
+].join(" ");
+
+const TANH_PROLOGUE = Object.entries(TANH_CONSTS).map(([k, v]) => `(local.set $k_${k} ${f32x4(v)})`)
+  .join("\n");
+
+/** Inline tanh of local `$x`, leaving the result on the stack. */
+const TANH_BODY = `
     (local.set $ax (f32x4.abs (local.get $x)))
     ;; small: x + x·z·P(z), z = x²
     (local.set $z (f32x4.mul (local.get $x) (local.get $x)))
-    (local.set $p (f32x4.add (f32x4.mul ${f32x4(-5.70498872745e-3)} (local.get $z)) ${
-  f32x4(2.06390887954e-2)
-}))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z)) ${f32x4(-5.37397155531e-2)}))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z)) ${f32x4(1.33314422036e-1)}))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z)) ${f32x4(-3.33332819422e-1)}))
-    (local.set $p (f32x4.add (local.get $x) (f32x4.mul (f32x4.mul (local.get $x) (local.get $z)) (local.get $p))))
-    ;; big: e = exp(2·min(|x|, 9))
-    (local.set $e (f32x4.mul ${f32x4(2)} (f32x4.min (local.get $ax) ${f32x4(9)})))
-    (local.set $n (f32x4.floor (f32x4.add (f32x4.mul (local.get $e) ${
-  f32x4(1.44269504088896341)
-}) ${f32x4(0.5)})))
-    (local.set $e (f32x4.sub (local.get $e) (f32x4.mul (local.get $n) ${f32x4(0.693359375)})))
-    (local.set $e (f32x4.sub (local.get $e) (f32x4.mul (local.get $n) ${f32x4(-2.12194440e-4)})))
+    (local.set $tp (f32x4.add (f32x4.mul ${K("p0")} (local.get $z)) ${K("p1")}))
+    (local.set $tp (f32x4.add (f32x4.mul (local.get $tp) (local.get $z)) ${K("p2")}))
+    (local.set $tp (f32x4.add (f32x4.mul (local.get $tp) (local.get $z)) ${K("p3")}))
+    (local.set $tp (f32x4.add (f32x4.mul (local.get $tp) (local.get $z)) ${K("p4")}))
+    (local.set $tp (f32x4.add (local.get $x) (f32x4.mul (f32x4.mul (local.get $x) (local.get $z)) (local.get $tp))))
+    ;; big: e = exp(2·min(|x|, 9)); n = round(e·log2 e); r = e − n·ln 2 (two parts)
+    (local.set $e (f32x4.mul ${K("two")} (f32x4.min (local.get $ax) ${K("nine")})))
+    (local.set $tn (f32x4.add (f32x4.mul (local.get $e) ${K("log2e")}) ${K("magic")}))
+    (local.set $z (f32x4.sub (local.get $tn) ${K("magic")}))
+    (local.set $e (f32x4.sub (local.get $e) (f32x4.mul (local.get $z) ${K("c1")})))
+    (local.set $e (f32x4.sub (local.get $e) (f32x4.mul (local.get $z) ${K("c2")})))
     (local.set $z (f32x4.mul (local.get $e) (local.get $e)))
-    (local.set $r (f32x4.add (f32x4.mul ${f32x4(1.9875691500e-4)} (local.get $e)) ${
-  f32x4(1.3981999507e-3)
-}))
-    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $e)) ${f32x4(8.3334519073e-3)}))
-    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $e)) ${f32x4(4.1665795894e-2)}))
-    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $e)) ${f32x4(1.6666665459e-1)}))
-    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $e)) ${f32x4(5.0000001201e-1)}))
+    (local.set $r (f32x4.add (f32x4.mul ${K("e0")} (local.get $e)) ${K("e1")}))
+    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $e)) ${K("e2")}))
+    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $e)) ${K("e3")}))
+    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $e)) ${K("e4")}))
+    (local.set $r (f32x4.add (f32x4.mul (local.get $r) (local.get $e)) ${K("e5")}))
     (local.set $r (f32x4.add (f32x4.add (f32x4.mul (local.get $r) (local.get $z)) (local.get $e)) ${
-  f32x4(1)
+  K("one")
 }))
-    ;; × 2^n through the exponent bits
-    (local.set $r (f32x4.mul (local.get $r)
-      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
-    (local.set $big (f32x4.sub ${f32x4(1)} (f32x4.div ${f32x4(2)} (f32x4.add (local.get $r) ${
-  f32x4(1)
+    ;; × 2ⁿ: the low mantissa bits of tn hold n + 127; shift them into the exponent
+    (local.set $r (f32x4.mul (local.get $r) (i32x4.shl (local.get $tn) (i32.const 23))))
+    (local.set $big (f32x4.sub ${K("one")} (f32x4.div ${K("two")} (f32x4.add (local.get $r) ${
+  K("one")
 }))))
     ;; restore the sign of x on the big branch
     (local.set $big (v128.or (local.get $big) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
-    (v128.bitselect (local.get $p) (local.get $big) (f32x4.lt (local.get $ax) ${f32x4(0.625)})))`;
+    (v128.bitselect (local.get $tp) (local.get $big) (f32x4.lt (local.get $ax) ${K("small")}))`;
 
 /** Element-wise helpers over `n` floats (`n` a multiple of 4). */
 const ELEMENTWISE = `
   (func (export "tanh") (param $p i32) (param $n i32)
-    (local $end i32)
+    (local $end i32) ${TANH_LOCALS}
+    ${TANH_PROLOGUE}
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
     (block $d (loop $l
       (br_if $d (i32.ge_u (local.get $p) (local.get $end)))
-      (v128.store (local.get $p) (call $tanh4 (v128.load (local.get $p))))
+      (local.set $x (v128.load (local.get $p)))
+      (v128.store (local.get $p) ${TANH_BODY})
       (local.set $p (i32.add (local.get $p) (i32.const 16)))
       (br $l))))
 
@@ -300,7 +329,7 @@ const ELEMENTWISE = `
 
   ;; Adam (PyTorch's form) on n floats, gradient first scaled by gs (global-norm clip):
   ;;   g ← gs·g;  m ← b1·m + (1−b1)·g;  v ← b2·v + (1−b2)·g²
-  ;;   p ← p − step·(m / (√v / sbc2 + eps)),  step = lr / (1 − b1ᵗ),  sbc2 = √(1 − b2ᵗ)
+  ;;   p ← p − step·(m / (√v · (1/sbc2) + eps)),  step = lr / (1 − b1ᵗ),  sbc2 = √(1 − b2ᵗ)
   (func (export "adam") (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $n i32)
       (param $gs f32) (param $b1 f32) (param $b2 f32) (param $step f32) (param $sbc2 f32) (param $eps f32)
     (local $end i32) (local $gv v128) (local $mv v128) (local $vv v128)
@@ -311,7 +340,7 @@ const ELEMENTWISE = `
     (local.set $C1 (f32x4.splat (f32.sub (f32.const 1) (local.get $b1))))
     (local.set $C2 (f32x4.splat (f32.sub (f32.const 1) (local.get $b2))))
     (local.set $ST (f32x4.splat (local.get $step)))
-    (local.set $SB (f32x4.splat (local.get $sbc2)))
+    (local.set $SB (f32x4.splat (f32.div (f32.const 1) (local.get $sbc2))))
     (local.set $EP (f32x4.splat (local.get $eps)))
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
     (block $d (loop $l
@@ -324,7 +353,7 @@ const ELEMENTWISE = `
       (v128.store (local.get $v) (local.get $vv))
       (v128.store (local.get $p) (f32x4.sub (v128.load (local.get $p))
         (f32x4.mul (local.get $ST) (f32x4.div (local.get $mv)
-          (f32x4.add (f32x4.div (f32x4.sqrt (local.get $vv)) (local.get $SB)) (local.get $EP))))))
+          (f32x4.add (f32x4.mul (f32x4.sqrt (local.get $vv)) (local.get $SB)) (local.get $EP))))))
       (local.set $p (i32.add (local.get $p) (i32.const 16)))
       (local.set $g (i32.add (local.get $g) (i32.const 16)))
       (local.set $m (i32.add (local.get $m) (i32.const 16)))
@@ -345,7 +374,6 @@ export function kernelWat(): string {
   (memory (export "mem") 1)
   ${mmFunc(MM_ROWS, MM_VECS)}
   ${mmTnFunc(TN_VECS)}
-  ${TANH_FUNC}
   ${ELEMENTWISE}
 )
 `;

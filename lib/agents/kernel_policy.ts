@@ -115,6 +115,9 @@ export class KernelPolicy implements PolicyBackend {
   #f32!: Float32Array;
   #t = 0;
   #disposed = false;
+  readonly #std: Float64Array;
+  readonly #invVar: Float64Array;
+  readonly #dLogStd: Float64Array;
 
   /**
    * @param config Network and optimiser settings; Gaussian actions only.
@@ -139,6 +142,9 @@ export class KernelPolicy implements PolicyBackend {
     this.#actDim = config.action.dim;
     this.#actOut = pad4(this.#actDim);
     this.#obsPad = pad4(config.obsDim);
+    this.#std = new Float64Array(this.#actDim);
+    this.#invVar = new Float64Array(this.#actDim);
+    this.#dLogStd = new Float64Array(this.#actDim);
     let off = 0;
     const makeNet = (name: "actor" | "critic", outReal: number): Net => {
       const dims = [config.obsDim, ...config.hidden, outReal];
@@ -255,6 +261,19 @@ export class KernelPolicy implements PolicyBackend {
     return rows;
   }
 
+  /** σ and 1/σ² per action dimension, and Σ log σ, from the current log-std. */
+  #stdevs(): { logStdSum: number; std: Float64Array; invVar: Float64Array } {
+    const f = this.#f32;
+    let logStdSum = 0;
+    for (let j = 0; j < this.#actDim; j++) {
+      const ls = f[this.#P + this.#logStd + j];
+      logStdSum += ls;
+      this.#std[j] = Math.exp(ls);
+      this.#invVar[j] = Math.exp(-2 * ls);
+    }
+    return { logStdSum, std: this.#std, invVar: this.#invVar };
+  }
+
   #forward(net: Net, rows: number): void {
     const k = this.#k;
     let input = this.#x;
@@ -307,16 +326,15 @@ export class KernelPolicy implements PolicyBackend {
     const actions = new Float32Array(n * a);
     const logProbs = new Float32Array(n);
     const values = new Float32Array(n);
-    let logStdSum = 0;
-    for (let j = 0; j < a; j++) logStdSum += f[this.#logStd + j];
+    const { logStdSum, std } = this.#stdevs();
     for (let i = 0; i < n; i++) {
       let lp = 0;
       for (let j = 0; j < a; j++) {
         const mu = f[mean + i * ao + j];
-        const std = Math.exp(f[this.#logStd + j]);
-        const act = Math.fround(options.deterministic ? mu : mu + std * rng.normal());
+        const sd = std[j];
+        const act = Math.fround(options.deterministic ? mu : mu + sd * rng.normal());
         actions[i * a + j] = act;
-        const z = (act - mu) / std;
+        const z = (act - mu) / sd;
         lp -= 0.5 * z * z;
       }
       logProbs[i] = lp - logStdSum - 0.5 * a * LOG_2PI;
@@ -374,8 +392,7 @@ export class KernelPolicy implements PolicyBackend {
       for (let i = 0; i < n; i++) ss += (advantages[i] - advMean) ** 2;
       advScale = 1 / (Math.sqrt(ss / (n - 1)) + 1e-8);
     }
-    let logStdSum = 0;
-    for (let j = 0; j < a; j++) logStdSum += f[this.#logStd + j];
+    const { logStdSum, std, invVar } = this.#stdevs();
     const entropy = a * (0.5 + 0.5 * LOG_2PI) + logStdSum;
     const lo = 1 - c.clipCoef, hi = 1 + c.clipCoef;
     let pg = 0, vl = 0, kl = 0, clipped = 0;
@@ -383,11 +400,11 @@ export class KernelPolicy implements PolicyBackend {
     f.fill(0, gLogStd, gLogStd + ao);
     f.fill(0, outA.dy, outA.dy + rows * ao);
     f.fill(0, outC.dy, outC.dy + rows * outC.outDim);
-    const dLogStd = new Float64Array(a);
+    const dLogStd = this.#dLogStd.fill(0);
     for (let i = 0; i < n; i++) {
       let lp = 0;
       for (let j = 0; j < a; j++) {
-        const z = (actions[i * a + j] - f[outA.y + i * ao + j]) / Math.exp(f[this.#logStd + j]);
+        const z = (actions[i * a + j] - f[outA.y + i * ao + j]) / std[j];
         lp -= 0.5 * z * z;
       }
       lp -= logStdSum + 0.5 * a * LOG_2PI;
@@ -404,11 +421,10 @@ export class KernelPolicy implements PolicyBackend {
       const dRatio = l1 >= l2 ? -adv : 0;
       const dLp = (dRatio * ratio) / n;
       for (let j = 0; j < a; j++) {
-        const std = Math.exp(f[this.#logStd + j]);
         const diff = actions[i * a + j] - f[outA.y + i * ao + j];
         // ∂lp/∂μ = (a − μ)/σ², ∂lp/∂logσ = (a − μ)²/σ² − 1
-        f[outA.dy + i * ao + j] = dLp * diff / (std * std);
-        dLogStd[j] += dLp * ((diff * diff) / (std * std) - 1);
+        f[outA.dy + i * ao + j] = dLp * diff * invVar[j];
+        dLogStd[j] += dLp * (diff * diff * invVar[j] - 1);
       }
       const v = f[outC.y + i * outC.outDim];
       let dv = v - returns[i];
