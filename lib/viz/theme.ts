@@ -131,7 +131,17 @@ export function sampleIndices(
   return [...set].sort((a, b) => a - b);
 }
 
-/** x encoding for epoch-ms times on a UTC scale. */
+/**
+ * The x encoding for epoch-ms times: a UTC time scale with ISO-date labels, so
+ * charts read the same on every machine whatever its time zone.
+ * @param field Data field holding epoch ms. Default "time".
+ * @param title Axis title. Default none.
+ * @returns A Vega-Lite position encoding.
+ * @example
+ * ```ts
+ * ({ mark: "line", encoding: { x: timeX(), y: { field: "value", type: "quantitative" } } });
+ * ```
+ */
 export function timeX(field = "time", title = ""): Record<string, unknown> {
   return {
     field,
