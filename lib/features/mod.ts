@@ -11,3 +11,4 @@ export * from "./compute.ts";
 export * from "./synthetic.ts";
 export * from "./normalise.ts";
 export * from "./signals.ts";
+export * from "./refresh.ts";

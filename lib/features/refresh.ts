@@ -1,0 +1,208 @@
+/**
+ * The store round trip behind `deno task features` and `deno task signals`: read
+ * `tt_prices`, compute with Polars, upsert long form into `tt_features` /
+ * `tt_signal_scores` (idempotent, one transaction per batch).
+ *
+ * @module
+ */
+import pl from "nodejs-polars";
+import type { Store } from "../db/store.ts";
+import { readPrices } from "../db/prices_repo.ts";
+import {
+  type FeatureRows,
+  type SignalRows,
+  upsertFeatures,
+  upsertSignalScores,
+} from "../db/features_repo.ts";
+import type { BarColumns } from "../data/panel.ts";
+import { computeFeatures, type FeatureSelection, toLongForm } from "./compute.ts";
+import { resolveFeatureNames } from "./definitions.ts";
+import {
+  type CombineOptions,
+  combineSignals,
+  generateMeanReversionSignals,
+  generateMomentumSignals,
+  SIGNAL_FEATURES,
+  type SignalFrame,
+} from "./signals.ts";
+
+/**
+ * Column arrays of a long feature frame, ready for {@linkcode upsertFeatures}.
+ * @param long `(instrument, timestamp, feature, value)` from `toLongForm`.
+ * @returns Feature rows (timestamps in epoch ms).
+ * @example
+ * ```ts
+ * await upsertFeatures(store, "1 day", featureRows(toLongForm(frame)));
+ * ```
+ */
+export function featureRows(long: pl.DataFrame): FeatureRows {
+  return {
+    instrument: long.getColumn("instrument").cast(pl.Utf8).toArray() as string[],
+    timestamp: epochMs(long.getColumn("timestamp")),
+    feature: long.getColumn("feature").cast(pl.Utf8).toArray() as string[],
+    value: long.getColumn("value").cast(pl.Float64).toTypedArray() as Float64Array,
+  };
+}
+
+/**
+ * Column arrays of a signal frame, ready for {@linkcode upsertSignalScores}.
+ * @param signals A frame from the signal generators or `combineSignals`.
+ * @returns Signal rows.
+ */
+export function signalRows(signals: SignalFrame): SignalRows {
+  return {
+    instrument: signals.getColumn("instrument").cast(pl.Utf8).toArray() as string[],
+    timestamp: epochMs(signals.getColumn("timestamp")),
+    signalName: signals.getColumn("signal_name").cast(pl.Utf8).toArray() as string[],
+    score: signals.getColumn("score").cast(pl.Float64).toTypedArray() as Float64Array,
+    metaJson: signals.getColumn("meta_json").toArray() as string[],
+  };
+}
+
+function epochMs(s: pl.Series): Float64Array {
+  return s.cast(pl.Datetime("ms")).cast(pl.Int64).cast(pl.Float64).toTypedArray() as Float64Array;
+}
+
+/** What to refresh. */
+export interface RefreshOptions extends FeatureSelection {
+  /** Only these symbols. Default: every symbol in `tt_prices` for the bar size. */
+  instruments?: string[];
+  /** Default `"1 day"`. */
+  barSize?: string;
+  /** Inclusive start of the bars read (ISO date). Features need warm-up bars before it. */
+  start?: string;
+  /** Inclusive end (ISO date). */
+  end?: string;
+  /** Rows per transaction. Default 100,000. */
+  rowsPerTransaction?: number;
+  /** Progress: called after each commit. */
+  onCommit?: (rowsSoFar: number, totalRows: number) => void;
+  /** Bars already read (skips `readPrices`; used by benchmarks and tests). */
+  bars?: BarColumns;
+}
+
+/** What a refresh did. */
+export interface RefreshSummary {
+  instruments: number;
+  bars: number;
+  features: string[];
+  rowsWritten: number;
+  seconds: { read: number; compute: number; write: number };
+}
+
+async function loadBars(store: Store, options: RefreshOptions): Promise<BarColumns> {
+  return options.bars ?? await readPrices(store, {
+    instruments: options.instruments,
+    barSize: options.barSize ?? "1 day",
+    start: options.start,
+    end: options.end,
+  });
+}
+
+/**
+ * Reads bars, computes features and upserts their long form into `tt_features`.
+ * @param store The store.
+ * @param options See {@linkcode RefreshOptions}.
+ * @returns A summary with the time of each phase.
+ * @throws {RangeError} When there are no bars for the selection.
+ * @example
+ * ```ts
+ * const s = await refreshFeatures(store, { set: "training", instruments: ["AAPL", "MSFT"] });
+ * ```
+ */
+export async function refreshFeatures(
+  store: Store,
+  options: RefreshOptions = {},
+): Promise<RefreshSummary> {
+  const t0 = performance.now();
+  const bars = await loadBars(store, options);
+  if (bars.instrument.length === 0) throw new RangeError(noBars(options));
+  const t1 = performance.now();
+  const names = resolveFeatureNames(options);
+  const rows = featureRows(toLongForm(computeFeatures(bars, { names }), names));
+  const t2 = performance.now();
+  const written = await upsertFeatures(store, options.barSize ?? "1 day", rows, options);
+  const t3 = performance.now();
+  return {
+    instruments: new Set(bars.instrument).size,
+    bars: bars.instrument.length,
+    features: names,
+    rowsWritten: written,
+    seconds: { read: (t1 - t0) / 1000, compute: (t2 - t1) / 1000, write: (t3 - t2) / 1000 },
+  };
+}
+
+/** What signals to compute. */
+export interface SignalRefreshOptions extends Omit<RefreshOptions, "set" | "names"> {
+  /** Momentum horizon. Default 20. */
+  horizon?: 20 | 60 | 120;
+  /** Combination of `momentum` and `mean_reversion`. Default equal weights, `weighted`. */
+  combine?: CombineOptions;
+}
+
+/**
+ * Reads bars, computes the momentum, mean-reversion and combined signals, and upserts
+ * them into `tt_signal_scores`.
+ * @param store The store.
+ * @param options See {@linkcode SignalRefreshOptions}.
+ * @returns A summary (`features` lists the signal names written).
+ * @example
+ * ```ts
+ * await refreshSignals(store, { combine: { method: "rank", weights: { momentum: 2, mean_reversion: 1 } } });
+ * ```
+ */
+export async function refreshSignals(
+  store: Store,
+  options: SignalRefreshOptions = {},
+): Promise<RefreshSummary> {
+  const t0 = performance.now();
+  const bars = await loadBars(store, options);
+  if (bars.instrument.length === 0) throw new RangeError(noBars(options));
+  const t1 = performance.now();
+  const frame = computeFeatures(bars, {
+    names: [...SIGNAL_FEATURES.momentum, ...SIGNAL_FEATURES.mean_reversion],
+  });
+  const signals = computeSignals(frame, options);
+  const t2 = performance.now();
+  const written = await upsertSignalScores(
+    store,
+    options.barSize ?? "1 day",
+    signalRows(signals),
+    options,
+  );
+  const t3 = performance.now();
+  return {
+    instruments: new Set(bars.instrument).size,
+    bars: bars.instrument.length,
+    features: [...new Set(signals.getColumn("signal_name").toArray() as string[])].sort(),
+    rowsWritten: written,
+    seconds: { read: (t1 - t0) / 1000, compute: (t2 - t1) / 1000, write: (t3 - t2) / 1000 },
+  };
+}
+
+/**
+ * The three standard signals of a feature frame, stacked: `momentum`,
+ * `mean_reversion` and their combination (`combined`).
+ * @param frame Wide features including `SIGNAL_FEATURES`.
+ * @param options Horizon and combination.
+ * @returns One signal frame.
+ */
+export function computeSignals(
+  frame: pl.DataFrame,
+  options: { horizon?: 20 | 60 | 120; combine?: CombineOptions } = {},
+): SignalFrame {
+  const mom = generateMomentumSignals(frame, { horizon: options.horizon });
+  const mr = generateMeanReversionSignals(frame);
+  const combined = combineSignals([mom, mr], options.combine);
+  return pl.concat([mom, mr, combined], { how: "vertical" });
+}
+
+function noBars(o: RefreshOptions): string {
+  const what = [
+    o.instruments?.length ? `symbols ${o.instruments.join(",")}` : "any symbol",
+    `bar size "${o.barSize ?? "1 day"}"`,
+    o.start ? `from ${o.start}` : "",
+    o.end ? `to ${o.end}` : "",
+  ].filter(Boolean).join(", ");
+  return `No bars in tt_prices for ${what}; run \`deno task ingest\` first`;
+}
