@@ -405,3 +405,23 @@ for (const actions of ["box", "multi_discrete"] as const) {
     assert.ok(random < 4, `random policy earns ${random}`);
   });
 }
+
+/** Whether the project opted in to tfjs-node (then the error path below cannot be exercised). */
+function hasTfjsNode(): boolean {
+  try {
+    import.meta.resolve("@tensorflow/tfjs-node");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "initTf() explains how to opt in to the native backend and rejects unknown names",
+  ignore: hasTfjsNode(),
+}, async () => {
+  await assert.rejects(() => initTf("tensorflow"), /npm:@tensorflow\/tfjs-node.*deno\.json/s);
+  // @ts-expect-error: an unknown name from an untyped caller (CLI string)
+  await assert.rejects(() => initTf("webgpu"), RangeError);
+  assert.equal(await initTf("wasm"), "wasm");
+});
