@@ -84,7 +84,8 @@ export interface PlanOptions {
   /**
    * `"lean"`: as few requests as IB allows (daily ranges over a year use a `"N Y"`
    * duration that may reach before `start`; the client filters). `"advanced"`:
-   * never ask for more than the range (daily chunks of at most 365 days). Default `"advanced"`.
+   * never ask for much more than the range (daily chunks of one calendar year,
+   * `"1 Y"`, the oldest remainder in days). Default `"advanced"`.
    */
   mode?: "lean" | "advanced";
 }
@@ -117,27 +118,36 @@ export function planChunks(
   }
   if (end <= start) return [];
   const mode = options.mode ?? "advanced";
-  const maxMs = spec.daily
-    ? (mode === "lean" ? Infinity : 365 * DAY)
-    : spec.maxDurationSeconds * 1000;
   const out: ChunkRequest[] = [];
   let hi = end;
   while (hi > start) {
-    const lo = Math.max(start, hi - maxMs);
-    out.push({
-      start: lo,
-      end: hi,
-      endDateTime: formatIbDateTime(hi - 1000),
-      duration: durationFor(hi - lo, spec),
-    });
+    let lo: number;
+    let duration: string;
+    if (spec.daily && mode === "advanced") {
+      // Calendar years back from the end ("1 Y" is exact), the oldest remainder in days.
+      const yearBack = yearsBefore(hi, 1);
+      lo = Math.max(start, yearBack);
+      duration = lo === yearBack ? "1 Y" : durationFor(hi - lo, spec);
+    } else {
+      lo = spec.daily ? start : Math.max(start, hi - spec.maxDurationSeconds * 1000);
+      duration = durationFor(hi - lo, spec);
+    }
+    out.push({ start: lo, end: hi, endDateTime: formatIbDateTime(hi - 1000), duration });
     hi = lo;
   }
   return out;
 }
 
+function yearsBefore(ms: number, n: number): number {
+  const d = new Date(ms);
+  d.setUTCFullYear(d.getUTCFullYear() - n);
+  return d.getTime();
+}
+
 /** Smallest IB duration string covering `ms`, in the unit IB accepts for the span. */
 function durationFor(ms: number, spec: BarSizeSpec): string {
   const days = Math.ceil(ms / DAY);
+  // N calendar years are at least N × 365 days, so ceil(days / 365) years cover the span.
   if (spec.daily) return days <= 365 ? `${days} D` : `${Math.ceil(days / 365)} Y`;
   if (ms < DAY) return `${Math.ceil(ms / 1000)} S`;
   return `${days} D`;

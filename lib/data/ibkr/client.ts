@@ -99,7 +99,11 @@ export class IbClient {
 
   /** @param options See {@linkcode IbClientOptions}. */
   constructor(options: IbClientOptions) {
-    this.#options = { connectTimeoutMs: 10_000, requestTimeoutMs: 120_000, ...options };
+    this.#options = {
+      ...options,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 120_000,
+    };
     this.#api = new IBApi({ host: options.host, port: options.port, clientId: options.clientId });
     const api = this.#api;
     api.on(

@@ -294,10 +294,12 @@ export async function ingestIbkr(
       }
     }
     let chunks = planChunks(from, rangeEnd, options.barSize, { mode: options.mode });
+    let resumed = 0;
     if (options.mode === "advanced") {
       const covered = await readIbkrCoverage(store, series);
       const todo = chunks.filter((c) => !isCovered(covered, c.start, c.end));
-      summary.chunksSkipped += chunks.length - todo.length;
+      resumed = chunks.length - todo.length;
+      summary.chunksSkipped += resumed;
       chunks = todo;
     }
     const bar = new Progress(`  ${symbol}`, {
@@ -324,7 +326,7 @@ export async function ingestIbkr(
       bar.tick(1, `${rows} bars, ${waitNote()}`);
       overall.note(`${symbol} ${bar.done}/${chunks.length} requests, ${waitNote()}`);
     }
-    bar.finish(`${rows} bars${summary.chunksSkipped ? "" : ""}, ${waitNote()}`);
+    bar.finish(`${rows} bars${resumed ? `, ${resumed} requests already in the store` : ""}, ${waitNote()}`);
   }
 
   function fetchChunk(stock: StockSpec, chunk: ChunkRequest) {

@@ -1,0 +1,120 @@
+/**
+ * `deno task fake-gateway`: a loopback TWS / IB Gateway speaking the TWS API wire
+ * protocol, serving bars from CSV files (or generated ones), so the IBKR ingest can be
+ * tried without an IB account. Ctrl-C prints its counters and stops.
+ *
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { listArg, numberArg, parseCommand, runTask, UsageError } from "@lib/util/mod.ts";
+import { clockFromEnv, readWatchlist, scaledClock } from "@lib/data/ibkr/mod.ts";
+import { FakeGateway, type GatewayFaults } from "../tests/support/fake_gateway.ts";
+import { PROJECT_ROOT } from "@lib/util/paths.ts";
+
+const SHARED = join(PROJECT_ROOT, "..", "shared", "data");
+const DEFAULT_DATA = [join(SHARED, "daily_sp41"), join(SHARED, "hourly_33")].filter((d) => existsSync(d));
+
+const SPEC = {
+  name: "fake-gateway",
+  summary: "A loopback IB Gateway (TWS API protocol, server version 176) for trying `deno task ingest --source ibkr`\n" +
+    "without an IB account. Serves daily/hourly bars from CSV files (DA-<SYM>-….csv daily, <SYM>_1h.csv hourly,\n" +
+    "<SYM>.csv daily) and deterministic generated bars for any other symbol. Counts pacing violations by IB's rules\n" +
+    "(and answers them with error 162, as IB does); can inject faults.",
+  options: {
+    port: { type: "string", valueName: "N", description: "TCP port", default: "4002" },
+    host: { type: "string", valueName: "HOST", description: "Address to listen on", default: "127.0.0.1" },
+    data: {
+      type: "string",
+      valueName: "DIR[,DIR]",
+      description: `CSV directories to serve [default: ${DEFAULT_DATA.join(",") || "none found"}]`,
+    },
+    "no-generate": { type: "boolean", description: "Refuse symbols without a CSV file (error 200)" },
+    watchlist: { type: "string", valueName: "FILE", description: "Take primary exchanges from a watchlist" },
+    "require-primary": {
+      type: "string",
+      valueName: "A,B",
+      description: "Answer 200 'No security definition' for these symbols unless asked with their primary exchange",
+    },
+    ambiguous: { type: "string", valueName: "A,B", description: "Give these symbols a second SMART/USD listing" },
+    listing: { type: "string", valueName: "SYM=DATE,…", description: "First available date per symbol (head timestamp)" },
+    "pacing-errors": { type: "string", valueName: "N", description: "Answer the first N historical requests with 162" },
+    "disconnect-after": { type: "string", valueName: "N", description: "Drop the connection once after N messages" },
+    "delay-ms": { type: "string", valueName: "MS", description: "Delay each historical answer (clock ms)" },
+    "time-scale": {
+      type: "string",
+      valueName: "X",
+      description: "Run the pacing clock X times faster (give the ingest TT_IBKR_TIME_SCALE=X and the same origin)",
+    },
+    quiet: { type: "boolean", description: "Do not log requests" },
+  },
+  examples: [
+    "deno task fake-gateway --port 4002",
+    "deno task fake-gateway --port 4002 --data ../shared/data/daily_sp41 --require-primary MSFT --listing NEWCO=2024-06-03",
+  ],
+} as const;
+
+/** Runs the gateway until Ctrl-C. */
+export async function main(args: string[] = Deno.args): Promise<void> {
+  const a = parseCommand(SPEC, args);
+  const port = numberArg(a, "port", { min: 0, max: 65535, integer: true })!;
+  const dataDirs = listArg(a.data) ?? DEFAULT_DATA;
+  for (const d of dataDirs) if (!existsSync(d)) throw new UsageError(`--data: no directory ${d}`);
+  const primaryExchanges: Record<string, string> = {};
+  if (typeof a.watchlist === "string") {
+    for (const w of await readWatchlist(a.watchlist)) if (w.primaryExchange) primaryExchanges[w.symbol] = w.primaryExchange;
+  }
+  const listings: Record<string, string> = {};
+  for (const item of listArg(a.listing) ?? []) {
+    const m = /^([A-Za-z0-9.]+)=(\d{4}-\d{2}-\d{2})$/.exec(item);
+    if (!m) throw new UsageError(`--listing wants SYM=YYYY-MM-DD; got "${item}"`);
+    listings[m[1].toUpperCase()] = m[2];
+  }
+  const faults: GatewayFaults = {
+    requirePrimaryExchange: listArg(a["require-primary"])?.map((s) => s.toUpperCase()),
+    ambiguous: listArg(a.ambiguous)?.map((s) => s.toUpperCase()),
+    listings,
+    pacingErrors: numberArg(a, "pacing-errors", { min: 0, integer: true }),
+    disconnectAfterMessages: numberArg(a, "disconnect-after", { min: 0, integer: true }),
+    answerDelayMs: numberArg(a, "delay-ms", { min: 0 }),
+  };
+  const scale = numberArg(a, "time-scale", { min: 1 });
+  const quiet = a.quiet === true;
+  const gw = new FakeGateway({
+    hostname: String(a.host),
+    port,
+    dataDirs,
+    generate: a["no-generate"] !== true,
+    primaryExchanges,
+    faults,
+    clock: scale ? scaledClock(scale, Number(Deno.env.get("TT_IBKR_TIME_ORIGIN") ?? Date.now())) : clockFromEnv(),
+    log: quiet ? undefined : (line) => console.log(`[gateway] ${line}`),
+  });
+  for (const line of gw.describe()) console.log(line);
+  const addr = gw.start();
+  console.log(`listening on ${addr.hostname}:${addr.port} (Ctrl-C to stop)`);
+  console.log(
+    `try: deno task ingest --source ibkr --watchlist lib/data/ibkr/watchlist_us50.txt --start 2020-01-01 --end 2020-12-31 --port ${addr.port}`,
+  );
+  const done = Promise.withResolvers<void>();
+  const stop = () => done.resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  const ticker = setInterval(() => {
+    if (!quiet && gw.requests.length) {
+      const s = gw.stats;
+      console.log(
+        `[gateway] ${s.historicalRequests} historical, ${s.headTimestampRequests} head-timestamp requests, ` +
+          `${s.pacingViolations} pacing violations`,
+      );
+    }
+  }, 10_000);
+  await done.promise;
+  clearInterval(ticker);
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+  await gw.stop();
+  console.log(JSON.stringify({ ...gw.stats, violations: gw.stats.violations.slice(0, 20) }));
+}
+
+if (import.meta.main) await runTask(main);
