@@ -4,6 +4,8 @@ import { inflateSync } from "node:zlib";
 import { join } from "node:path";
 import { panelFromBars } from "@lib/data/panel.ts";
 import {
+  aggregateFoldMetrics,
+  computeMetrics,
   equalWeightBuyAndHold,
   pivotWeights,
   renderReportHtml,
@@ -162,6 +164,43 @@ Deno.test("renderReportHtml() without a benchmark shows the strategy alone and s
   assert.match(html, /No benchmark given/);
   assert.doesNotMatch(html, /Benchmark comparison/);
   assert.equal((html.match(/<svg/g) ?? []).length, 4);
+});
+
+Deno.test("renderReportHtml() adds walk-forward folds, signal and data-quality sections when given", async () => {
+  const input = fixture();
+  const ts = input.strategy.timestamps as number[];
+  const eq = input.strategy.equity as number[];
+  const fold = (index: number, a: number, b: number) => ({
+    index,
+    train: { startTime: ts[0], endTime: ts[a - 1] },
+    test: { startTime: ts[a], endTime: ts[b - 1] },
+    strategy: computeMetrics(eq.slice(a, b), { periodsPerYear: 252 }),
+  });
+  const folds = [fold(0, 100, 200), fold(1, 200, 300)];
+  const html = await renderReportHtml({
+    ...input,
+    walkForward: { folds, aggregate: aggregateFoldMetrics(folds.map((f) => f.strategy)) },
+    dataQuality: ts.slice(0, 20).map((t, i) => ({
+      instrument: "AAA",
+      day: t,
+      class: i === 5 ? "missing" : "present",
+    })),
+    signals: ts.slice(0, 20).map((t, i) => ({
+      instrument: "AAA",
+      timestamp: t,
+      name: "momentum",
+      value: i - 10,
+    })),
+  });
+  assert.match(html, /<h2>Walk-forward folds<\/h2>/);
+  assert.match(
+    html,
+    new RegExp(`<td>1</td><td>2022-01-03 → ${new Date(ts[199]).toISOString().slice(0, 10)}</td>`),
+  );
+  assert.match(html, /Mean over 2 folds \(100\.00 % positive\)/);
+  assert.match(html, /<h2>Signals<\/h2>/);
+  assert.match(html, /<h2>Data quality<\/h2>/);
+  assert.equal((html.match(/<svg/g) ?? []).length, 7);
 });
 
 Deno.test("reportCharts() aligns T weight rows to the last T of T + 1 bars and rejects too many rows", () => {

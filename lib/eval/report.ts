@@ -17,10 +17,14 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { redact, redactDeep } from "../util/redact.ts";
 import {
+  dataQualityChart,
   drawdownChart,
   equityChart,
+  type PanelRow,
+  type QualityRow,
   renderSvg,
   rollingSharpeChart,
+  signalPanelChart,
   trainingChart,
   type TrainingMetricRecord,
   type VegaLiteSpec,
@@ -29,6 +33,21 @@ import {
 import { type BenchmarkComparison, compareWithBenchmark, type EquityCurve } from "./comparison.ts";
 import { computeMetrics, inferPeriodsPerYear, type PerformanceMetrics } from "./metrics.ts";
 import type { BootstrapOptions } from "./statistics.ts";
+import type { FoldAggregate } from "./walk_forward.ts";
+
+/** One walk-forward fold's out-of-sample result, for the report's fold table. */
+export interface ReportFold {
+  /** Fold number. */
+  index: number;
+  /** Training window, epoch ms (first and last bar). */
+  train: { startTime: number; endTime: number };
+  /** Test window, epoch ms (first and last bar). */
+  test: { startTime: number; endTime: number };
+  /** Strategy metrics on the test window. */
+  strategy: PerformanceMetrics;
+  /** Benchmark metrics on the test window. */
+  benchmark?: PerformanceMetrics;
+}
 
 /** Weights per step for the report: one row per time, instrument columns. */
 export interface ReportWeights {
@@ -84,6 +103,12 @@ export interface ReportInput {
   rollingWindow?: number;
   /** PPO training statistics per update, for the training-curves chart. */
   training?: readonly TrainingMetricRecord[];
+  /** Walk-forward folds (and their aggregate), shown as a table. */
+  walkForward?: { folds: readonly ReportFold[]; aggregate?: FoldAggregate };
+  /** Data-quality classes per instrument and day (`tt_data_quality`), shown as a heat map. */
+  dataQuality?: readonly QualityRow[];
+  /** Signal scores (long rows), shown as heat maps. */
+  signals?: readonly PanelRow[];
   /** Run configuration (env, agent, costs, seeds); redacted before printing. */
   config?: Record<string, unknown>;
   /** Data lineage (source, symbols, date ranges, ingest runs, model id, commit); redacted before printing. */
@@ -104,6 +129,10 @@ export interface ReportCharts {
   weights?: VegaLiteSpec;
   /** Training curves, when training records were given. */
   training?: VegaLiteSpec;
+  /** Data-quality heat map, when quality rows were given. */
+  dataQuality?: VegaLiteSpec;
+  /** Signal heat maps, when signal rows were given. */
+  signals?: VegaLiteSpec;
 }
 
 /**
@@ -149,6 +178,10 @@ export function reportCharts(input: ReportInput): ReportCharts {
     charts.weights = weightsChart({ timestamps: ts, instruments: s.weights.instruments, rows });
   }
   if (input.training && input.training.length > 0) charts.training = trainingChart(input.training);
+  if (input.dataQuality && input.dataQuality.length > 0) {
+    charts.dataQuality = dataQualityChart(input.dataQuality);
+  }
+  if (input.signals && input.signals.length > 0) charts.signals = signalPanelChart(input.signals);
   return charts;
 }
 
@@ -207,6 +240,8 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
     rollingSharpe: await svg(specs.rollingSharpe),
     weights: await svg(specs.weights),
     training: await svg(specs.training),
+    dataQuality: await svg(specs.dataQuality),
+    signals: await svg(specs.signals),
   };
   const title = redact(input.title ?? "Evaluation report");
   const generated = input.generatedAt === undefined
@@ -239,6 +274,30 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
   parts.push(section("Charts", figures));
   if (charts.training) {
     parts.push(section("Training", figure(charts.training, "PPO statistics per update.")));
+  }
+  if (input.walkForward && input.walkForward.folds.length > 0) {
+    parts.push(
+      section(
+        "Walk-forward folds",
+        foldsTable(input.walkForward.folds, input.walkForward.aggregate),
+      ),
+    );
+  }
+  if (charts.signals) {
+    parts.push(
+      section("Signals", figure(charts.signals, "Signal scores per instrument over time.")),
+    );
+  }
+  if (charts.dataQuality) {
+    parts.push(
+      section(
+        "Data quality",
+        figure(
+          charts.dataQuality,
+          "Each instrument's days: present, missing, not listed, suspicious.",
+        ),
+      ),
+    );
   }
   if (input.config) parts.push(section("Configuration", kvTable(redactDeep(input.config))));
   if (input.lineage) parts.push(section("Data lineage", kvTable(redactDeep(input.lineage))));
@@ -357,6 +416,37 @@ function metricsTable(
     }<td class="note">${esc(note)}</td></tr>`
   ).join("");
   return `<table class="metrics"><thead>${head}</thead><tbody>${body}</tbody></table>`;
+}
+
+function foldsTable(folds: readonly ReportFold[], agg: FoldAggregate | undefined): string {
+  const withBench = folds.some((f) => f.benchmark);
+  const head =
+    `<tr><th>Fold</th><th>Train</th><th>Test</th><th class="num">Return</th><th class="num">Sharpe</th>${
+      withBench ? `<th class="num">Benchmark Sharpe</th>` : ""
+    }<th class="num">Max drawdown</th></tr>`;
+  const rows = folds.map((f) =>
+    `<tr><td>${f.index}</td><td>${day(f.train.startTime)} → ${day(f.train.endTime)}</td><td>${
+      day(f.test.startTime)
+    } → ${day(f.test.endTime)}</td><td class="num">${
+      esc(fmtPct(f.strategy.totalReturn))
+    }</td><td class="num">${esc(fmtNum(f.strategy.sharpe))}</td>${
+      withBench ? `<td class="num">${esc(fmtNum(f.benchmark?.sharpe ?? null))}</td>` : ""
+    }<td class="num">${esc(fmtPct(-f.strategy.maxDrawdown))}</td></tr>`
+  ).join("");
+  let foot = "";
+  if (agg) {
+    const m = agg.metrics;
+    foot =
+      `<tr class="total"><td colspan="3">Mean over ${agg.folds} folds (${
+        fmtPct(agg.positiveFolds)
+      } positive)</td>` +
+      `<td class="num">${esc(fmtPct(m.totalReturn?.mean ?? null))}</td><td class="num">${
+        esc(fmtNum(m.sharpe?.mean ?? null))
+      }</td>${withBench ? "<td></td>" : ""}<td class="num">${
+        esc(fmtPct(m.maxDrawdown ? -m.maxDrawdown.mean : null))
+      }</td></tr>`;
+  }
+  return `<table class="metrics"><thead>${head}</thead><tbody>${rows}${foot}</tbody></table>`;
 }
 
 function comparisonTable(c: BenchmarkComparison): string {
@@ -499,6 +589,7 @@ th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
 th { font-weight: 600; color: var(--muted); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.note, th.note { color: var(--muted); font-size: 12px; }
+tr.total td { font-weight: 600; }
 table.kv td:first-child { width: 28%; color: var(--muted); }
 pre { margin: 0; white-space: pre-wrap; word-break: break-word; font: 12px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 figure { margin: 0 0 18px; overflow-x: auto; }
