@@ -11,6 +11,7 @@ import type { Minibatch, NamedWeight, PolicyConfig } from "@lib/agents/mod.ts";
 import { Rng } from "@lib/util/mod.ts";
 import { KERNEL_WASM_BASE64 } from "../lib/agents/_kernel_wasm.ts";
 import { assembleKernel } from "../tools/build_kernel.ts";
+import { runPpoBench } from "../tasks/bench/ppo.ts";
 
 function config(overrides: Partial<PolicyConfig> = {}): PolicyConfig {
   return {
@@ -331,4 +332,51 @@ Deno.test("_kernel_wasm.ts is the wabt assembly of _kernel_wat.ts (run tools/bui
   const bytes = await assembleKernel();
   const committed = Uint8Array.from(atob(KERNEL_WASM_BASE64), (ch) => ch.charCodeAt(0));
   assert.deepEqual(committed, bytes);
+});
+
+Deno.test("kernel tanh is within 3e-7 of Math.tanh from −12 to 12, odd, exactly 0 at 0 and ±1 far out", () => {
+  const bytes = Uint8Array.from(atob(KERNEL_WASM_BASE64), (ch) => ch.charCodeAt(0));
+  const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as {
+    mem: WebAssembly.Memory;
+    tanh(p: number, n: number): void;
+  };
+  const xs = Float32Array.from({ length: 24_000 }, (_, i) => -12 + i * 0.001);
+  xs.set([0, -0, 0.625, -0.625, Math.fround(0.6249999), 1e-30, 30, -30, 9, -9, 1e-4, -1e-4], 0);
+  k.mem.grow(1);
+  new Float32Array(k.mem.buffer).set(xs);
+  k.tanh(0, xs.length);
+  const ys = new Float32Array(k.mem.buffer, 0, xs.length);
+  let worst = 0;
+  for (let i = 0; i < xs.length; i++) worst = Math.max(worst, Math.abs(ys[i] - Math.tanh(xs[i])));
+  assert.ok(worst < 3e-7, `max |error| ${worst}`);
+  assert.equal(ys[0], 0);
+  assert.equal(ys[6], 1);
+  assert.equal(ys[7], -1);
+  assert.equal(ys[10], -ys[11]);
+});
+
+Deno.test("deno task bench ppo --steps 2048 prints the reference's JSON keys; the run is seeded (same return twice)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "bench", "ppo", "--steps", "2048", "--seed", "3"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n").filter((l) =>
+    l.startsWith("{")
+  );
+  const line = JSON.parse(lines[0]);
+  assert.deepEqual(Object.keys(line), [
+    "impl",
+    "steps",
+    "seconds",
+    "steps_per_sec",
+    "final_mean_episode_return",
+  ]);
+  assert.equal(line.impl, "tensortrade-mvp-ppo-kernel");
+  assert.equal(line.steps, 2048);
+  assert.ok(line.seconds > 0 && line.steps_per_sec > 0);
+  assert.equal(typeof line.final_mean_episode_return, "number"); // every env finished an episode
+  const again = await runPpoBench(2048, 3, "kernel");
+  assert.equal(again.line.final_mean_episode_return, line.final_mean_episode_return);
 });

@@ -182,7 +182,7 @@ function mmTnFunc(vecs: number): string {
 
 /*
  * Tanh: Cephes `tanhf` on four lanes — an odd polynomial for |x| < 0.625,
- * `1 − 2/(e^{2|x|} + 1)` above (Cephes `expf` polynomial, |x| clamped to 9, 2ⁿ
+ * `1 − 2/(e^{2|x|} + 1)` above (Cephes `expf` polynomial, |x| clamped to 10, 2ⁿ
  * built in the exponent bits after a magic-number rounding), sign restored.
  * Maximum error a few float32 ulps. Constants live in locals set before the
  * loop, because V8 rebuilds a `v128.const` at every use.
@@ -194,7 +194,7 @@ const TANH_CONSTS: Record<string, number> = {
   p3: 1.33314422036e-1,
   p4: -3.33332819422e-1,
   two: 2,
-  nine: 9,
+  ten: 10,
   log2e: 1.44269504088896341,
   c1: 0.693359375,
   c2: -2.12194440e-4,
@@ -229,8 +229,8 @@ const TANH_BODY = `
     (local.set $tp (f32x4.add (f32x4.mul (local.get $tp) (local.get $z)) ${K("p3")}))
     (local.set $tp (f32x4.add (f32x4.mul (local.get $tp) (local.get $z)) ${K("p4")}))
     (local.set $tp (f32x4.add (local.get $x) (f32x4.mul (f32x4.mul (local.get $x) (local.get $z)) (local.get $tp))))
-    ;; big: e = exp(2·min(|x|, 9)); n = round(e·log2 e); r = e − n·ln 2 (two parts)
-    (local.set $e (f32x4.mul ${K("two")} (f32x4.min (local.get $ax) ${K("nine")})))
+    ;; big: e = exp(2·min(|x|, 10)); n = round(e·log2 e); r = e − n·ln 2 (two parts)
+    (local.set $e (f32x4.mul ${K("two")} (f32x4.min (local.get $ax) ${K("ten")})))
     (local.set $tn (f32x4.add (f32x4.mul (local.get $e) ${K("log2e")}) ${K("magic")}))
     (local.set $z (f32x4.sub (local.get $tn) ${K("magic")}))
     (local.set $e (f32x4.sub (local.get $e) (f32x4.mul (local.get $z) ${K("c1")})))

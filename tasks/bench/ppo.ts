@@ -158,6 +158,15 @@ function runReference(steps: number, seed: number): PpoBenchLine | { impl: strin
   return JSON.parse(new TextDecoder().decode(out.stdout).trim());
 }
 
+/** The 1-minute load average (null where /proc is absent). */
+function loadAverage(): number | null {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Runs the benchmark.
  * @param args Command-line arguments after `ppo`.
@@ -190,6 +199,8 @@ export async function main(args: string[]): Promise<void> {
       ratio_steps_per_sec: Math.round((line.steps_per_sec / reference.steps_per_sec) * 100) / 100,
       ours: line.impl,
       reference: reference.impl,
+      // other processes on the machine slow both, PyTorch's two spinning threads far more
+      loadavg_1m: loadAverage(),
     }));
   }
 }
