@@ -13,3 +13,4 @@ export * from "./train.ts";
 export * from "./evaluate.ts";
 export * from "./walkforward.ts";
 export * from "./report.ts";
+export * from "./demo.ts";

@@ -1,0 +1,80 @@
+/**
+ * `deno task demo`: the README's first command. On the embedded store (PGlite under
+ * `data/`, or `TT_DATA_DIR`), with no account and no network: ingest the sample data →
+ * quality report → features and signals → train PPO (seeded) → evaluate out of sample
+ * vs buy & hold → write the HTML report to `data/reports/demo.html` and print where it is.
+ *
+ * @module
+ */
+import { openStore } from "@lib/db/mod.ts";
+import { DEMO_DEFAULTS, runDemo } from "@lib/pipeline/mod.ts";
+import { type CommandSpec, numberArg, parseCommand, runTask } from "@lib/util/mod.ts";
+import { trainProgress } from "./train.ts";
+
+const SPEC: CommandSpec = {
+  name: "demo",
+  summary:
+    "Runs the whole path on the embedded sample data (S&P 500 index 2000–2020 and AAPL 2013–2018; " +
+    `they overlap 2013-05..2018-05): ingest → quality → features and signals → train PPO on ` +
+    `${DEMO_DEFAULTS.trainStart}..${DEMO_DEFAULTS.trainEnd} → evaluate on ${DEMO_DEFAULTS.testStart}..` +
+    `${DEMO_DEFAULTS.testEnd} (never seen in training) against equal-weight buy & hold with the same costs → ` +
+    "HTML report. Needs no account and no network; uses the embedded store (TT_DATA_DIR or data/).",
+  options: {
+    steps: {
+      type: "string",
+      valueName: "N",
+      description: "PPO env steps",
+      default: String(DEMO_DEFAULTS.steps),
+    },
+    seed: {
+      type: "string",
+      valueName: "S",
+      description: "Seed",
+      default: String(DEMO_DEFAULTS.seed),
+    },
+    out: {
+      type: "string",
+      valueName: "FILE",
+      description: "Report file (default: data/reports/demo.html)",
+    },
+    json: {
+      type: "boolean",
+      description: "Print one JSON line at the end (progress still goes to stderr)",
+    },
+  },
+  examples: ["deno task demo", "deno task demo --steps 20000 --seed 7"],
+};
+
+async function main() {
+  const args = parseCommand(SPEC);
+  const started = performance.now();
+  const store = await openStore({ url: undefined });
+  const progress = trainProgress(false, "      train");
+  try {
+    console.error(`store: ${store.description}`);
+    const r = await runDemo(store, {
+      steps: numberArg(args, "steps", { min: 1, integer: true }),
+      seed: numberArg(args, "seed", { integer: true }),
+      out: args.out as string | undefined,
+      log: (line) => {
+        if (line.startsWith("      model")) progress.finish();
+        console.error(line);
+      },
+      trainHooks: { onStart: progress.onStart, onProgress: progress.onProgress },
+    });
+    const total = Math.round((performance.now() - started) / 100) / 10;
+    if (args.json) {
+      console.log(JSON.stringify({ ...r, totalSeconds: total }));
+    } else {
+      console.log(`\nReport: ${r.reportPath}`);
+      console.log(`Model ${r.modelId}: ${r.modelDir}`);
+      console.log(
+        `Done in ${total} s. Next: deno task evaluate --model ${r.modelId} --help, deno task train --help`,
+      );
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+if (import.meta.main) await runTask(main);
