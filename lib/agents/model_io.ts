@@ -128,6 +128,11 @@ export async function saveModel(
       `Model name must be letters, digits, ".", "_" or "-"; got ${JSON.stringify(name)}`,
     );
   }
+  if (config.ppo.normalizeObs && !options.obsNorm) {
+    throw new TypeError(
+      "saveModel: the config normalises observations but no obsNorm statistics were given",
+    );
+  }
   const weights = backend.exportWeights();
   const write = async (dir: string, modelId: number | null, version: number | null) => {
     const manifest: ModelManifest = {

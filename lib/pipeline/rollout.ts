@@ -285,15 +285,15 @@ export function benchmarkToEpisodeLog(
   for (let s = 0; s < steps; s++) for (let i = 0; i < n; i++) weights.push(curve.weights[s][i]);
   const rewards: number[] = [];
   for (let s = 0; s < steps; s++) rewards.push(curve.equity[s + 1] / curve.equity[s] - 1);
-  let turnover = 0;
-  for (let i = 0; i < n; i++) turnover += Math.abs(curve.weights[0][i]);
   // The purchase at the first bar shows in the first step's return, so its costs go there.
   const costs: number[] = [], slippage: number[] = [], stepTurnover: number[] = [];
   for (let s = 0; s < steps; s++) {
-    costs.push(curve.costs[s + 1] + (s === 0 ? curve.costs[0] : 0));
-    slippage.push(curve.slippage[s + 1] + (s === 0 ? curve.slippage[0] : 0));
-    stepTurnover.push(s === 0 ? turnover : 0);
+    const first = s === 0;
+    costs.push(curve.costs[s + 1] + (first ? curve.costs[0] : 0));
+    slippage.push(curve.slippage[s + 1] + (first ? curve.slippage[0] : 0));
+    stepTurnover.push(curve.traded[s + 1] + (first ? curve.traded[0] : 0));
   }
+  const turnover = stepTurnover.reduce((a, b) => a + b, 0);
   const metrics = T >= 2 ? computeMetrics(curve.equity, { timestamps: curve.timestamps }) : null;
   return {
     kind: "benchmark",

@@ -1,0 +1,354 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { listEpisodes, listModels, openStore, readEpisode, readTrainMetrics } from "@lib/db/mod.ts";
+import { ingestSample } from "@lib/data/mod.ts";
+import {
+  createKernelPolicy,
+  loadModel,
+  loadModelDir,
+  type ModelConfig,
+  packWeights,
+  policyConfigForSpaces,
+  ppoConfig,
+  saveModel,
+  unpackWeights,
+} from "@lib/agents/mod.ts";
+import { box } from "@lib/env/mod.ts";
+import {
+  benchmarkToEpisodeLog,
+  evaluateModel,
+  evaluationUniverse,
+  INGEST_SAMPLE_COMMAND,
+  InSampleError,
+  loadMarket,
+  NoDataError,
+  trainModel,
+  UniverseMismatchError,
+  walkForward,
+  writeEpisodeReport,
+} from "@lib/pipeline/mod.ts";
+import { Rng } from "@lib/util/mod.ts";
+
+const DAY = 86_400_000;
+
+Deno.test("packWeights() writes little-endian float32 in manifest order; unpackWeights() reads it back", () => {
+  const bytes = packWeights([
+    { name: "a", shape: [2], values: new Float32Array([1, -2]) },
+    { name: "b", shape: [1, 1], values: new Float32Array([0.5]) },
+  ]);
+  // 1.0 = 0x3f800000, -2.0 = 0xc0000000, 0.5 = 0x3f000000, little-endian.
+  assert.deepEqual([...bytes], [0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0, 0, 0, 0, 0x3f]);
+  const back = unpackWeights(bytes, [{ name: "a", shape: [2] }, { name: "b", shape: [1, 1] }]);
+  assert.deepEqual(back.map((w) => [w.name, w.shape, [...w.values]]), [["a", [2], [1, -2]], ["b", [
+    1,
+    1,
+  ], [0.5]]]);
+});
+
+Deno.test("unpackWeights() refuses a file whose size does not match the manifest", () => {
+  assert.throws(
+    () => unpackWeights(new Uint8Array(8), [{ name: "a", shape: [3] }], "m/weights.bin"),
+    (e: Error) =>
+      e instanceof RangeError && /m\/weights.bin: 8 bytes, the manifest needs 12/.test(e.message),
+  );
+});
+
+Deno.test("packWeights() refuses a tensor whose values do not fill its shape", () => {
+  assert.throws(
+    () => packWeights([{ name: "w", shape: [2, 2], values: new Float32Array(3) }]),
+    TypeError,
+  );
+});
+
+function tinyModelConfig(): ModelConfig {
+  const policy = policyConfigForSpaces(box([6]), box([2], { low: -1, high: 1 }), { seed: 5 });
+  return {
+    policy,
+    ppo: ppoConfig({ normalizeObs: true }),
+    env: { action: "vol-target" },
+    features: { set: "basic", names: ["return_1"] },
+    instruments: ["AAA", "BBB"],
+    dataRange: { start: "2020-01-01", end: "2020-12-31" },
+    barSize: "1 day",
+    seed: 5,
+    backend: "kernel",
+    timesteps: 0,
+    codeVersion: "test",
+  };
+}
+
+Deno.test("saveModel() registers versions 1, 2 …; loadModel() by id and by directory restores identical deterministic actions", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "tt_model_io_" });
+  const store = await openStore({ dataDir: "memory://" });
+  try {
+    const config = tinyModelConfig();
+    const backend = createKernelPolicy(config.policy);
+    // Move the weights away from their initial values so a fresh backend would differ.
+    const rng = new Rng(3);
+    backend.importWeights(
+      backend.exportWeights().map((w) => ({
+        ...w,
+        values: w.values.map((v) => v + 0.1 * rng.normal()),
+      })),
+    );
+    const obsNorm = {
+      mean: [0.1, 0, 0, 0, 0, 0],
+      var: [2, 1, 1, 1, 1, 1],
+      count: 10,
+      clip: 10,
+      epsilon: 1e-8,
+    };
+    const a = await saveModel(backend, config, { store, dir: join(tmp, "a"), obsNorm });
+    await assert.rejects(
+      () => saveModel(backend, config, { store, dir: join(tmp, "x") }),
+      /no obsNorm statistics/,
+    );
+    const plain = { ...config, ppo: ppoConfig({ normalizeObs: false }) };
+    const b = await saveModel(backend, plain, { store, dir: join(tmp, "b") });
+    assert.deepEqual([a.manifest.version, b.manifest.version], [1, 2]);
+    assert.equal((await listModels(store, { name: "ppo-portfolio" })).length, 2);
+
+    const byId = await loadModel(String(a.manifest.modelId), store);
+    const byDir = await loadModelDir(join(tmp, "a"));
+    assert.equal(byId.dir, byDir.dir);
+    assert.deepEqual(byDir.obsNorm, obsNorm);
+    assert.equal((await loadModelDir(join(tmp, "b"))).obsNorm, null);
+
+    const restored = createKernelPolicy(byDir.manifest.config.policy);
+    restored.importWeights(byDir.weights);
+    const obs = new Float32Array(4 * 6).map((_, i) => Math.sin(i));
+    const x = backend.act(obs, 4, new Rng(1), { deterministic: true });
+    const y = restored.act(obs, 4, new Rng(2), { deterministic: true });
+    assert.deepEqual([...y.actions], [...x.actions]);
+    assert.deepEqual([...y.values], [...x.values]);
+    backend.dispose();
+    restored.dispose();
+  } finally {
+    await store.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("loadModel() names what is missing: an unknown id, a directory without model.json", async () => {
+  const store = await openStore({ dataDir: "memory://" });
+  const tmp = await Deno.makeTempDir({ prefix: "tt_model_io_" });
+  try {
+    await assert.rejects(() => loadModel("77", store), /No model with id 77 in tt_models/);
+    await assert.rejects(() => loadModel(tmp, store), /No model at .*cannot read model.json/);
+  } finally {
+    await store.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("evaluationUniverse() returns the trained order for the same set and refuses another universe", () => {
+  assert.deepEqual(evaluationUniverse(["AAPL", "SPX"], ["SPX", "AAPL"]), ["AAPL", "SPX"]);
+  assert.deepEqual(evaluationUniverse(["AAPL", "SPX"]), ["AAPL", "SPX"]);
+  assert.throws(
+    () => evaluationUniverse(["AAPL", "SPX"], ["SPX"]),
+    (e: Error) =>
+      e instanceof UniverseMismatchError &&
+      /only be evaluated on that same universe/.test(e.message),
+  );
+  assert.throws(
+    () => evaluationUniverse(["AAPL", "SPX"], ["AAPL", "SPX", "MSFT"]),
+    UniverseMismatchError,
+  );
+});
+
+Deno.test("loadMarket() on an empty store says which command loads the sample data", async () => {
+  const store = await openStore({ dataDir: "memory://" });
+  try {
+    await assert.rejects(
+      () => loadMarket(store),
+      (e: Error) => e instanceof NoDataError && e.message.includes(INGEST_SAMPLE_COMMAND),
+    );
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("benchmarkToEpisodeLog() logs one decision per bar, the period returns and the purchase costs in step 0", () => {
+  const t0 = Date.UTC(2020, 0, 2);
+  const log = benchmarkToEpisodeLog({
+    name: "bh",
+    timestamps: [t0, t0 + DAY, t0 + 2 * DAY],
+    equity: new Float64Array([100, 99.9, 101]),
+    instruments: ["A", "B"],
+    weights: [
+      new Float64Array([0.5, 0.5]),
+      new Float64Array([0.4, 0.6]),
+      new Float64Array([0.45, 0.55]),
+    ],
+    costs: new Float64Array([0.1, 0, 0]),
+    slippage: new Float64Array([0.05, 0, 0]),
+    traded: new Float64Array([0.998, 0, 0]),
+  }, { strategy: "equal_weight_buy_and_hold", rationale: "r", config: {} });
+  assert.equal(log.kind, "benchmark");
+  assert.deepEqual(log.decisionTimestamps, [t0, t0 + DAY]);
+  assert.deepEqual(log.rewardTimestamps, [t0 + DAY, t0 + 2 * DAY]);
+  assert.deepEqual(log.targetWeights, [0.5, 0.5, 0.4, 0.6]);
+  assert.deepEqual(log.rewards, [99.9 / 100 - 1, 101 / 99.9 - 1]);
+  assert.deepEqual(log.costs, [0.1, 0]);
+  assert.deepEqual(log.slippage, [0.05, 0]);
+  assert.deepEqual(log.stepTurnover, [0.998, 0]);
+  assert.equal(log.turnover, 0.998);
+});
+
+Deno.test("trainModel() → evaluateModel() → report on the sample data", async (t) => {
+  const tmp = await Deno.makeTempDir({ prefix: "tt_pipeline_" });
+  const store = await openStore({ dataDir: "memory://" });
+  try {
+    await ingestSample(store, { silent: true });
+    const options = {
+      symbols: ["AAPL", "SPX"],
+      start: "2013-05-13",
+      end: "2015-12-31",
+      steps: 1024,
+      numEnvs: 2,
+      seed: 3,
+    };
+    const first = await trainModel(store, { ...options, out: join(tmp, "m1") });
+    const second = await trainModel(store, { ...options, out: join(tmp, "m2") });
+
+    await t.step(
+      "training writes metrics per update, train episodes linked to run and model, a registered model",
+      async () => {
+        assert.equal(first.version, 1);
+        assert.equal(second.version, 2);
+        assert.deepEqual(first.instruments, ["AAPL", "SPX"]);
+        assert.equal(first.range.end, "2015-12-31");
+        const metrics = await readTrainMetrics(store, first.runId);
+        assert.equal(metrics.length, first.summary.updates);
+        assert.ok(
+          metrics.every((m) => Number.isFinite(m.policyLoss) && Number.isFinite(m.entropy)),
+        );
+        assert.ok(
+          first.episodeIds.length >= 1,
+          "env 0 finished at least one 252-step episode in 512 steps",
+        );
+        const ep = await readEpisode(store, first.episodeIds[0]);
+        assert.ok(ep);
+        assert.equal(ep.episode.kind, "train");
+        assert.equal(ep.episode.runId, first.runId);
+        assert.equal(ep.episode.modelId, first.modelId);
+        assert.equal(ep.episode.config.seed, 3);
+        assert.equal((ep.episode.config.data as { end: string }).end, "2015-12-31");
+        assert.equal(ep.equity.netWorth.length, ep.rewards.reward.length + 1);
+        assert.equal(ep.equity.netWorth[0], 1_000_000);
+        assert.equal(ep.weights.value.length, 2 * ep.rewards.reward.length);
+        assert.ok(ep.rewards.cost.every((c) => c !== null && c >= 0));
+        // Decisions are taken at the close of the bar before the reward's bar.
+        assert.ok(ep.actions.timestamp[0] < ep.rewards.timestamp[0]);
+      },
+    );
+
+    await t.step(
+      "the same seed and config give byte-identical weights and the same training episode",
+      async () => {
+        const a = await Deno.readFile(join(tmp, "m1", "weights.bin"));
+        const b = await Deno.readFile(join(tmp, "m2", "weights.bin"));
+        assert.deepEqual(a, b);
+        const ea = await readEpisode(store, first.episodeIds[0]);
+        const eb = await readEpisode(store, second.episodeIds[0]);
+        assert.deepEqual(eb?.equity.netWorth, ea?.equity.netWorth);
+        assert.deepEqual(eb?.actions.value, ea?.actions.value);
+      },
+    );
+
+    await t.step(
+      "evaluation runs after the training range, logs eval and benchmark episodes",
+      async () => {
+        const ev = await evaluateModel(store, { model: String(first.modelId), end: "2016-12-31" });
+        assert.equal(
+          ev.range.start,
+          "2016-01-04",
+          "the first trading day after the training range",
+        );
+        assert.equal(ev.inSample, false);
+        assert.equal(ev.trace.stopReason, "end_of_data");
+        assert.equal(ev.range.end, "2016-12-30");
+        const ep = await readEpisode(store, ev.episodeId);
+        assert.equal(ep?.episode.kind, "eval");
+        assert.equal(ep?.episode.modelId, first.modelId);
+        assert.equal(ep?.equity.netWorth.at(-1), ev.trace.netWorth.at(-1));
+        const bench = await readEpisode(store, ev.benchmarkEpisodeId!);
+        assert.equal(bench?.episode.kind, "benchmark");
+        assert.equal(bench?.equity.netWorth[0], 1_000_000);
+        assert.equal(bench?.equity.timestamp[0], ep?.equity.timestamp[0]);
+        // Deterministic: a second pass gives the same curve.
+        const again = await evaluateModel(store, {
+          model: join(tmp, "m1"),
+          end: "2016-12-31",
+          logBenchmark: false,
+        });
+        assert.deepEqual(again.trace.netWorth, ev.trace.netWorth);
+        assert.ok(Number.isFinite(ev.comparison.sharpeDifference.lower));
+        assert.ok(ev.comparison.psrVsZero >= 0 && ev.comparison.psrVsZero <= 1);
+      },
+    );
+
+    await t.step("evaluation refuses an overlapping range and another universe", async () => {
+      await assert.rejects(
+        () => evaluateModel(store, { model: String(first.modelId), start: "2015-06-01" }),
+        (e: Error) =>
+          e instanceof InSampleError && /overlaps the model's training range/.test(e.message),
+      );
+      await assert.rejects(
+        () => evaluateModel(store, { model: String(first.modelId), symbols: ["SPX"] }),
+        UniverseMismatchError,
+      );
+      const inSample = await evaluateModel(store, {
+        model: String(first.modelId),
+        start: "2015-06-01",
+        end: "2015-12-31",
+        allowInSample: true,
+        logBenchmark: false,
+      });
+      assert.equal(inSample.inSample, true);
+    });
+
+    await t.step(
+      "report writes one self-contained HTML file with charts, for an eval and a train episode",
+      async () => {
+        const [ev] = await listEpisodes(store, { kind: "eval", modelId: first.modelId, limit: 1 });
+        const out = join(tmp, "r.html");
+        const r = await writeEpisodeReport(store, { modelId: first.modelId }, out);
+        assert.equal(r.episodeId, ev.id);
+        const html = await Deno.readTextFile(out);
+        assert.match(html, /^<!doctype html>/);
+        assert.match(html, /<svg/);
+        assert.doesNotMatch(html, /<script/);
+        const train = await writeEpisodeReport(
+          store,
+          { episodeId: first.episodeIds[0] },
+          join(tmp, "t.html"),
+        );
+        assert.match(await Deno.readTextFile(train.path), /recomputed from stored prices/);
+      },
+    );
+
+    await t.step(
+      "walkForward() trains a model per fold and tests on the following window only",
+      async () => {
+        const wf = await walkForward(store, {
+          train: { symbols: ["AAPL", "SPX"], steps: 256, numEnvs: 2, seed: 1 },
+          trainYears: 2,
+          testYears: 1,
+        });
+        assert.equal(wf.folds.length, 3, "2013-05..2018-05 holds three 2+1-year folds");
+        for (const f of wf.folds) {
+          assert.ok(
+            f.test.start > f.train.end,
+            `fold ${f.index}: test ${f.test.start} after training ${f.train.end}`,
+          );
+        }
+        assert.ok(wf.stitched);
+        assert.equal(wf.aggregate.strategy.folds, 3);
+      },
+    );
+  } finally {
+    await store.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
