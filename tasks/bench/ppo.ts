@@ -10,6 +10,7 @@
  */
 import { resolve } from "node:path";
 import { existsSync } from "node:fs";
+import process from "node:process";
 import { numberArg, parseCommand, Progress, PROJECT_ROOT } from "@lib/util/mod.ts";
 import { BenchVecEnv, makeBenchMarket } from "@lib/env/mod.ts";
 import {
@@ -38,11 +39,17 @@ const SPEC = {
       default: "20480",
       valueName: "N",
     },
-    seed: { type: "string", description: "Seed (market; env starts use seed+1000)", default: "1" },
+    seed: {
+      type: "string",
+      description: "Seed (market; env starts use seed+1000)",
+      default: "1",
+      valueName: "S",
+    },
     backend: {
       type: "string",
       description: "Network backend",
       default: "kernel",
+      valueName: "NAME",
       choices: BACKENDS,
     },
     profile: {
@@ -110,7 +117,11 @@ export async function runPpoBench(
   steps: number,
   seed: number,
   backend: BenchBackend,
-): Promise<{ line: PpoBenchLine; profile: { rollout: number; gae: number; update: number } }> {
+): Promise<{
+  line: PpoBenchLine;
+  profile: { rollout: number; gae: number; update: number };
+  cpuSeconds: number;
+}> {
   // Not timed (as in the reference): data, features, network construction.
   const market = makeBenchMarket(seed);
   const env = new BenchVecEnv(market, { numEnvs: 8, seed: seed + 1000 });
@@ -118,9 +129,11 @@ export async function runPpoBench(
   const updates = Math.max(1, Math.floor(steps / 2048));
   const bar = new Progress(`ppo ${backend}`, { total: updates, unit: "updates" });
   try {
+    const cpu0 = process.cpuUsage();
     const summary = await trainPpo(env, net, specPpoConfig(steps, seed), {
       onUpdate: (s) => bar.tick(1, `${Math.round(s.stepsPerSec)} steps/s`),
     });
+    const cpu = process.cpuUsage(cpu0);
     bar.finish();
     const ret = summary.finalMeanEpisodeReturn;
     return {
@@ -132,6 +145,7 @@ export async function runPpoBench(
         final_mean_episode_return: ret === null ? null : Math.round(ret * 1e6) / 1e6,
       },
       profile: summary.profile,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
     };
   } finally {
     net.dispose();
@@ -179,7 +193,7 @@ export async function main(args: string[]): Promise<void> {
 
   // The reference runs first, in its own process; both see the same machine load.
   const reference = a["with-reference"] ? runReference(steps, seed) : undefined;
-  const { line, profile } = await runPpoBench(steps, seed, backend);
+  const { line, profile, cpuSeconds } = await runPpoBench(steps, seed, backend);
   if (reference) console.log(JSON.stringify(reference));
   console.log(JSON.stringify(line));
   if (a.profile) {
@@ -192,6 +206,9 @@ export async function main(args: string[]): Promise<void> {
         update: r3(profile.update),
         other: r3(line.seconds - profile.rollout - profile.gae - profile.update),
       },
+      // CPU time this process used during training: far below `seconds` when other
+      // processes share the cores
+      cpu_seconds: r3(cpuSeconds),
     }));
   }
   if (reference && "steps_per_sec" in reference) {
