@@ -1,0 +1,173 @@
+/**
+ * Runs the training and evaluation tasks as a user would (`deno run -A tasks/X.ts …`
+ * in a subprocess) against an embedded store in a temporary TT_DATA_DIR.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { openStore } from "@lib/db/mod.ts";
+import { PROJECT_ROOT } from "@lib/util/mod.ts";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(task: string, args: string[], dataDir: string): Promise<Run> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join("tasks", `${task}.ts`), ...args],
+    cwd: PROJECT_ROOT,
+    env: { TT_DATA_DIR: dataDir, DATABASE_URL: "", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function lastJson(stdout: string): Record<string, unknown> {
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  return JSON.parse(line);
+}
+
+/** Row counts of `queries` (label → SQL returning `n`), with one store open. */
+async function counts(
+  dataDir: string,
+  queries: Record<string, string>,
+): Promise<Record<string, number>> {
+  const store = await openStore({ dataDir: join(dataDir, "pgdata") });
+  try {
+    const out: Record<string, number> = {};
+    for (const [k, sql] of Object.entries(queries)) {
+      out[k] = (await store.query<{ n: number }>(sql))[0].n;
+    }
+    return out;
+  } finally {
+    await store.close();
+  }
+}
+
+const n = (table: string, where = "") => `SELECT count(*)::int8 AS n FROM ${table} ${where}`;
+
+for (const task of ["train", "evaluate", "walkforward", "report", "demo"]) {
+  Deno.test(`deno task ${task} --help prints usage and exits 0`, async () => {
+    const r = await run(task, ["--help"], "/nonexistent-tt-data");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^Usage: deno task ${task} \\[options\\]`));
+    assert.match(r.stdout, /Examples:/);
+  });
+}
+
+Deno.test("tasks: train → evaluate → report on the stored sample data, as a user runs them", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "tt_tasks_" });
+  try {
+    await t.step("train on an empty store exits 1 and names the ingest command", async () => {
+      const r = await run("train", ["--steps", "256"], dir);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /deno task ingest --source sample/);
+    });
+
+    await t.step("a bad option value exits 2", async () => {
+      const r = await run("train", ["--steps", "many"], dir);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--steps must be a number/);
+    });
+
+    await t.step("ingest the sample", async () => {
+      const r = await run("ingest", ["--source", "sample", "--json"], dir);
+      assert.equal(r.code, 0, r.stderr);
+    });
+
+    let modelId = 0;
+    let trainEnd = "";
+    await t.step(
+      "train --steps 4096 writes all five episode tables, metrics and a registered model",
+      async () => {
+        const r = await run("train", ["--steps", "4096", "--seed", "2", "--json"], dir);
+        assert.equal(r.code, 0, r.stderr);
+        const s = lastJson(r.stdout);
+        modelId = s.modelId as number;
+        trainEnd = s.end as string;
+        assert.equal(s.timesteps, 4096);
+        assert.deepEqual(s.instruments, ["AAPL", "SPX"]);
+        const files = [...Deno.readDirSync(s.dir as string)].map((e) => e.name).sort();
+        assert.deepEqual(files, ["model.json", "obs_norm.json", "weights.bin"]);
+        for (
+          const table of [
+            "tt_episode",
+            "tt_action",
+            "tt_reward",
+            "tt_equity_curve",
+            "tt_target_weights",
+          ]
+        ) {
+          assert.ok((await count(dir, table)) > 0, `${table} has rows`);
+        }
+        assert.equal(await count(dir, "tt_train_metrics"), s.updates as number);
+        assert.equal(await count(dir, "tt_models"), 1);
+      },
+    );
+
+    await t.step(
+      "evaluate --json runs after the training range and logs an eval episode",
+      async () => {
+        const r = await run("evaluate", ["--model", String(modelId), "--json"], dir);
+        assert.equal(r.code, 0, r.stderr);
+        const s = lastJson(r.stdout);
+        assert.ok((s.start as string) > trainEnd, `${s.start} after ${trainEnd}`);
+        assert.equal(s.inSample, false);
+        assert.ok(typeof (s.strategy as Record<string, number>).sharpe === "number");
+        assert.ok(typeof (s.benchmark as Record<string, number>).sharpe === "number");
+        const ci = s.sharpeDifference as Record<string, number>;
+        assert.ok(ci.lower <= ci.estimate && ci.estimate <= ci.upper);
+        assert.equal(await count(dir, "tt_episode", "WHERE kind = 'eval'"), 1);
+        assert.equal(await count(dir, "tt_episode", "WHERE kind = 'benchmark'"), 1);
+      },
+    );
+
+    await t.step("evaluate refuses another universe (exit 2)", async () => {
+      const r = await run("evaluate", ["--model", String(modelId), "--symbols", "SPX"], dir);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /only be evaluated on that same universe/);
+    });
+
+    await t.step("report --model writes an HTML file and prints its path", async () => {
+      const r = await run("report", ["--model", String(modelId)], dir);
+      assert.equal(r.code, 0, r.stderr);
+      const path = /: (\/.*\.html)$/m.exec(r.stdout)?.[1];
+      assert.ok(path, r.stdout);
+      assert.ok(path.startsWith(join(dir, "reports")));
+      assert.match(await Deno.readTextFile(path), /<svg/);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task demo runs end to end on a fresh data directory and writes the report", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tt_demo_" });
+  try {
+    const r = await run("demo", ["--json"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    for (
+      const stage of [
+        "[1/6] ingest",
+        "[2/6] quality",
+        "[3/6] features",
+        "[4/6] train",
+        "[5/6] evaluate",
+        "[6/6] report",
+      ]
+    ) {
+      assert.ok(r.stderr.includes(stage), `progress shows ${stage}`);
+    }
+    const s = lastJson(r.stdout);
+    assert.equal(s.reportPath, join(dir, "reports", "demo.html"));
+    assert.match(await Deno.readTextFile(s.reportPath as string), /out of sample/);
+    const ev = s.evaluation as Record<string, unknown>;
+    assert.equal(ev.start, "2017-01-03");
+    assert.equal(ev.inSample, false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
