@@ -5,7 +5,7 @@
  * @module
  */
 import { openStore, type Store } from "@lib/db/mod.ts";
-import { ingestCsv, ingestSample, type IngestSummary } from "@lib/data/mod.ts";
+import { ingestCsv, ingestSample, type IngestSummary, listCsvFiles } from "@lib/data/mod.ts";
 import { listArg, numberArg, parseCommand, redact, runTask, UsageError } from "@lib/util/mod.ts";
 
 const SPEC = {
@@ -138,6 +138,8 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   if (delimiter.length !== 1) {
     throw new UsageError(`--delimiter must be one character; got "${a.delimiter}"`);
   }
+  // Fail on a wrong path before opening (and possibly creating) a store.
+  if (source === "csv") await listCsvFiles(a.path as string);
   const url = typeof a["db-url"] === "string" ? a["db-url"] : undefined;
   let store: Store;
   try {
