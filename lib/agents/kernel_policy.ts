@@ -92,6 +92,14 @@ interface Net {
 /**
  * The kernel backend. Besides {@linkcode PolicyBackend} it offers
  * {@linkcode KernelPolicy.gradients} (the raw loss gradient, for tests).
+ * Parameters, gradients, Adam moments and work buffers live in one WebAssembly
+ * memory; every dimension is padded to a multiple of 4 with zeros that stay zero.
+ *
+ * @example
+ * ```ts
+ * const policy = new KernelPolicy(config); // or createKernelPolicy(config)
+ * const { actions } = policy.act(obs, 8, new Rng(1));
+ * ```
  */
 export class KernelPolicy implements PolicyBackend {
   readonly name = "kernel";
@@ -581,7 +589,7 @@ export class KernelPolicy implements PolicyBackend {
     this.#refreshTransposed();
   }
 
-  /** Releases the WebAssembly memory (the backend is unusable afterwards). */
+  /** Drops this backend's view of its WebAssembly memory (freed with the object); unusable afterwards. */
   dispose(): void {
     this.#disposed = true;
     this.#f32 = new Float32Array(0);

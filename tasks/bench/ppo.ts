@@ -68,7 +68,16 @@ const SPEC = {
   ],
 } as const;
 
-/** The SPEC's PPO settings (everything else is trainPpo's default or the policy's). */
+/**
+ * The SPEC's PPO settings (everything else is trainPpo's default or the policy's).
+ * @param steps Total env steps.
+ * @param seed Seed of the run.
+ * @returns Overrides for `trainPpo`.
+ * @example
+ * ```ts
+ * const cfg = specPpoConfig(20480, 1); // 10 updates of 8 × 256 steps
+ * ```
+ */
 export function specPpoConfig(steps: number, seed: number): Partial<PpoConfig> {
   return {
     totalTimesteps: steps,
@@ -111,7 +120,12 @@ async function makeBackend(
  * @param steps Env steps requested.
  * @param seed Seed.
  * @param backend Network backend.
- * @returns The result line and the time split.
+ * @returns The result line, the time split and this process's CPU seconds.
+ * @example
+ * ```ts
+ * const { line } = await runPpoBench(20480, 1, "kernel");
+ * console.log(JSON.stringify(line));
+ * ```
  */
 export async function runPpoBench(
   steps: number,
