@@ -13,38 +13,75 @@ import { FakeGateway, type GatewayFaults } from "../tests/support/fake_gateway.t
 import { PROJECT_ROOT } from "@lib/util/paths.ts";
 
 const SHARED = join(PROJECT_ROOT, "..", "shared", "data");
-const DEFAULT_DATA = [join(SHARED, "daily_sp41"), join(SHARED, "hourly_33")].filter((d) => existsSync(d));
+const DEFAULT_DATA = [join(SHARED, "daily_sp41"), join(SHARED, "hourly_33")].filter((d) =>
+  existsSync(d)
+);
 
 const SPEC = {
   name: "fake-gateway",
-  summary: "A loopback IB Gateway (TWS API protocol, server version 176) for trying `deno task ingest --source ibkr`\n" +
+  summary:
+    "A loopback IB Gateway (TWS API protocol, server version 176) for trying `deno task ingest --source ibkr`\n" +
     "without an IB account. Serves daily/hourly bars from CSV files (DA-<SYM>-….csv daily, <SYM>_1h.csv hourly,\n" +
     "<SYM>.csv daily) and deterministic generated bars for any other symbol. Counts pacing violations by IB's rules\n" +
     "(and answers them with error 162, as IB does); can inject faults.",
   options: {
     port: { type: "string", valueName: "N", description: "TCP port", default: "4002" },
-    host: { type: "string", valueName: "HOST", description: "Address to listen on", default: "127.0.0.1" },
+    host: {
+      type: "string",
+      valueName: "HOST",
+      description: "Address to listen on",
+      default: "127.0.0.1",
+    },
     data: {
       type: "string",
       valueName: "DIR[,DIR]",
       description: `CSV directories to serve [default: ${DEFAULT_DATA.join(",") || "none found"}]`,
     },
-    "no-generate": { type: "boolean", description: "Refuse symbols without a CSV file (error 200)" },
-    watchlist: { type: "string", valueName: "FILE", description: "Take primary exchanges from a watchlist" },
+    "no-generate": {
+      type: "boolean",
+      description: "Refuse symbols without a CSV file (error 200)",
+    },
+    watchlist: {
+      type: "string",
+      valueName: "FILE",
+      description: "Take primary exchanges from a watchlist",
+    },
     "require-primary": {
       type: "string",
       valueName: "A,B",
-      description: "Answer 200 'No security definition' for these symbols unless asked with their primary exchange",
+      description:
+        "Answer 200 'No security definition' for these symbols unless asked with their primary exchange",
     },
-    ambiguous: { type: "string", valueName: "A,B", description: "Give these symbols a second SMART/USD listing" },
-    listing: { type: "string", valueName: "SYM=DATE,…", description: "First available date per symbol (head timestamp)" },
-    "pacing-errors": { type: "string", valueName: "N", description: "Answer the first N historical requests with 162" },
-    "disconnect-after": { type: "string", valueName: "N", description: "Drop the connection once after N messages" },
-    "delay-ms": { type: "string", valueName: "MS", description: "Delay each historical answer (clock ms)" },
+    ambiguous: {
+      type: "string",
+      valueName: "A,B",
+      description: "Give these symbols a second SMART/USD listing",
+    },
+    listing: {
+      type: "string",
+      valueName: "SYM=DATE,…",
+      description: "First available date per symbol (head timestamp)",
+    },
+    "pacing-errors": {
+      type: "string",
+      valueName: "N",
+      description: "Answer the first N historical requests with 162",
+    },
+    "disconnect-after": {
+      type: "string",
+      valueName: "N",
+      description: "Drop the connection once after N messages",
+    },
+    "delay-ms": {
+      type: "string",
+      valueName: "MS",
+      description: "Delay each historical answer (clock ms)",
+    },
     "time-scale": {
       type: "string",
       valueName: "X",
-      description: "Run the pacing clock X times faster (give the ingest TT_IBKR_TIME_SCALE=X and the same origin)",
+      description:
+        "Run the pacing clock X times faster (give the ingest TT_IBKR_TIME_SCALE=X and the same origin)",
     },
     quiet: { type: "boolean", description: "Do not log requests" },
   },
@@ -62,7 +99,9 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   for (const d of dataDirs) if (!existsSync(d)) throw new UsageError(`--data: no directory ${d}`);
   const primaryExchanges: Record<string, string> = {};
   if (typeof a.watchlist === "string") {
-    for (const w of await readWatchlist(a.watchlist)) if (w.primaryExchange) primaryExchanges[w.symbol] = w.primaryExchange;
+    for (const w of await readWatchlist(a.watchlist)) {
+      if (w.primaryExchange) primaryExchanges[w.symbol] = w.primaryExchange;
+    }
   }
   const listings: Record<string, string> = {};
   for (const item of listArg(a.listing) ?? []) {
@@ -87,7 +126,9 @@ export async function main(args: string[] = Deno.args): Promise<void> {
     generate: a["no-generate"] !== true,
     primaryExchanges,
     faults,
-    clock: scale ? scaledClock(scale, Number(Deno.env.get("TT_IBKR_TIME_ORIGIN") ?? Date.now())) : clockFromEnv(),
+    clock: scale
+      ? scaledClock(scale, Number(Deno.env.get("TT_IBKR_TIME_ORIGIN") ?? Date.now()))
+      : clockFromEnv(),
     log: quiet ? undefined : (line) => console.log(`[gateway] ${line}`),
   });
   for (const line of gw.describe()) console.log(line);

@@ -128,8 +128,14 @@ export function planChunks(
       const yearBack = yearsBefore(hi, 1);
       lo = Math.max(start, yearBack);
       duration = lo === yearBack ? "1 Y" : durationFor(hi - lo, spec);
+    } else if (spec.daily) {
+      // Lean: one request; over a year, the fewest calendar years reaching back to `start`.
+      lo = start;
+      let years = 1;
+      while (yearsBefore(hi, years) > start) years++;
+      duration = hi - lo <= 365 * DAY ? durationFor(hi - lo, spec) : `${years} Y`;
     } else {
-      lo = spec.daily ? start : Math.max(start, hi - spec.maxDurationSeconds * 1000);
+      lo = Math.max(start, hi - spec.maxDurationSeconds * 1000);
       duration = durationFor(hi - lo, spec);
     }
     out.push({ start: lo, end: hi, endDateTime: formatIbDateTime(hi - 1000), duration });

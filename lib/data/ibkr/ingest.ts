@@ -326,7 +326,9 @@ export async function ingestIbkr(
       bar.tick(1, `${rows} bars, ${waitNote()}`);
       overall.note(`${symbol} ${bar.done}/${chunks.length} requests, ${waitNote()}`);
     }
-    bar.finish(`${rows} bars${resumed ? `, ${resumed} requests already in the store` : ""}, ${waitNote()}`);
+    bar.finish(
+      `${rows} bars${resumed ? `, ${resumed} requests already in the store` : ""}, ${waitNote()}`,
+    );
   }
 
   function fetchChunk(stock: StockSpec, chunk: ChunkRequest) {
