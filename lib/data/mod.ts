@@ -9,3 +9,4 @@ export * from "./csv.ts";
 export * from "./ingest.ts";
 export * from "./sample.ts";
 export * from "./quality.ts";
+export * from "./ibkr/mod.ts";
