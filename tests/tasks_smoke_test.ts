@@ -92,19 +92,21 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
         assert.deepEqual(s.instruments, ["AAPL", "SPX"]);
         const files = [...Deno.readDirSync(s.dir as string)].map((e) => e.name).sort();
         assert.deepEqual(files, ["model.json", "obs_norm.json", "weights.bin"]);
-        for (
-          const table of [
-            "tt_episode",
-            "tt_action",
-            "tt_reward",
-            "tt_equity_curve",
-            "tt_target_weights",
-          ]
-        ) {
-          assert.ok((await count(dir, table)) > 0, `${table} has rows`);
-        }
-        assert.equal(await count(dir, "tt_train_metrics"), s.updates as number);
-        assert.equal(await count(dir, "tt_models"), 1);
+        const tables = [
+          "tt_episode",
+          "tt_action",
+          "tt_reward",
+          "tt_equity_curve",
+          "tt_target_weights",
+        ];
+        const c = await counts(dir, {
+          ...Object.fromEntries(tables.map((t) => [t, n(t)])),
+          metrics: n("tt_train_metrics"),
+          models: n("tt_models"),
+        });
+        for (const table of tables) assert.ok(c[table] > 0, `${table} has rows`);
+        assert.equal(c.metrics, s.updates as number);
+        assert.equal(c.models, 1);
       },
     );
 
@@ -120,8 +122,11 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
         assert.ok(typeof (s.benchmark as Record<string, number>).sharpe === "number");
         const ci = s.sharpeDifference as Record<string, number>;
         assert.ok(ci.lower <= ci.estimate && ci.estimate <= ci.upper);
-        assert.equal(await count(dir, "tt_episode", "WHERE kind = 'eval'"), 1);
-        assert.equal(await count(dir, "tt_episode", "WHERE kind = 'benchmark'"), 1);
+        const c = await counts(dir, {
+          eval: n("tt_episode", "WHERE kind = 'eval'"),
+          benchmark: n("tt_episode", "WHERE kind = 'benchmark'"),
+        });
+        assert.deepEqual(c, { eval: 1, benchmark: 1 });
       },
     );
 
