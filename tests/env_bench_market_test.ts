@@ -62,7 +62,7 @@ Deno.test("BenchVecEnv.step() clips, scales to gross ≤ 1, earns w·r(t+1) and 
   const m = handMarket(300);
   const env = new BenchVecEnv(m, { numEnvs: 1, seed: 3 });
   const obs0 = env.reset();
-  const t0 = env.days[0];
+  const t0 = env.currentDays[0];
   assert.ok(t0 >= 20 && t0 <= 300 - 1 - 252);
   assert.equal(obs0.length, 2 * 8 + 2);
   assert.deepEqual(obs0.subarray(0, 16), m.features.subarray(t0 * 16, t0 * 16 + 16));
@@ -72,7 +72,7 @@ Deno.test("BenchVecEnv.step() clips, scales to gross ≤ 1, earns w·r(t+1) and 
   const s1 = env.step(Float32Array.from([2, -0.5]));
   const r0 = 1 / (100 + t0), r1 = 0.01; // returns of day t0 + 1
   near(s1.rewards[0], (2 / 3) * r0 - (1 / 3) * r1 - 0.0005 * 1, 1e-6);
-  assert.equal(env.days[0], t0 + 1);
+  assert.equal(env.currentDays[0], t0 + 1);
   assert.deepEqual(
     s1.observations.subarray(0, 16),
     m.features.subarray((t0 + 1) * 16, (t0 + 2) * 16),
@@ -91,7 +91,7 @@ Deno.test("BenchVecEnv ends an episode after 252 steps: truncated, final observa
   const m = handMarket(300);
   const env = new BenchVecEnv(m, { numEnvs: 2, seed: 9 });
   env.reset();
-  const start = env.days;
+  const start = env.currentDays;
   let sum = 0;
   let last;
   for (let k = 0; k < 252; k++) {
@@ -111,7 +111,7 @@ Deno.test("BenchVecEnv ends an episode after 252 steps: truncated, final observa
   assert.deepEqual(Array.from(last!.observations.subarray(16, 18)), [0, 0]);
   assert.equal(env.finishedReturns.length, 2);
   near(env.finishedReturns[0], sum, 1e-5); // rewards are float32, the episode return float64
-  const again = env.days;
+  const again = env.currentDays;
   assert.ok(again.every((t) => t >= 20 && t <= 300 - 1 - 252));
 });
 

@@ -258,7 +258,7 @@ export class BenchVecEnv implements VecEnv {
   }
 
   /** Current day index of each env (read-only view for tests and logging). */
-  get days(): Int32Array {
+  get currentDays(): Int32Array {
     return this.#t.slice();
   }
 
