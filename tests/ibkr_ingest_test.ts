@@ -23,7 +23,7 @@ import {
   FakeGateway,
   type FakeGatewayOptions,
 } from "./support/fake_gateway.ts";
-import { storeFactories } from "./support/stores.ts";
+import { createTempDatabase, storeFactories, TEST_DATABASE_URL } from "./support/stores.ts";
 
 const DAY = 86_400_000;
 const SHARED = join(PROJECT_ROOT, "..", "shared", "data");
@@ -437,177 +437,174 @@ for (const factory of storeFactories()) {
   });
 }
 
+// Fault scenarios share one embedded store (opening PGlite is the slow part); each uses
+// its own symbols, its own gateway (fresh counters) and its own client id.
 Deno.test({
-  name: "ingestIbkr() retries after injected pacing errors (162) and loses no bar",
+  name: "ingestIbkr() under faults",
   ...INTEGRATION,
-  async fn() {
-    const symbols = ["AAPL", "KO", "PEP", "WMT", "CVX", "T"];
-    const { gw, port } = gateway({ faults: { pacingErrors: 3 } });
+  async fn(t) {
     const store = await openStore({ dataDir: "memory://" });
-    try {
-      const summary = await ingestIbkr(
-        store,
-        ingestOptions(port, { symbols: symbols.map((symbol) => ({ symbol })), mode: "lean" }),
-      );
-      assert.equal(gw.stats.injected162, 3);
-      assert.equal(summary.retries, 3);
-      assert.deepEqual(summary.symbolsSkipped, []);
-      assert.equal(gw.stats.pacingViolations, 0, gw.stats.violations.join("; "));
-      assert.equal(summary.requests, symbols.length + 3);
-      const total = await assertRowsEqualServed(
-        store,
-        gw,
+    const y2020: [number, number] = [Date.UTC(2020, 0, 1), Date.UTC(2021, 0, 1)];
+    const rowsOf = (symbols: string[]) =>
+      countRows(store, "SELECT count(*) AS n FROM tt_prices WHERE instrument = ANY($1::text[])", [
         symbols,
-        "1 day",
-        Date.UTC(2020, 0, 1),
-        Date.UTC(2021, 0, 1),
-      );
-      assert.equal(await countRows(store, "SELECT count(*) AS n FROM tt_prices"), total);
-    } finally {
-      await store.close();
-      await gw.stop();
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "ingestIbkr() reconnects after the gateway drops the connection mid-run and resumes without gaps",
-  ...INTEGRATION,
-  async fn() {
-    const symbols = ["AAPL", "MSFT", "IBM", "INTC", "CSCO", "ORCL", "QCOM", "ADBE"];
-    // 5 messages follow the handshake, then 4 per symbol (details, end, head, bars): drop inside the 4th symbol.
-    const { gw, port } = gateway({ faults: { disconnectAfterMessages: 5 + 4 * 3 + 2 } });
-    const store = await openStore({ dataDir: "memory://" });
+      ]);
     try {
-      const summary = await ingestIbkr(
-        store,
-        ingestOptions(port, { symbols: symbols.map((symbol) => ({ symbol })) }),
+      await t.step("injected pacing errors (162) are retried and no bar is lost", async () => {
+        const symbols = ["AAPL", "KO", "PEP", "WMT", "CVX", "T"];
+        const { gw, port } = gateway({ faults: { pacingErrors: 3 } });
+        try {
+          const summary = await ingestIbkr(
+            store,
+            ingestOptions(port, {
+              symbols: symbols.map((symbol) => ({ symbol })),
+              mode: "lean",
+              clientId: 31,
+            }),
+          );
+          assert.equal(gw.stats.injected162, 3);
+          assert.equal(summary.retries, 3);
+          assert.deepEqual(summary.symbolsSkipped, []);
+          assert.equal(gw.stats.pacingViolations, 0, gw.stats.violations.join("; "));
+          assert.equal(summary.requests, symbols.length + 3);
+          const total = await assertRowsEqualServed(store, gw, symbols, "1 day", ...y2020);
+          assert.equal(await rowsOf(symbols), total);
+        } finally {
+          await gw.stop();
+        }
+      });
+
+      await t.step(
+        "a connection dropped mid-run is reconnected and the run resumes without gaps",
+        async () => {
+          const symbols = ["MSFT", "IBM", "INTC", "CSCO", "ORCL", "QCOM", "ADBE", "AMGN"];
+          // 5 messages follow the handshake, then 4 per symbol (details, end, head, bars): drop inside the 4th symbol.
+          const { gw, port } = gateway({ faults: { disconnectAfterMessages: 5 + 4 * 3 + 2 } });
+          try {
+            const summary = await ingestIbkr(
+              store,
+              ingestOptions(port, { symbols: symbols.map((symbol) => ({ symbol })), clientId: 32 }),
+            );
+            assert.equal(gw.stats.disconnects, 1);
+            assert.ok(gw.stats.connections >= 2, "the client connected again");
+            assert.equal(summary.reconnects, 1);
+            assert.ok(summary.retries >= 1);
+            assert.deepEqual(summary.symbolsSkipped, []);
+            assert.equal(gw.stats.pacingViolations, 0, gw.stats.violations.join("; "));
+            const total = await assertRowsEqualServed(store, gw, symbols, "1 day", ...y2020);
+            assert.equal(await rowsOf(symbols), total);
+          } finally {
+            await gw.stop();
+          }
+        },
       );
-      assert.equal(gw.stats.disconnects, 1);
-      assert.ok(gw.stats.connections >= 2, "the client connected again");
-      assert.equal(summary.reconnects, 1);
-      assert.ok(summary.retries >= 1);
-      assert.deepEqual(summary.symbolsSkipped, []);
-      assert.equal(gw.stats.pacingViolations, 0, gw.stats.violations.join("; "));
-      await assertRowsEqualServed(
-        store,
-        gw,
-        symbols,
-        "1 day",
-        Date.UTC(2020, 0, 1),
-        Date.UTC(2021, 0, 1),
+
+      await t.step(
+        "advanced mode falls back to SMART + primary exchange on 'no security definition' and ambiguity",
+        async () => {
+          const { gw, port } = gateway({
+            primaryExchanges: { NVDA: "NASDAQ", AMBG: "NYSE", NOPE: "NYSE" },
+            faults: { requirePrimaryExchange: ["NVDA", "NOPE"], ambiguous: ["AMBG"] },
+          });
+          try {
+            const list: WatchlistEntry[] = [
+              { symbol: "NVDA", primaryExchange: "NASDAQ" },
+              { symbol: "AMBG", primaryExchange: "NYSE" },
+              { symbol: "NOPE" },
+            ];
+            const adv = await ingestIbkr(
+              store,
+              ingestOptions(port, { symbols: list, clientId: 33 }),
+            );
+            assert.deepEqual(adv.symbolsSkipped.map((s) => s.symbol), ["NOPE"]);
+            assert.match(
+              adv.symbolsSkipped[0].reason,
+              /no security definition.*no primary exchange/i,
+            );
+            await assertRowsEqualServed(store, gw, ["NVDA", "AMBG"], "1 day", ...y2020);
+            const inst = await store.query<
+              { symbol: string; exchange: string; primary_exchange: string }
+            >(
+              "SELECT symbol, exchange, primary_exchange FROM tt_instruments WHERE symbol IN ('NVDA', 'AMBG', 'NOPE') ORDER BY symbol",
+            );
+            assert.deepEqual(inst.map((r) => [r.symbol, r.exchange, r.primary_exchange]), [
+              ["AMBG", "SMART", "NYSE"],
+              ["NVDA", "SMART", "NASDAQ"],
+            ]);
+            const paced = gw.requests.filter((r) => r.symbol !== "NOPE");
+            assert.equal(paced.length, 4);
+            for (const r of paced) {
+              assert.equal(r.exchange, "SMART");
+              assert.ok(
+                r.primaryExch && r.conId,
+                `${r.symbol} ${r.kind} asked with primary exchange and conId`,
+              );
+            }
+            // Lean mode asks Stock(symbol, "SMART", "USD") as given: without a primary exchange IB refuses it.
+            const lean = await ingestIbkr(
+              store,
+              ingestOptions(port, { symbols: [{ symbol: "NOPE" }], mode: "lean", clientId: 34 }),
+            );
+            assert.match(lean.symbolsSkipped[0]?.reason ?? "", /IB error 200/);
+            assert.equal(await rowsOf(["NOPE"]), 0);
+          } finally {
+            await gw.stop();
+          }
+        },
+      );
+
+      await t.step(
+        "advanced mode never asks for bars before the head timestamp; lean asks once, same bars",
+        async () => {
+          // NEWCO is fetched in advanced mode, its twin NEWCP (same listing date) in lean mode.
+          const { gw, port } = gateway({
+            faults: { listings: { NEWCO: "2024-06-03", NEWCP: "2024-06-03" } },
+          });
+          const head = Date.UTC(2024, 5, 3);
+          const range = { start: "2022-01-01", end: "2024-12-31" };
+          const from = Date.UTC(2022, 0, 1), to = Date.UTC(2025, 0, 1);
+          try {
+            await ingestIbkr(
+              store,
+              ingestOptions(port, { ...range, symbols: [{ symbol: "NEWCO" }], clientId: 35 }),
+            );
+            const hist = gw.requests.filter((r) => r.kind === "historical");
+            assert.equal(hist.length, 1, "one request instead of three yearly ones");
+            assert.ok(
+              hist[0].windowStart! >= head - DAY,
+              `window starts ${new Date(hist[0].windowStart!).toISOString()}`,
+            );
+            assert.equal(hist[0].duration, "212 D");
+            assert.equal(gw.stats.requestsBeforeHead, 0);
+            const [inst] = await store.query<{ first_bar: Date }>(
+              "SELECT first_bar FROM tt_instruments WHERE symbol = 'NEWCO'",
+            );
+            assert.equal(new Date(inst.first_bar).getTime(), head);
+            const n = await assertRowsEqualServed(store, gw, ["NEWCO"], "1 day", from, to);
+            assert.equal((await readPrices(store, { instruments: ["NEWCO"] })).timestamp[0], head);
+
+            await ingestIbkr(
+              store,
+              ingestOptions(port, {
+                ...range,
+                symbols: [{ symbol: "NEWCP" }],
+                mode: "lean",
+                clientId: 36,
+              }),
+            );
+            const leanHist = gw.requests.filter((r) =>
+              r.kind === "historical" && r.symbol === "NEWCP"
+            );
+            assert.deepEqual(leanHist.map((r) => r.duration), ["3 Y"]);
+            assert.ok(leanHist[0].windowStart! < head, "lean mode does not know the listing date");
+            assert.equal(await assertRowsEqualServed(store, gw, ["NEWCP"], "1 day", from, to), n);
+          } finally {
+            await gw.stop();
+          }
+        },
       );
     } finally {
       await store.close();
-      await gw.stop();
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "advanced mode falls back to SMART + primary exchange on 'no security definition' and ambiguity, and records it",
-  ...INTEGRATION,
-  async fn() {
-    const { gw, port } = gateway({
-      primaryExchanges: { MSFT: "NASDAQ", AMBG: "NYSE", NOPE: "NYSE" },
-      faults: { requirePrimaryExchange: ["MSFT", "NOPE"], ambiguous: ["AMBG"] },
-    });
-    const store = await openStore({ dataDir: "memory://" });
-    try {
-      const list: WatchlistEntry[] = [
-        { symbol: "MSFT", primaryExchange: "NASDAQ" },
-        { symbol: "AMBG", primaryExchange: "NYSE" },
-        { symbol: "NOPE" },
-      ];
-      const adv = await ingestIbkr(store, ingestOptions(port, { symbols: list }));
-      assert.deepEqual(adv.symbolsSkipped.map((s) => s.symbol), ["NOPE"]);
-      assert.match(adv.symbolsSkipped[0].reason, /no security definition.*no primary exchange/i);
-      await assertRowsEqualServed(
-        store,
-        gw,
-        ["MSFT", "AMBG"],
-        "1 day",
-        Date.UTC(2020, 0, 1),
-        Date.UTC(2021, 0, 1),
-      );
-      const inst = await store.query<
-        { symbol: string; exchange: string; primary_exchange: string; con_id: number }
-      >(
-        "SELECT symbol, exchange, primary_exchange, con_id FROM tt_instruments ORDER BY symbol",
-      );
-      assert.deepEqual(inst.map((r) => [r.symbol, r.exchange, r.primary_exchange]), [[
-        "AMBG",
-        "SMART",
-        "NYSE",
-      ], ["MSFT", "SMART", "NASDAQ"]]);
-      for (const r of gw.requests.filter((r) => r.symbol !== "NOPE")) {
-        assert.equal(r.exchange, "SMART");
-        assert.ok(
-          r.primaryExch && r.conId,
-          `${r.symbol} ${r.kind} asked with primary exchange and conId`,
-        );
-      }
-      // Lean mode asks Stock(symbol, "SMART", "USD") as given: without a primary exchange IB refuses it.
-      const lean = await ingestIbkr(
-        store,
-        ingestOptions(port, { symbols: [{ symbol: "NOPE" }], mode: "lean", clientId: 13 }),
-      );
-      assert.match(lean.symbolsSkipped[0]?.reason ?? "", /IB error 200/);
-    } finally {
-      await store.close();
-      await gw.stop();
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "advanced mode never asks for bars before the head timestamp (listing date); lean asks once and keeps the same bars",
-  ...INTEGRATION,
-  async fn() {
-    // NEWCO is fetched in advanced mode, its twin NEWCP (same listing date) in lean mode.
-    const { gw, port } = gateway({
-      faults: { listings: { NEWCO: "2024-06-03", NEWCP: "2024-06-03" } },
-    });
-    const head = Date.UTC(2024, 5, 3);
-    const range = { start: "2022-01-01", end: "2024-12-31" };
-    const store = await openStore({ dataDir: "memory://" });
-    try {
-      await ingestIbkr(store, ingestOptions(port, { ...range, symbols: [{ symbol: "NEWCO" }] }));
-      const hist = gw.requests.filter((r) => r.kind === "historical");
-      assert.equal(hist.length, 1, "one request instead of three yearly ones");
-      assert.ok(
-        hist[0].windowStart! >= head - DAY,
-        `window starts ${new Date(hist[0].windowStart!).toISOString()}`,
-      );
-      assert.equal(hist[0].duration, "212 D");
-      assert.equal(gw.stats.requestsBeforeHead, 0);
-      const [inst] = await store.query<{ first_bar: Date }>(
-        "SELECT first_bar FROM tt_instruments WHERE symbol = 'NEWCO'",
-      );
-      assert.equal(new Date(inst.first_bar).getTime(), head);
-      const from = Date.UTC(2022, 0, 1), to = Date.UTC(2025, 0, 1);
-      const n = await assertRowsEqualServed(store, gw, ["NEWCO"], "1 day", from, to);
-      assert.equal((await readPrices(store, { instruments: ["NEWCO"] })).timestamp[0], head);
-
-      await ingestIbkr(
-        store,
-        ingestOptions(port, {
-          ...range,
-          symbols: [{ symbol: "NEWCP" }],
-          mode: "lean",
-          clientId: 14,
-        }),
-      );
-      const leanHist = gw.requests.filter((r) => r.kind === "historical" && r.symbol === "NEWCP");
-      assert.deepEqual(leanHist.map((r) => r.duration), ["3 Y"]);
-      assert.ok(leanHist[0].windowStart! < head, "lean mode does not know the listing date");
-      assert.equal(await assertRowsEqualServed(store, gw, ["NEWCP"], "1 day", from, to), n);
-    } finally {
-      await store.close();
-      await gw.stop();
     }
   },
 });
@@ -652,9 +649,11 @@ Deno.test({
       "21",
       "--json",
     ];
+    // The server when there is one (opening a fresh PGlite directory three times is slow).
+    const server = TEST_DATABASE_URL ? await createTempDatabase() : undefined;
     const env = {
       TT_DATA_DIR: dir,
-      DATABASE_URL: "",
+      DATABASE_URL: server?.url ?? "",
       TT_IBKR_TIME_SCALE: String(SCALE),
       TT_IBKR_TIME_ORIGIN: String(ORIGIN),
     };
@@ -688,7 +687,9 @@ Deno.test({
         "the rerun skipped requests the killed run had committed",
       );
 
-      const store = await openStore({ dataDir: join(dir, "pgdata") });
+      const store = await openStore(
+        server ? { url: server.url } : { dataDir: join(dir, "pgdata") },
+      );
       try {
         const total = await assertRowsEqualServed(
           store,
@@ -717,6 +718,7 @@ Deno.test({
     } finally {
       await gw.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await server?.drop();
     }
   },
 });
