@@ -69,7 +69,11 @@ export interface RefreshOptions extends FeatureSelection {
   instruments?: string[];
   /** Default `"1 day"`. */
   barSize?: string;
-  /** Inclusive start of the bars read (ISO date). Features need warm-up bars before it. */
+  /**
+   * Write only values from this date (ISO, inclusive). Earlier bars are still read as
+   * history, so every value written equals the one a full run writes (windows, ranks
+   * and exponential means all see the same past).
+   */
   start?: string;
   /** Inclusive end (ISO date). */
   end?: string;
@@ -94,9 +98,16 @@ async function loadBars(store: Store, options: RefreshOptions): Promise<BarColum
   return options.bars ?? await readPrices(store, {
     instruments: options.instruments,
     barSize: options.barSize ?? "1 day",
-    start: options.start,
     end: options.end,
   });
+}
+
+/** Keeps rows at or after `start` (an ISO date or date-time, UTC). */
+function fromStart(frame: pl.DataFrame, start: string | undefined): pl.DataFrame {
+  if (start === undefined) return frame;
+  const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(start) ? `${start}T00:00:00Z` : start);
+  if (Number.isNaN(t)) throw new RangeError(`--start is not a date: ${start}`);
+  return frame.filter(pl.col("timestamp").gtEq(pl.lit(new Date(t))));
 }
 
 /**
@@ -119,7 +130,9 @@ export async function refreshFeatures(
   if (bars.instrument.length === 0) throw new RangeError(noBars(options));
   const t1 = performance.now();
   const names = resolveFeatureNames(options);
-  const rows = featureRows(toLongForm(computeFeatures(bars, { names }), names));
+  const rows = featureRows(
+    toLongForm(fromStart(computeFeatures(bars, { names }), options.start), names),
+  );
   const t2 = performance.now();
   const written = await upsertFeatures(store, options.barSize ?? "1 day", rows, options);
   const t3 = performance.now();
@@ -162,7 +175,7 @@ export async function refreshSignals(
   const frame = computeFeatures(bars, {
     names: [...SIGNAL_FEATURES.momentum, ...SIGNAL_FEATURES.mean_reversion],
   });
-  const signals = computeSignals(frame, options);
+  const signals = computeSignals(fromStart(frame, options.start), options);
   const t2 = performance.now();
   const written = await upsertSignalScores(
     store,

@@ -1,0 +1,191 @@
+/**
+ * `deno task bench features`: the feature pipeline of `../shared/bench/SPEC.md` section 2
+ * (same synthetic data distributions, the same 14 features, long form with nulls
+ * dropped), printed as the reference's JSON line; `--with-reference` runs the pandas
+ * script too, in the same run; `--refresh` adds the full store refresh (features +
+ * signals + upserts into an in-memory PGlite).
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import pl from "nodejs-polars";
+import { numberArg, parseCommand, PROJECT_ROOT } from "@lib/util/mod.ts";
+import { openStore, upsertPrices } from "@lib/db/mod.ts";
+import {
+  FEATURE_SET_NAMES,
+  FEATURE_SETS,
+  type FeatureSetName,
+  featuresLazy,
+  longFormLazy,
+  refreshFeatures,
+  refreshSignals,
+  syntheticBarColumns,
+  syntheticBars,
+  syntheticFrame,
+} from "@lib/features/mod.ts";
+
+const SPEC = {
+  name: "bench features",
+  summary:
+    "SPEC.md section 2 feature pipeline over S symbols × D business days of seeded synthetic OHLCV. " +
+    "Timed: sort + features + melt to long form + dropping nulls. Prints one JSON line per implementation.",
+  options: {
+    symbols: { type: "string", description: "Symbols S", default: "52", valueName: "S" },
+    days: {
+      type: "string",
+      description: "Business days D (≥ 120)",
+      default: "252",
+      valueName: "D",
+    },
+    seed: {
+      type: "string",
+      description: "Seed of the synthetic data",
+      default: "7",
+      valueName: "N",
+    },
+    "with-reference": {
+      type: "boolean",
+      description:
+        "Also run ../shared/bench/features_ref.py with /usr/bin/python3 (pandas) and print its line",
+    },
+    refresh: {
+      type: "boolean",
+      description:
+        "Also time the full refresh of the S×D bars in an in-memory PGlite: read tt_prices, " +
+        "features + signals, upserts into tt_features and tt_signal_scores",
+    },
+    "refresh-set": {
+      type: "string",
+      description: "Feature set of the refresh",
+      choices: FEATURE_SET_NAMES,
+      default: "all",
+    },
+  },
+  examples: [
+    "deno task bench features --symbols 500 --days 2520 --with-reference",
+    "deno task bench features --symbols 52 --days 252 --refresh",
+  ],
+} as const;
+
+/** Peak resident set of this process in MB (`VmHWM`), or NaN where /proc is absent. */
+export function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(Deno.readTextFileSync("/proc/self/status"));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * The timed work of SPEC section 2: sort, the 14 features, melt to long form, drop nulls.
+ * @param frame The synthetic bars frame.
+ * @returns The long frame (instrument, timestamp, feature, value).
+ */
+export function specPipeline(frame: pl.DataFrame): pl.DataFrame {
+  const names = FEATURE_SETS.spec;
+  return longFormLazy(featuresLazy(frame.lazy(), names), names).collectSync();
+}
+
+/**
+ * Times the full refresh of S×D synthetic bars in an in-memory PGlite: read tt_prices,
+ * compute the feature set and the three signals, upsert both (a second, idempotent run
+ * is timed too). Opening the store and loading the prices are not timed.
+ * @returns The JSON line.
+ */
+async function fullRefresh(symbols: number, days: number, seed: number, set: FeatureSetName) {
+  const store = await openStore({ dataDir: "memory://" });
+  try {
+    await upsertPrices(store, "1 day", syntheticBarColumns(syntheticBars(symbols, days, seed)));
+    const run = async () => {
+      const t0 = performance.now();
+      const f = await refreshFeatures(store, { set });
+      const s = await refreshSignals(store, {});
+      return { seconds: (performance.now() - t0) / 1000, f, s };
+    };
+    const first = await run();
+    const again = await run();
+    const r3 = (x: number) => Math.round(x * 1000) / 1000;
+    const phases = (x: typeof first) => ({
+      read: r3(x.f.seconds.read + x.s.seconds.read),
+      compute: r3(x.f.seconds.compute + x.s.seconds.compute),
+      write: r3(x.f.seconds.write + x.s.seconds.write),
+    });
+    return {
+      impl: "nodejs-polars",
+      workload: "full_refresh",
+      store: store.kind,
+      symbols,
+      days,
+      feature_set: set,
+      feature_rows: first.f.rowsWritten,
+      signal_rows: first.s.rowsWritten,
+      seconds: r3(first.seconds),
+      phases: phases(first),
+      rerun_seconds: r3(again.seconds),
+      rerun_phases: phases(again),
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+function runReference(symbols: number, days: number, seed: number): string {
+  const script = resolve(PROJECT_ROOT, "..", "shared", "bench", "features_ref.py");
+  const out = new Deno.Command("/usr/bin/python3", {
+    args: [script, "--symbols", String(symbols), "--days", String(days), "--seed", String(seed)],
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" | ");
+    return JSON.stringify({ impl: "pandas", error: `features_ref.py failed: ${err}` });
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/**
+ * Runs the benchmark.
+ * @param args Command-line arguments after `features`.
+ */
+export async function main(args: string[]): Promise<void> {
+  const a = parseCommand(SPEC, args);
+  const symbols = numberArg(a, "symbols", { min: 1, integer: true })!;
+  const days = numberArg(a, "days", { min: 120, integer: true })!;
+  const seed = numberArg(a, "seed", { integer: true })!;
+
+  // The reference runs first, in its own process, so its memory never overlaps ours.
+  const reference = a["with-reference"] ? runReference(symbols, days, seed) : undefined;
+
+  const frame = syntheticFrame(syntheticBars(symbols, days, seed));
+  const t0 = performance.now();
+  const long = specPipeline(frame);
+  const seconds = (performance.now() - t0) / 1000;
+  const line = {
+    impl: "nodejs-polars",
+    symbols,
+    days,
+    rows_out: long.height,
+    seconds: Math.round(seconds * 1000) / 1000,
+    peak_rss_mb: Math.round(peakRssMb() * 10) / 10,
+  };
+  if (reference) console.log(reference);
+  console.log(JSON.stringify(line));
+  if (reference) {
+    try {
+      const ref = JSON.parse(reference);
+      if (typeof ref.seconds === "number") {
+        console.log(JSON.stringify({
+          speedup: Math.round((ref.seconds / line.seconds) * 10) / 10,
+          memory_ratio: Math.round((line.peak_rss_mb / ref.peak_rss_mb) * 1000) / 1000,
+          rows_match: ref.rows_out === line.rows_out,
+        }));
+      }
+    } catch { /* the reference line is printed as is */ }
+  }
+  if (a.refresh) {
+    console.log(
+      JSON.stringify(await fullRefresh(symbols, days, seed, a["refresh-set"] as FeatureSetName)),
+    );
+  }
+}
