@@ -6,9 +6,18 @@
  *
  * @module
  */
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { openStore } from "@lib/db/mod.ts";
 import { DEMO_DEFAULTS, runDemo } from "@lib/pipeline/mod.ts";
-import { type CommandSpec, numberArg, parseCommand, runTask } from "@lib/util/mod.ts";
+import {
+  type CommandSpec,
+  dataDir,
+  numberArg,
+  parseCommand,
+  PROJECT_ROOT,
+  runTask,
+} from "@lib/util/mod.ts";
 import { trainProgress } from "./train.ts";
 
 const SPEC: CommandSpec = {
@@ -45,10 +54,35 @@ const SPEC: CommandSpec = {
   examples: ["deno task demo", "deno task demo --steps 20000 --seed 7"],
 };
 
+async function createEmbeddedStore(dir: string): Promise<void> {
+  const storeModule = pathToFileURL(join(PROJECT_ROOT, "lib", "db", "store.ts")).href;
+  const code = `const { openStore } = await import(${JSON.stringify(storeModule)});
+    const s = await openStore({ dataDir: ${JSON.stringify(dir)} });
+    await s.close();`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    cwd: PROJECT_ROOT,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) {
+    throw new Error(`Could not create the embedded database in ${dir} (exit ${out.code})`);
+  }
+}
+
 async function main() {
   const args = parseCommand(SPEC);
   const started = performance.now();
-  const store = await openStore({ url: undefined });
+  const url = Deno.env.get("DATABASE_URL") || undefined;
+  const pgdata = join(dataDir(), "pgdata");
+  if (!url && !(await Deno.stat(pgdata).then(() => true, () => false))) {
+    // Creating the embedded database (initdb + migrations) leaves a few hundred MB of
+    // WebAssembly heap behind in the process that did it; doing it in a short-lived
+    // child keeps this process's peak RSS well under 1 GB.
+    console.error(`store: creating the embedded database in ${pgdata}`);
+    await createEmbeddedStore(pgdata);
+  }
+  const store = await openStore(url ? { url } : { dataDir: pgdata });
   const progress = trainProgress(false, "      train");
   try {
     console.error(`store: ${store.description}`);
