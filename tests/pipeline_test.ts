@@ -288,6 +288,28 @@ Deno.test("trainModel() → evaluateModel() → report on the sample data", asyn
       },
     );
 
+    await t.step(
+      "resume continues a saved model: its env, features and instruments, timesteps added up",
+      async () => {
+        const resumed = await trainModel(store, {
+          resume: String(first.modelId),
+          steps: 512,
+          numEnvs: 2,
+          seed: 4,
+          start: "2013-05-13",
+          end: "2015-12-31",
+          out: join(tmp, "m3"),
+        });
+        const cfg = resumed.model.manifest.config;
+        assert.equal(cfg.timesteps, first.summary.timesteps + 512);
+        assert.equal(cfg.resumedFrom, join(tmp, "m1"));
+        assert.deepEqual(cfg.instruments, first.instruments);
+        assert.deepEqual(cfg.features, first.model.manifest.config.features);
+        assert.deepEqual(cfg.env, first.model.manifest.config.env);
+        assert.notDeepEqual(resumed.model.weights[0].values, first.model.weights[0].values);
+      },
+    );
+
     await t.step("evaluation refuses an overlapping range and another universe", async () => {
       await assert.rejects(
         () => evaluateModel(store, { model: String(first.modelId), start: "2015-06-01" }),
@@ -311,7 +333,9 @@ Deno.test("trainModel() → evaluateModel() → report on the sample data", asyn
     await t.step(
       "report writes one self-contained HTML file with charts, for an eval and a train episode",
       async () => {
-        const [ev] = await listEpisodes(store, { kind: "eval", modelId: first.modelId, limit: 1 });
+        const evals = await listEpisodes(store, { kind: "eval", modelId: first.modelId });
+        const ev = evals.find((e) => e.config.inSample === false)!;
+        assert.equal(evals[0].config.inSample, true, "the latest eval is the in-sample check");
         const out = join(tmp, "r.html");
         const r = await writeEpisodeReport(store, { modelId: first.modelId }, out);
         assert.equal(r.episodeId, ev.id);

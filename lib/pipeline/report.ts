@@ -30,7 +30,7 @@ export type ReportTarget = { episodeId: number } | { modelId: number };
 
 /**
  * Resolves a report target to an episode id: the episode itself, or the model's latest
- * `eval` episode.
+ * out-of-sample `eval` episode (its latest in-sample check when it has no other).
  * @param q The store.
  * @param target Episode or model.
  * @returns The episode id.
@@ -40,7 +40,9 @@ export async function resolveReportEpisode(q: Queryable, target: ReportTarget): 
   if ("episodeId" in target) return target.episodeId;
   const model = await readModel(q, target.modelId);
   if (!model) throw new RangeError(`No model with id ${target.modelId} in tt_models`);
-  const [ev] = await listEpisodes(q, { kind: "eval", modelId: target.modelId, limit: 1 });
+  // Prefer the latest out-of-sample evaluation over a labelled in-sample check.
+  const evals = await listEpisodes(q, { kind: "eval", modelId: target.modelId, limit: 1000 });
+  const ev = evals.find((e) => e.config.inSample !== true) ?? evals[0];
   if (!ev) {
     throw new RangeError(
       `Model ${target.modelId} has no evaluation episode yet: run deno task evaluate --model ${target.modelId}`,
