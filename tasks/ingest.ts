@@ -202,7 +202,7 @@ function printSummary(s: IngestSummary, store: Store, json: boolean): void {
     return;
   }
   console.log(
-    `${s.source}: wrote ${s.rowsWritten.toLocaleString("en-US")} bars (${
+    `${s.source}: upserted ${s.rowsWritten.toLocaleString("en-US")} bars (${
       s.barSizes.join(", ") || "none"
     }) for ` +
       `${s.symbols.length} symbols from ${s.files} files in ${

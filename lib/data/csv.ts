@@ -50,7 +50,10 @@ export interface CsvReadOptions {
   barSize?: string;
   /** Back-adjust with k = adjusted close / close: OHLC × k, volume ÷ k. Needs an adjusted-close column. Default false. */
   adjust?: boolean;
-  /** Keep only bars starting 09:30 ≤ t < 16:00 America/New_York (no effect on date-only bars). Default false. */
+  /**
+   * Keep only bars starting 09:30 ≤ t < 16:00 America/New_York, DST-correct (no effect on
+   * date-only bars). Wall-clock only: on half days (13:00 closes) later bars stay. Default false.
+   */
   rthOnly?: boolean;
   /** Reject bad rows (listed in `rejected`) instead of refusing the file. Default false. */
   skipBadRows?: boolean;

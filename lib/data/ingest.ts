@@ -220,7 +220,11 @@ async function writeFiles(tx: Queryable, files: CsvFileBars[]): Promise<number> 
 /**
  * Concatenates bar columns.
  * @param parts Bars to join, in order.
- * @returns One set of columns.
+ * @returns One set of columns (the part itself when there is one).
+ * @example
+ * ```ts
+ * const all = concatBars([(await readCsvFile("A.csv")).bars, (await readCsvFile("B.csv")).bars]);
+ * ```
  */
 export function concatBars(parts: BarColumns[]): BarColumns {
   if (parts.length === 1) return parts[0];

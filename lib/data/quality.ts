@@ -50,6 +50,10 @@ const SPLIT_TOLERANCE = 0.05;
  * Whether `barSize` is daily or longer (days are then UTC dates of the bar timestamps).
  * @param barSize e.g. `1 day`, `1 hour`.
  * @returns true for day, week and month bars.
+ * @example
+ * ```ts
+ * isDailyOrLonger("1 hour"); // false
+ * ```
  */
 export function isDailyOrLonger(barSize: string): boolean {
   return /\b(day|week|month)s?$/.test(barSize.trim());

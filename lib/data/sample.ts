@@ -41,6 +41,10 @@ export const SAMPLE_DATASETS: readonly SampleDataset[] = [
  * The sample files as CSV sources (absolute paths in `node_modules/`).
  * @returns One source per {@linkcode SAMPLE_DATASETS} entry.
  * @throws {Error} When the packages are not installed.
+ * @example
+ * ```ts
+ * await ingestCsv(store, sampleSources(), { adjust: true }); // what ingestSample() does
+ * ```
  */
 export function sampleSources(): CsvSource[] {
   return SAMPLE_DATASETS.map((d) => ({ path: packageFile(d.package, d.file), symbol: d.symbol }));
