@@ -59,7 +59,7 @@ export function syntheticBars(symbols: number, days: number, seed = 7): Syntheti
   const rng = new Rng(seed);
   const n = symbols * days;
   const out: SyntheticBars = {
-    symbols: Array.from({ length: symbols }, (_, i) => `SYM${String(i).padStart(4, "0")}`),
+    symbols: symbolNames(symbols),
     days: businessDays(days),
     open: new Float64Array(n),
     high: new Float64Array(n),
@@ -67,52 +67,85 @@ export function syntheticBars(symbols: number, days: number, seed = 7): Syntheti
     close: new Float64Array(n),
     volume: new Float64Array(n),
   };
-  const mu = 0.0003;
-  for (let s = 0; s < symbols; s++) {
-    const sigma = 0.01 + 0.02 * rng.uniform();
-    const p0 = 20 + 180 * rng.uniform();
-    const baseVol = 1e5 + (5e6 - 1e5) * rng.uniform();
-    let prev = p0;
-    let logP = Math.log(p0);
-    for (let d = 0; d < days; d++) {
-      const r = s * days + d;
-      logP += mu - 0.5 * sigma * sigma + sigma * rng.normal();
-      const c = Math.exp(logP);
-      const o = prev * Math.exp(0.3 * sigma * rng.normal());
-      out.close[r] = c;
-      out.open[r] = o;
-      out.high[r] = Math.max(o, c) * (1 + Math.abs(0.5 * sigma * rng.normal()));
-      out.low[r] = Math.min(o, c) * (1 - Math.abs(0.5 * sigma * rng.normal()));
-      out.volume[r] = Math.round(baseVol * Math.exp(0.5 * rng.normal()));
-      prev = c;
-    }
-  }
+  for (let s = 0; s < symbols; s++) generateSymbol(rng, out, s * days, days);
   return out;
 }
 
-/**
- * The synthetic bars as a Polars bars frame (`instrument` categorical, `timestamp` datetime[ms], OHLCV f64).
- * @param syn From {@linkcode syntheticBars}.
- * @returns The frame, sorted by (instrument, timestamp).
- */
-export function syntheticFrame(syn: SyntheticBars): pl.DataFrame {
-  const days = syn.days.length;
-  const names = pl.Series("instrument", syn.symbols, pl.Utf8);
-  const symIdx = new Uint32Array(syn.symbols.length * days);
-  const ts = new Float64Array(symIdx.length);
-  for (let r = 0; r < symIdx.length; r++) {
-    symIdx[r] = Math.floor(r / days);
-    ts[r] = syn.days[r % days];
+function symbolNames(symbols: number): string[] {
+  return Array.from({ length: symbols }, (_, i) => `SYM${String(i).padStart(4, "0")}`);
+}
+
+type Ohlcv = Pick<SyntheticBars, "open" | "high" | "low" | "close" | "volume">;
+
+/** Draws one symbol's parameters and `days` bars into `out` from row `at` (the same draw order everywhere). */
+function generateSymbol(rng: Rng, out: Ohlcv, at: number, days: number): void {
+  const mu = 0.0003;
+  const sigma = 0.01 + 0.02 * rng.uniform();
+  const p0 = 20 + 180 * rng.uniform();
+  const baseVol = 1e5 + (5e6 - 1e5) * rng.uniform();
+  let prev = p0;
+  let logP = Math.log(p0);
+  for (let d = 0; d < days; d++) {
+    const r = at + d;
+    logP += mu - 0.5 * sigma * sigma + sigma * rng.normal();
+    const c = Math.exp(logP);
+    const o = prev * Math.exp(0.3 * sigma * rng.normal());
+    out.close[r] = c;
+    out.open[r] = o;
+    out.high[r] = Math.max(o, c) * (1 + Math.abs(0.5 * sigma * rng.normal()));
+    out.low[r] = Math.min(o, c) * (1 - Math.abs(0.5 * sigma * rng.normal()));
+    out.volume[r] = Math.round(baseVol * Math.exp(0.5 * rng.normal()));
+    prev = c;
   }
-  return pl.DataFrame([
-    names.gather(Array.from(symIdx)).cast(pl.Categorical),
-    pl.Series("timestamp", ts, pl.Float64).cast(pl.Int64).cast(pl.Datetime("ms")),
-    pl.Series("open", syn.open, pl.Float64),
-    pl.Series("high", syn.high, pl.Float64),
-    pl.Series("low", syn.low, pl.Float64),
-    pl.Series("close", syn.close, pl.Float64),
-    pl.Series("volume", syn.volume, pl.Float64),
-  ]);
+}
+
+/**
+ * The same synthetic bars as {@linkcode syntheticBars}, generated straight into a Polars
+ * frame (`instrument` categorical, `timestamp` datetime[ms], OHLCV f64) a few symbols at
+ * a time, so no full-size JS arrays are ever alive (benchmarks measure peak memory).
+ * @param symbols S.
+ * @param days D.
+ * @param seed Seed. Default 7.
+ * @returns The frame, sorted by (instrument, timestamp), in chunks (not rechunked).
+ * @example
+ * ```ts
+ * syntheticFrame(500, 2520).height; // 1,260,000
+ * ```
+ */
+export function syntheticFrame(symbols: number, days: number, seed = 7): pl.DataFrame {
+  const rng = new Rng(seed);
+  const names = symbolNames(symbols);
+  const calendar = businessDays(days);
+  const per = Math.max(1, Math.floor(65_536 / days));
+  const parts: pl.DataFrame[] = [];
+  for (let s0 = 0; s0 < symbols; s0 += per) {
+    const k = Math.min(per, symbols - s0);
+    const n = k * days;
+    const buf: Ohlcv = {
+      open: new Float64Array(n),
+      high: new Float64Array(n),
+      low: new Float64Array(n),
+      close: new Float64Array(n),
+      volume: new Float64Array(n),
+    };
+    const inst = new Array<string>(n);
+    const ts = new Float64Array(n);
+    for (let j = 0; j < k; j++) {
+      generateSymbol(rng, buf, j * days, days);
+      inst.fill(names[s0 + j], j * days, (j + 1) * days);
+      ts.set(calendar, j * days);
+    }
+    parts.push(pl.DataFrame([
+      pl.Series("instrument", inst, pl.Utf8).cast(pl.Categorical),
+      pl.Series("timestamp", ts, pl.Float64).cast(pl.Int64).cast(pl.Datetime("ms")),
+      pl.Series("open", buf.open, pl.Float64),
+      pl.Series("high", buf.high, pl.Float64),
+      pl.Series("low", buf.low, pl.Float64),
+      pl.Series("close", buf.close, pl.Float64),
+      pl.Series("volume", buf.volume, pl.Float64),
+    ]));
+  }
+  return pl.concat(parts, { rechunk: false, how: "vertical" });
 }
 
 /**

@@ -157,7 +157,7 @@ export async function main(args: string[]): Promise<void> {
   // The reference runs first, in its own process, so its memory never overlaps ours.
   const reference = a["with-reference"] ? runReference(symbols, days, seed) : undefined;
 
-  const frame = syntheticFrame(syntheticBars(symbols, days, seed));
+  const frame = syntheticFrame(symbols, days, seed);
   const t0 = performance.now();
   const long = specPipeline(frame);
   const seconds = (performance.now() - t0) / 1000;
