@@ -138,8 +138,16 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   if (delimiter.length !== 1) {
     throw new UsageError(`--delimiter must be one character; got "${a.delimiter}"`);
   }
-  // Fail on a wrong path before opening (and possibly creating) a store.
+  // Fail on a wrong path or missing IBKR options before opening (and possibly creating) a store.
   if (source === "csv") await listCsvFiles(a.path as string);
+  if (source === "ibkr") {
+    if (typeof a.start !== "string" || typeof a.end !== "string") {
+      throw new UsageError("--source ibkr needs --start and --end");
+    }
+    if (typeof a.watchlist !== "string" && !symbols) {
+      throw new UsageError("--source ibkr needs --watchlist FILE or --symbols A,B");
+    }
+  }
   const url = typeof a["db-url"] === "string" ? a["db-url"] : undefined;
   let store: Store;
   try {

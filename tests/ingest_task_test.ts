@@ -62,6 +62,9 @@ Deno.test("deno task ingest refuses bad usage with exit 2 and a clear message", 
   r = await task("ingest", ["--source", "ftp"], dir);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--source must be one of sample, csv, ibkr; got "ftp"/);
+  r = await task("ingest", ["--source", "ibkr", "--symbols", "AAPL"], dir);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--source ibkr needs --start and --end/);
   r = await task("ingest", ["--source", "csv", "--path", join(dir, "nope")], dir);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /No such file or directory/);
