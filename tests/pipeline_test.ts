@@ -197,6 +197,9 @@ Deno.test("benchmarkToEpisodeLog() logs one decision per bar, the period returns
 
 Deno.test("trainModel() → evaluateModel() → report on the sample data", async (t) => {
   const tmp = await Deno.makeTempDir({ prefix: "tt_pipeline_" });
+  // Models saved without an explicit directory (walk-forward) go under TT_DATA_DIR.
+  const previousDataDir = Deno.env.get("TT_DATA_DIR");
+  Deno.env.set("TT_DATA_DIR", tmp);
   const store = await openStore({ dataDir: "memory://" });
   try {
     await ingestSample(store, { silent: true });
@@ -369,9 +372,14 @@ Deno.test("trainModel() → evaluateModel() → report on the sample data", asyn
         }
         assert.ok(wf.stitched);
         assert.equal(wf.aggregate.strategy.folds, 3);
+        assert.ok(
+          (await Deno.stat(join(tmp, "models", "ppo-portfolio-wf-v3", "model.json"))).isFile,
+        );
       },
     );
   } finally {
+    if (previousDataDir === undefined) Deno.env.delete("TT_DATA_DIR");
+    else Deno.env.set("TT_DATA_DIR", previousDataDir);
     await store.close();
     await Deno.remove(tmp, { recursive: true });
   }
