@@ -87,10 +87,18 @@ export function featuresLazy(bars: pl.LazyDataFrame, names: readonly string[]): 
   for (const level of plan(names)) {
     lf = lf.withColumns(...level.map((d) => {
       const e = d.expr();
-      if (d.scope === "cross") return finite(e.over("timestamp")).alias(d.name);
-      if (!d.pointwise) return finite(e.over("instrument")).alias(d.name);
-      return pl.when(pl.col(POS).gtEq(lookback(d.name)).and(e.isFinite())).then(e)
-        .otherwise(pl.lit(null)).alias(d.name);
+      if (d.scope === "cross") return e.over("timestamp").alias(d.name);
+      return (d.pointwise ? e : e.over("instrument")).alias(d.name);
+    }));
+    // A second, cheap pass over the materialised columns: non-finite → null, and the
+    // warm-up of pointwise features → null. (Wrapping the expression itself in
+    // when/then would evaluate it twice: Polars does not share it across the branches.)
+    lf = lf.withColumns(...level.map((d) => {
+      const col = pl.col(d.name);
+      const ok = d.scope === "series" && d.pointwise
+        ? pl.col(POS).gtEq(lookback(d.name)).and(col.isFinite())
+        : col.isFinite();
+      return pl.when(ok).then(col).otherwise(pl.lit(null)).alias(d.name);
     }));
     for (const d of level) if (!names.includes(d.name)) drop.push(d.name);
   }
@@ -98,11 +106,6 @@ export function featuresLazy(bars: pl.LazyDataFrame, names: readonly string[]): 
 }
 
 const POS = "_pos_in_instrument";
-
-/** The value where finite, else null (a division by zero must not rank as the largest value). */
-function finite(e: pl.Expr): pl.Expr {
-  return pl.when(e.isFinite()).then(e).otherwise(pl.lit(null));
-}
 
 /**
  * Computes a wide feature frame: one row per bar, sorted by (instrument, timestamp),

@@ -163,18 +163,38 @@ export const FEATURES: readonly FeatureDef[] = [
     expr: () => c("mom_20").minus(c("mom_20").mean()),
   },
   {
-    name: "rsi_14",
-    description:
-      "Wilder RSI(14) in [0, 100]: smoothing α = 1/14 seeded with the first change; 50 when flat",
+    name: "_rsi_gain_14",
+    description: "Wilder-smoothed gains of close (α = 1/14, seeded with the first change) (helper)",
     scope: "series",
     inputs: ["close"],
     span: 14,
     expr: () => {
       const d = c("close").minus(c("close").shift(1));
-      const gain = ewm(d.plus(d.abs()).div(2), 1 / 14, 14);
-      const loss = ewm(d.abs().minus(d).div(2), 1 / 14, 14);
-      const total = gain.plus(loss);
-      return pl.when(total.eq(0)).then(pl.lit(50)).otherwise(gain.mul(100).div(total));
+      return ewm(d.plus(d.abs()).div(2), 1 / 14, 14);
+    },
+  },
+  {
+    name: "_rsi_loss_14",
+    description: "Wilder-smoothed losses of close (helper)",
+    scope: "series",
+    inputs: ["close"],
+    span: 14,
+    expr: () => {
+      const d = c("close").minus(c("close").shift(1));
+      return ewm(d.abs().minus(d).div(2), 1 / 14, 14);
+    },
+  },
+  {
+    name: "rsi_14",
+    description: "Wilder RSI(14) in [0, 100]: 100 · gain / (gain + loss); 50 when flat",
+    scope: "series",
+    pointwise: true,
+    inputs: ["_rsi_gain_14", "_rsi_loss_14"],
+    span: 0,
+    expr: () => {
+      const total = c("_rsi_gain_14").plus(c("_rsi_loss_14"));
+      // 0/0 (flat) is NaN: the cheap fill keeps `total` from being evaluated twice.
+      return c("_rsi_gain_14").mul(100).div(total).fillNan(50);
     },
   },
   {
@@ -210,11 +230,11 @@ export const FEATURES: readonly FeatureDef[] = [
     inputs: ["close"],
     span: 19,
     expr: () => {
-      const mean = c("close").rollingMean({ windowSize: 20 });
       // nodejs-polars 0.25.2's Expr.rollingStd drops the `ddof` option (always ddof=1),
       // so the population std is rescaled from the sample one: √((n−1)/n).
+      // %b = (close − (mean − 2sd)) / 4sd = (close − mean) / 4sd + ½, with sd read once.
       const sd = c("close").rollingStd({ windowSize: 20 }).mul(Math.sqrt(19 / 20));
-      return c("close").minus(mean.minus(sd.mul(2))).div(sd.mul(4));
+      return c("close").minus(c("close").rollingMean({ windowSize: 20 })).div(sd.mul(4)).plus(0.5);
     },
   },
   {
