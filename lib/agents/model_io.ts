@@ -296,6 +296,10 @@ export function restorePolicy<B extends PolicyBackend>(
  * Concatenates weights as little-endian float32.
  * @param weights Named tensors.
  * @returns The bytes of `weights.bin`.
+ * @example
+ * ```ts
+ * await Deno.writeFile("weights.bin", packWeights(backend.exportWeights()));
+ * ```
  */
 export function packWeights(weights: readonly NamedWeight[]): Uint8Array {
   const total = weights.reduce((s, w) => s + w.values.length, 0);
@@ -321,6 +325,10 @@ export function packWeights(weights: readonly NamedWeight[]): Uint8Array {
  * @param where File name for error messages.
  * @returns Named tensors.
  * @throws {RangeError} When the byte length does not match the shapes.
+ * @example
+ * ```ts
+ * const weights = unpackWeights(bytes, manifest.weightsManifest[0].weights);
+ * ```
  */
 export function unpackWeights(
   bytes: Uint8Array,

@@ -495,6 +495,10 @@ export async function registerModel(
  * @param q The store.
  * @param id `tt_models.id`.
  * @param path The new directory.
+ * @example
+ * ```ts
+ * await updateModelPath(store, 3, "/data/models/ppo-portfolio-v3");
+ * ```
  */
 export async function updateModelPath(q: Queryable, id: number, path: string): Promise<void> {
   await q.query("UPDATE tt_models SET path = $2 WHERE id = $1", [id, path]);
@@ -520,6 +524,10 @@ export async function readModel(q: Queryable, id: number): Promise<ModelRecord |
  * @param q The store.
  * @param options `name` filters by name.
  * @returns Model rows.
+ * @example
+ * ```ts
+ * const versions = (await listModels(store, { name: "ppo-portfolio" })).map((m) => m.version);
+ * ```
  */
 export async function listModels(
   q: Queryable,
@@ -588,6 +596,10 @@ export async function startTrainRun(
  * @param q The store.
  * @param runId From {@linkcode startTrainRun}.
  * @param result `modelId` of the saved model, when one was saved.
+ * @example
+ * ```ts
+ * await finishTrainRun(store, runId, { modelId: 3 });
+ * ```
  */
 export async function finishTrainRun(
   q: Queryable,
@@ -654,6 +666,10 @@ export function logTrainMetrics(
  * @param q The store.
  * @param runId `tt_train_runs.id`.
  * @returns One row per update.
+ * @example
+ * ```ts
+ * const losses = (await readTrainMetrics(store, runId)).map((r) => r.policyLoss);
+ * ```
  */
 export async function readTrainMetrics(q: Queryable, runId: number): Promise<TrainMetricRow[]> {
   const rows = await q.query<Record<string, number | null>>(
@@ -679,6 +695,10 @@ export async function readTrainMetrics(q: Queryable, runId: number): Promise<Tra
  * @param q The store.
  * @param runId `tt_train_runs.id`.
  * @returns The run, or `null`.
+ * @example
+ * ```ts
+ * const run = await readTrainRun(store, runId);
+ * ```
  */
 export async function readTrainRun(q: Queryable, runId: number): Promise<TrainRunRecord | null> {
   const [r] = await q.query<{
@@ -703,6 +723,10 @@ export async function readTrainRun(q: Queryable, runId: number): Promise<TrainRu
  * @param q The store.
  * @param modelId `tt_models.id`.
  * @returns Run rows.
+ * @example
+ * ```ts
+ * const [latest] = await listTrainRuns(store, modelId);
+ * ```
  */
 export async function listTrainRuns(q: Queryable, modelId: number): Promise<TrainRunRecord[]> {
   const rows = await q.query<{ id: number }>(

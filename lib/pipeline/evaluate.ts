@@ -296,7 +296,15 @@ export async function evaluateModel(
   };
 }
 
-/** The metrics worth printing on one line, from a {@linkcode PerformanceMetrics}. */
+/**
+ * The metrics worth printing on one line, rounded to 6 decimals (non-finite → null).
+ * @param m Metrics of an equity curve.
+ * @returns A plain object.
+ * @example
+ * ```ts
+ * headlineMetrics(result.comparison.strategy).sharpe;
+ * ```
+ */
 export function headlineMetrics(m: PerformanceMetrics): Record<string, number | null> {
   const r = (
     x: number | null,
@@ -320,6 +328,10 @@ export function headlineMetrics(m: PerformanceMetrics): Record<string, number | 
  * The one-line JSON summary `deno task evaluate --json` prints.
  * @param r An evaluation result.
  * @returns A plain object.
+ * @example
+ * ```ts
+ * console.log(JSON.stringify(evaluationSummary(await evaluateModel(store, { model: "1" }))));
+ * ```
  */
 export function evaluationSummary(r: EvaluateResult): Record<string, unknown> {
   const c = r.comparison;

@@ -154,6 +154,10 @@ export async function loadMarket(q: Queryable, request: MarketRequest = {}): Pro
  * @param featureNames Features observed.
  * @param window Observation window.
  * @returns Bars of history to read.
+ * @example
+ * ```ts
+ * historyBarsFor(["vol_20"], 1); // warm-up of vol_20 + window + 1
+ * ```
  */
 export function historyBarsFor(featureNames: readonly string[], window: number): number {
   return warmupOf(featureNames) + window + 1;
@@ -201,6 +205,10 @@ function panelWithInstruments(
  * The ISO date (YYYY-MM-DD, UTC) of an epoch-ms time.
  * @param ms Epoch milliseconds.
  * @returns The date.
+ * @example
+ * ```ts
+ * isoDate(Date.UTC(2017, 0, 3)); // "2017-01-03"
+ * ```
  */
 export function isoDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
@@ -211,6 +219,10 @@ export function isoDate(ms: number): string {
  * @param q The store.
  * @param barSize Default `"1 day"`.
  * @returns Rows sorted by instrument.
+ * @example
+ * ```ts
+ * const [aapl] = await storedRanges(store); // { instrument: "AAPL", first: "2013-05-13", … }
+ * ```
  */
 export async function storedRanges(
   q: Queryable,

@@ -35,6 +35,10 @@ export type ReportTarget = { episodeId: number } | { modelId: number };
  * @param target Episode or model.
  * @returns The episode id.
  * @throws {RangeError} When the episode or model does not exist, or the model was never evaluated.
+ * @example
+ * ```ts
+ * const id = await resolveReportEpisode(store, { modelId: 3 });
+ * ```
  */
 export async function resolveReportEpisode(q: Queryable, target: ReportTarget): Promise<number> {
   if ("episodeId" in target) return target.episodeId;

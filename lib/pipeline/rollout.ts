@@ -48,6 +48,12 @@ export interface EpisodeTrace {
 /**
  * Builds an {@linkcode EpisodeTrace} from successive steps (used for a single env and
  * for one row of a vectorised env during training).
+ * @example
+ * ```ts
+ * const rec = new EpisodeRecorder(["AAPL", "SPX"], ["AAPL", "SPX"], { timestamp: t0, netWorth: 1e6 });
+ * rec.record(t0, action, result.reward, result.info);
+ * const trace = rec.finish();
+ * ```
  */
 export class EpisodeRecorder {
   #trace: EpisodeTrace;
@@ -129,6 +135,10 @@ export class EpisodeRecorder {
  * @param instruments The env's instruments.
  * @param actDim Length of one action.
  * @returns Labels.
+ * @example
+ * ```ts
+ * actionLabelsFor(["AAPL", "SPX"], 2); // ["AAPL", "SPX"]
+ * ```
  */
 export function actionLabelsFor(instruments: readonly string[], actDim: number): string[] {
   return actDim === instruments.length
@@ -204,6 +214,10 @@ export function runDeterministicEpisode(
  * @param trace A recorded episode with at least one step.
  * @param riskFreeRate Annual risk-free rate. Default 0.
  * @returns The metrics.
+ * @example
+ * ```ts
+ * traceMetrics(trace).sharpe;
+ * ```
  */
 export function traceMetrics(trace: EpisodeTrace, riskFreeRate = 0): PerformanceMetrics {
   return computeMetrics(trace.netWorth, {
@@ -221,6 +235,10 @@ export function traceMetrics(trace: EpisodeTrace, riskFreeRate = 0): Performance
  * @param trace The episode.
  * @param meta Kind, model, run, strategy label and full config.
  * @returns An {@linkcode EpisodeLog} for `logEpisode`.
+ * @example
+ * ```ts
+ * await logEpisode(store, traceToEpisodeLog(trace, { kind: "eval", strategy: "ppo", rationale: "…", config }));
+ * ```
  */
 export function traceToEpisodeLog(
   trace: EpisodeTrace,
@@ -268,6 +286,10 @@ export function traceToEpisodeLog(
  * @param curve From `equalWeightBuyAndHold`.
  * @param meta Model it is compared with, strategy label, config.
  * @returns An {@linkcode EpisodeLog} of kind `benchmark`.
+ * @example
+ * ```ts
+ * await logEpisode(store, benchmarkToEpisodeLog(equalWeightBuyAndHold(panel), { strategy: "equal_weight_buy_and_hold", rationale: "…", config: {} }));
+ * ```
  */
 export function benchmarkToEpisodeLog(
   curve: BenchmarkCurve,

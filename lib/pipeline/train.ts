@@ -81,6 +81,10 @@ export const DEFAULT_ENV_SETTINGS: Readonly<EnvSettings> = Object.freeze({
  * @param s Settings.
  * @param training With `episodeLength` as `maxSteps` (training) or without (a full evaluation pass).
  * @returns Options for `makePortfolioEnv` / `makePortfolioVecEnv`.
+ * @example
+ * ```ts
+ * const env = makePortfolioEnv(prices, features, envOptionsFor(DEFAULT_ENV_SETTINGS, false));
+ * ```
  */
 export function envOptionsFor(s: EnvSettings, training: boolean): PortfolioEnvOptions {
   return {
@@ -171,6 +175,10 @@ export interface TrainResult {
  * @param barSize Bar size.
  * @returns ISO start/end of training and the end of the common range.
  * @throws {NoDataError} When there are no bars or the instruments never overlap.
+ * @example
+ * ```ts
+ * const { start, end } = await defaultTrainRange(store, ["AAPL", "SPX"]);
+ * ```
  */
 export async function defaultTrainRange(
   store: Store,
