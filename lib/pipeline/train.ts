@@ -237,6 +237,17 @@ export async function trainModel(
     : { ...DEFAULT_ENV_SETTINGS, ...options.env };
   if (rc && options.env?.episodeLength !== undefined) env.episodeLength = options.env.episodeLength;
   const featureSet = (rc?.features.set ?? options.featureSet ?? "basic") as FeatureSetName;
+  if (
+    rc && options.symbols &&
+    [...options.symbols].sort().join(",") !== [...rc.instruments].sort().join(",")
+  ) {
+    throw new TypeError(
+      `--resume continues a model trained on ${rc.instruments.join(", ")}; it cannot train on ${
+        options.symbols.join(", ")
+      } ` +
+        "(the observation and action sizes depend on the instruments)",
+    );
+  }
   const symbols = rc ? rc.instruments : options.symbols;
   let { start, end } = options;
   if (start === undefined || end === undefined) {
