@@ -404,6 +404,13 @@ export function plan(names: readonly string[]): FeatureDef[][] {
     return l;
   };
   for (const n of names) visit(n);
+  // Cross-sectional features nothing else reads all go to the last level, so their
+  // `.over("timestamp")` windows share one grouping of the rows.
+  const read = new Set([...level.keys()].flatMap((n) => featureDef(n).inputs));
+  const last = Math.max(-1, ...level.values());
+  for (const n of level.keys()) {
+    if (featureDef(n).scope === "cross" && !read.has(n)) level.set(n, last);
+  }
   const levels: FeatureDef[][] = [];
   for (const def of FEATURES) {
     const l = level.get(def.name);

@@ -84,7 +84,8 @@ export function peakRssMb(): number {
  */
 export function specPipeline(frame: pl.DataFrame): pl.DataFrame {
   const names = FEATURE_SETS.spec;
-  return longFormLazy(featuresLazy(frame.lazy(), names), names).collectSync();
+  const wide = featuresLazy(frame.lazy(), names).select("instrument", "timestamp", ...names);
+  return longFormLazy(wide, names).collectSync();
 }
 
 /**
