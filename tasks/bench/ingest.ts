@@ -6,11 +6,13 @@
  * Fields: `rows_per_s` is the upsert of the parsed bars into an empty store (what the
  * ingest's write phase does, transactions of 50k rows); `rerun_rows_per_s` the same
  * bars again (a rerun: every row conflicts); `parse_rows_per_s` reading + validating +
- * adjusting the CSV files.
+ * adjusting the CSV files; `rows_per_cpu_s` (PGlite) the first upsert per CPU second of
+ * this process, and `load_average` the machine's 1-minute load, to read noisy runs.
  *
  * @module
  */
 import { join } from "node:path";
+import process from "node:process";
 import pg from "pg";
 import { concatBars, listCsvFiles, readCsvFile } from "@lib/data/mod.ts";
 import { openStore, type Store, upsertPrices } from "@lib/db/mod.ts";
@@ -90,8 +92,10 @@ export async function main(args: string[]): Promise<void> {
 
 async function measure(store: Store, bars: BarColumns) {
   const rows = bars.instrument.length;
+  let cpu = 0;
   const write = async () => {
     const t = performance.now();
+    const c0 = process.cpuUsage();
     for (let start = 0; start < rows; start += 50_000) {
       const end = Math.min(rows, start + 50_000);
       const slice = {
@@ -105,9 +109,12 @@ async function measure(store: Store, bars: BarColumns) {
       };
       await store.transaction((tx) => upsertPrices(tx, "1 day", slice));
     }
+    const c1 = process.cpuUsage(c0);
+    cpu = (c1.user + c1.system) / 1e6;
     return (performance.now() - t) / 1000;
   };
   const seconds = await write();
+  const cpuFirst = cpu;
   const rerun = await write();
   const [{ n }] = await store.query<{ n: number }>("SELECT count(*)::int AS n FROM tt_prices");
   if (n !== rows) throw new Error(`bench ingest: ${n} rows stored, expected ${rows}`);
@@ -116,6 +123,11 @@ async function measure(store: Store, bars: BarColumns) {
     rows_per_s: Math.round(rows / seconds),
     rerun_seconds: round(rerun),
     rerun_rows_per_s: Math.round(rows / rerun),
+    // CPU seconds of this process (all of PGlite's work; only the client's for a server):
+    // a figure that other load on the machine changes less than wall-clock time.
+    cpu_seconds: round(cpuFirst),
+    ...(store.kind === "pglite" ? { rows_per_cpu_s: Math.round(rows / cpuFirst) } : {}),
+    load_average: Number(Deno.loadavg()[0].toFixed(2)),
   };
 }
 
