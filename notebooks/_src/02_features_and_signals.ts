@@ -50,7 +50,11 @@ async function show(spec: VegaLiteSpec): Promise<void> {
   );
 }
 
-/** Shows a Polars frame as an HTML table (times as dates, floats rounded). */
+/**
+ * Shows a Polars frame as an HTML table (times as dates, floats rounded). Displayed
+ * explicitly: a frame left as a cell's last expression was sometimes missing from
+ * nbconvert's output.
+ */
 async function table(df: pl.DataFrame, digits = 4): Promise<void> {
   const cols = df.columns.map((c) => {
     const s = df.getColumn(c);
