@@ -628,8 +628,9 @@ Deno.test({
       "XOM",
       "CVX",
     ];
-    // Slow answers (50 s of compressed time = 0.5 s real) so the kill lands mid-run.
-    const { gw, port } = gateway({ faults: { answerDelayMs: 50_000 } });
+    // Slow answers (100 s of compressed time = 1 s real): 4 symbols at a time take ~2 s,
+    // so killing 0.8 s after the first 4 were served lands between two batches.
+    const { gw, port } = gateway({ faults: { answerDelayMs: 100_000 } });
     const dir = await Deno.makeTempDir({ prefix: "tt_ibkr_kill_" });
     const args = [
       "run",
@@ -670,7 +671,7 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok(gw.served.size >= 4, "the first run got some bars before the kill");
-      await new Promise((r) => setTimeout(r, 300)); // let the served chunks commit
+      await new Promise((r) => setTimeout(r, 800)); // let the served chunks commit
       child.kill("SIGKILL");
       const killed = await child.output();
       assert.equal(killed.signal, "SIGKILL");
