@@ -48,6 +48,12 @@ const SPEC = {
       description:
         "Also run ../shared/bench/features_ref.py with /usr/bin/python3 (pandas) and print its line",
     },
+    verify: {
+      type: "boolean",
+      description:
+        "Also compare every output value with features_ref.py's compute_features on the same input " +
+        "(CSV round trip through a temp dir; keep S·D small)",
+    },
     refresh: {
       type: "boolean",
       description:
@@ -131,6 +137,51 @@ async function fullRefresh(symbols: number, days: number, seed: number, set: Fea
   }
 }
 
+const COMPARE_PY = `
+import importlib.util, json, sys
+import numpy as np, pandas as pd
+spec = importlib.util.spec_from_file_location("ref", sys.argv[1])
+ref = importlib.util.module_from_spec(spec); spec.loader.exec_module(ref)
+df = pd.read_csv(sys.argv[2]); df["timestamp"] = pd.to_datetime(df["timestamp"], unit="ms")
+df["volume"] = df["volume"].astype(np.int64)
+theirs = ref.compute_features(df); theirs["timestamp"] = theirs["timestamp"].astype("int64") // 10**6
+ours = pd.read_csv(sys.argv[3])
+m = theirs.merge(ours, on=["instrument", "timestamp", "feature"], how="outer", suffixes=("_pd", "_pl"), indicator=True)
+both = m["_merge"] == "both"
+rel = ((m["value_pd"] - m["value_pl"]).abs() / np.maximum(1.0, m["value_pd"].abs()))[both]
+print(json.dumps({"check": "values_vs_pandas", "rows_pandas": len(theirs), "rows_ours": len(ours),
+  "rows_matched": int(both.sum()), "max_rel_diff": float(rel.max()),
+  "max_rel_diff_by_feature": {k: float(v) for k, v in m[both].assign(d=rel).groupby("feature")["d"].max().items()}}))
+`;
+
+/**
+ * Runs the reference's `compute_features` on the same input (written as CSV) and
+ * compares every (instrument, timestamp, feature) value with ours.
+ * @returns The comparison line (or an error line).
+ */
+function verifyAgainstPandas(frame: pl.DataFrame, long: pl.DataFrame): Record<string, unknown> {
+  const dir = Deno.makeTempDirSync({ prefix: "tt_bench_features_" });
+  try {
+    const toMs = pl.col("timestamp").cast(pl.Int64);
+    frame.withColumns(pl.col("instrument").cast(pl.Utf8), toMs).writeCSV(`${dir}/in.csv`);
+    long.withColumns(pl.col("instrument").cast(pl.Utf8), pl.col("feature").cast(pl.Utf8), toMs)
+      .writeCSV(`${dir}/ours.csv`);
+    Deno.writeTextFileSync(`${dir}/compare.py`, COMPARE_PY);
+    const script = resolve(PROJECT_ROOT, "..", "shared", "bench", "features_ref.py");
+    const out = new Deno.Command("/usr/bin/python3", {
+      args: [`${dir}/compare.py`, script, `${dir}/in.csv`, `${dir}/ours.csv`],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    const text = new TextDecoder().decode(out.success ? out.stdout : out.stderr).trim();
+    return out.success
+      ? JSON.parse(text)
+      : { check: "values_vs_pandas", error: text.split("\n").slice(-2).join(" | ") };
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
 function runReference(symbols: number, days: number, seed: number): string {
   const script = resolve(PROJECT_ROOT, "..", "shared", "bench", "features_ref.py");
   const out = new Deno.Command("/usr/bin/python3", {
@@ -184,6 +235,7 @@ export async function main(args: string[]): Promise<void> {
       }
     } catch { /* the reference line is printed as is */ }
   }
+  if (a.verify) console.log(JSON.stringify(verifyAgainstPandas(frame, long)));
   if (a.refresh) {
     console.log(
       JSON.stringify(await fullRefresh(symbols, days, seed, a["refresh-set"] as FeatureSetName)),
