@@ -5,6 +5,7 @@ import { openStore, readPrices, type Store } from "@lib/db/mod.ts";
 import {
   barSizeSpec,
   ConnectionLostError,
+  GatewayUnreachableError,
   IbClient,
   type IbkrIngestOptions,
   ingestIbkr,
@@ -290,7 +291,10 @@ Deno.test({
       );
       // A second client with the same id is refused (IB error 326).
       const twin = new IbClient({ host: "127.0.0.1", port, clientId: 5, connectTimeoutMs: 3000 });
-      await assert.rejects(() => twin.connect(), ConnectionLostError);
+      await assert.rejects(
+        () => twin.connect(),
+        (e: Error) => e instanceof ConnectionLostError && /code 326/.test(e.message),
+      );
       twin.disconnect();
       assert.ok(ib.notices.some((n) => n.code === 2104), "farm status info arrives as a notice");
       assert.deepEqual(
@@ -496,6 +500,31 @@ Deno.test({
           } finally {
             await gw.stop();
           }
+        },
+      );
+
+      await t.step(
+        "a gateway gone for good stops the run with GatewayUnreachableError, lineage 'failed'",
+        async () => {
+          const symbols = ["HD", "MCD", "NKE", "DIS", "BA", "GE"];
+          const { gw, port } = gateway({ faults: { answerDelayMs: 50_000 } });
+          const run = ingestIbkr(
+            store,
+            ingestOptions(port, {
+              symbols: symbols.map((symbol) => ({ symbol })),
+              clientId: 37,
+              maxReconnects: 2,
+            }),
+          );
+          const failed = assert.rejects(run, GatewayUnreachableError);
+          while (gw.served.size < 1) await new Promise((r) => setTimeout(r, 10));
+          await gw.stop();
+          await failed;
+          const [last] = await store.query<{ status: string; message: string }>(
+            "SELECT status, message FROM tt_ingest_runs ORDER BY id DESC LIMIT 1",
+          );
+          assert.equal(last.status, "failed");
+          assert.match(last.message, /unreachable after 3 reconnect attempts/);
         },
       );
 

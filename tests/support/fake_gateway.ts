@@ -366,7 +366,7 @@ export class FakeGateway {
               326,
               `Unable to connect as the client id is already in use. Retry with a unique client id.`,
             );
-            this.#close(s);
+            void s.writing.then(() => this.#close(s)); // once the error is on the wire
             return;
           }
         }

@@ -184,6 +184,7 @@ export class IbClient {
         this.#api.off(EventName.nextValidId, onReady);
         this.#api.off(EventName.error, onError);
         this.#api.off(EventName.disconnected, onDrop);
+        this.#api.off(EventName.info, onInfo);
       };
       const onReady = () => {
         cleanup();
@@ -200,6 +201,15 @@ export class IbClient {
           new ConnectionLostError(
             `Cannot connect to IB at ${where}: ${err.message} (code ${code})`,
           ),
+        );
+      };
+      // IB sends connection-level errors (e.g. 326 client id in use) with id -1, which the library reports as info.
+      const onInfo = (message: string, code: number) => {
+        if (!CONNECTION_CODES.has(code)) return;
+        cleanup();
+        this.#api.disconnect();
+        reject(
+          new ConnectionLostError(`Cannot connect to IB at ${where}: ${message} (code ${code})`),
         );
       };
       const onDrop = () => {
@@ -223,6 +233,7 @@ export class IbClient {
       this.#api.on(EventName.nextValidId, onReady);
       this.#api.on(EventName.error, onError);
       this.#api.on(EventName.disconnected, onDrop);
+      this.#api.on(EventName.info, onInfo);
       this.#api.connect();
     });
   }

@@ -34,8 +34,8 @@ export interface IbkrIngestOptions {
   /** IB bar size: `"1 day"`, `"1 hour"`, `"5 mins"` … (stored as `tt_prices.bar_size`). */
   barSize: string;
   /**
-   * `"lean"`: one `Stock(symbol, "SMART", "USD")` request per symbol, chunked only where
-   * IB's limits force it. `"advanced"`: contract details first (SMART + primary exchange
+   * `"lean"`: one `Stock(symbol, "SMART", "USD")` request per symbol (with the watchlist's
+   * primary exchange when it gives one), chunked only where IB's limits force it. `"advanced"`: contract details first (SMART + primary exchange
    * fallback), head timestamp clipping, chunks of at most IB's limits, resume.
    */
   mode: "lean" | "advanced";
@@ -94,6 +94,11 @@ const DAY = 86_400_000;
 
 /** The symbol cannot be fetched (no definition, ambiguous, no data); the run goes on. */
 class SkipSymbol extends Error {}
+
+/** The gateway stayed unreachable through every reconnect attempt; the run stops. */
+export class GatewayUnreachableError extends Error {
+  override name = "GatewayUnreachableError";
+}
 
 /**
  * Ingests IB historical bars for `options.symbols` into `tt_prices`, one transaction
@@ -405,6 +410,7 @@ export async function ingestIbkr(
 
 /** How a failed request is handled. */
 function classify(e: unknown): "pacing" | "retry" | "fatal" {
+  if (e instanceof GatewayUnreachableError) return "fatal";
   if (e instanceof ConnectionLostError || e instanceof RequestTimeoutError) return "retry";
   if (e instanceof IbError) {
     if (e.code === 162 && /pacing/i.test(e.message)) return "pacing";
@@ -459,7 +465,15 @@ class Connection {
         return client;
       } catch (e) {
         client.disconnect();
-        if (first || attempt >= this.maxReconnects) throw e;
+        if (first) throw e;
+        if (attempt >= this.maxReconnects) {
+          throw new GatewayUnreachableError(
+            `IB gateway ${this.options.host}:${this.options.port} unreachable after ${
+              attempt + 1
+            } reconnect attempts: ${(e as Error).message}`,
+            { cause: e },
+          );
+        }
         await this.clock.sleep(Math.min(this.backoffMs * 2 ** attempt, 60_000));
       }
     }
