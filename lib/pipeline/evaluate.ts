@@ -198,6 +198,14 @@ export async function evaluateModel(
   } finally {
     backend.dispose();
   }
+  if (trace.rewards.length < 3) {
+    throw new RangeError(
+      `${start}..${
+        end ?? "end"
+      } gives ${trace.rewards.length} step(s) after warm-up; an evaluation needs at least 3 ` +
+        "(statistics need returns): choose a longer range",
+    );
+  }
   const from = trace.equityTimestamps[0];
   const to = trace.equityTimestamps[trace.equityTimestamps.length - 1];
   const benchmark = equalWeightBuyAndHold(market.prices, {

@@ -118,9 +118,11 @@ export async function loadMarket(q: Queryable, request: MarketRequest = {}): Pro
     const missing = request.symbols.filter((s) => !got.has(s));
     if (missing.length) {
       throw new NoDataError(
-        `No ${barSize} bars for ${missing.join(", ")} between ${readFrom ?? "the start"} and ${
-          request.end ?? "the end"
-        }`,
+        `No ${barSize} bars for ${missing.join(", ")} between ${
+          request.start ?? "the start"
+        } and ` +
+          `${request.end ?? "the end"}` +
+          (history > 0 ? ` (nor in the ${history} bars of history read before it)` : ""),
       );
     }
   }
