@@ -48,6 +48,13 @@ const SPEC = {
       description:
         "Also run ../shared/bench/features_ref.py with /usr/bin/python3 (pandas) and print its line",
     },
+    repeat: {
+      type: "string",
+      description:
+        "Rounds, each in fresh processes (reference first when --with-reference); prints medians",
+      default: "1",
+      valueName: "N",
+    },
     verify: {
       type: "boolean",
       description:
@@ -182,6 +189,69 @@ function verifyAgainstPandas(frame: pl.DataFrame, long: pl.DataFrame): Record<st
   }
 }
 
+interface BenchLine {
+  seconds: number;
+  peak_rss_mb: number;
+  rows_out: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
+
+function ratios(ref: BenchLine[], ours: BenchLine[]) {
+  const rs = median(ref.map((r) => r.seconds)), os = median(ours.map((r) => r.seconds));
+  const rm = median(ref.map((r) => r.peak_rss_mb)), om = median(ours.map((r) => r.peak_rss_mb));
+  return {
+    runs: ours.length,
+    pandas_seconds_median: rs,
+    polars_seconds_median: os,
+    speedup: Math.round((rs / os) * 10) / 10,
+    memory_ratio: Math.round((om / rm) * 1000) / 1000,
+    rows_match: ref.every((r) => r.rows_out === ours[0].rows_out),
+  };
+}
+
+/**
+ * `--repeat N`: N rounds, each running (the reference, then) this benchmark in a fresh
+ * process, so that both see the same machine load; prints every line and the medians.
+ */
+function alternate(
+  symbols: number,
+  days: number,
+  seed: number,
+  repeat: number,
+  withReference: boolean,
+): void {
+  const ref: BenchLine[] = [], ours: BenchLine[] = [];
+  const self = resolve(PROJECT_ROOT, "tasks", "bench.ts");
+  for (let k = 0; k < repeat; k++) {
+    if (withReference) {
+      const line = runReference(symbols, days, seed);
+      console.log(line);
+      const parsed = JSON.parse(line);
+      if (typeof parsed.seconds === "number") ref.push(parsed);
+    }
+    const out = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        self,
+        "features",
+        "--symbols",
+        `${symbols}`,
+        "--days",
+        `${days}`,
+        "--seed",
+        `${seed}`,
+      ],
+      stdout: "piped",
+    }).outputSync();
+    const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
+    console.log(line);
+    ours.push(JSON.parse(line));
+  }
+  if (ref.length) console.log(JSON.stringify(ratios(ref, ours)));
+}
+
 function runReference(symbols: number, days: number, seed: number): string {
   const script = resolve(PROJECT_ROOT, "..", "shared", "bench", "features_ref.py");
   const out = new Deno.Command("/usr/bin/python3", {
@@ -206,6 +276,12 @@ export async function main(args: string[]): Promise<void> {
   const days = numberArg(a, "days", { min: 120, integer: true })!;
   const seed = numberArg(a, "seed", { integer: true })!;
 
+  const repeat = numberArg(a, "repeat", { min: 1, integer: true })!;
+  if (repeat > 1) {
+    alternate(symbols, days, seed, repeat, a["with-reference"] === true);
+    return;
+  }
+
   // The reference runs first, in its own process, so its memory never overlaps ours.
   const reference = a["with-reference"] ? runReference(symbols, days, seed) : undefined;
 
@@ -226,13 +302,7 @@ export async function main(args: string[]): Promise<void> {
   if (reference) {
     try {
       const ref = JSON.parse(reference);
-      if (typeof ref.seconds === "number") {
-        console.log(JSON.stringify({
-          speedup: Math.round((ref.seconds / line.seconds) * 10) / 10,
-          memory_ratio: Math.round((line.peak_rss_mb / ref.peak_rss_mb) * 1000) / 1000,
-          rows_match: ref.rows_out === line.rows_out,
-        }));
-      }
+      if (typeof ref.seconds === "number") console.log(JSON.stringify(ratios([ref], [line])));
     } catch { /* the reference line is printed as is */ }
   }
   if (a.verify) console.log(JSON.stringify(verifyAgainstPandas(frame, long)));
