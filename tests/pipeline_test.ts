@@ -16,6 +16,7 @@ import {
 import { box } from "@lib/env/mod.ts";
 import {
   benchmarkToEpisodeLog,
+  createPolicyBackend,
   evaluateModel,
   evaluationUniverse,
   INGEST_SAMPLE_COMMAND,
@@ -125,6 +126,38 @@ Deno.test("saveModel() registers versions 1, 2 …; loadModel() by id and by dir
     restored.dispose();
   } finally {
     await store.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a model saved from the kernel backend loads into tfjs-wasm with the same deterministic actions (1e-5)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "tt_model_io_" });
+  try {
+    const config = { ...tinyModelConfig(), ppo: ppoConfig({ normalizeObs: false }) };
+    const kernel = createKernelPolicy(config.policy);
+    const rng = new Rng(9);
+    kernel.importWeights(
+      kernel.exportWeights().map((w) => ({
+        ...w,
+        values: w.values.map((v) => v + 0.1 * rng.normal()),
+      })),
+    );
+    await saveModel(kernel, config, { dir: tmp });
+    const saved = await loadModelDir(tmp);
+    const tfjs = await createPolicyBackend("wasm", saved.manifest.config.policy);
+    tfjs.importWeights(saved.weights);
+    const obs = new Float32Array(5 * 6).map((_, i) => Math.cos(i));
+    const a = kernel.act(obs, 5, new Rng(1), { deterministic: true });
+    const b = tfjs.act(obs, 5, new Rng(1), { deterministic: true });
+    for (let i = 0; i < a.actions.length; i++) {
+      assert.ok(Math.abs(a.actions[i] - b.actions[i]) < 1e-5, `action ${i}`);
+    }
+    for (let i = 0; i < a.values.length; i++) {
+      assert.ok(Math.abs(a.values[i] - b.values[i]) < 1e-5, `value ${i}`);
+    }
+    kernel.dispose();
+    tfjs.dispose();
+  } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });
