@@ -444,7 +444,7 @@ for (const factory of storeFactories()) {
 // Fault scenarios share one embedded store (opening PGlite is the slow part); each uses
 // its own symbols, its own gateway (fresh counters) and its own client id.
 Deno.test({
-  name: "ingestIbkr() under faults",
+  name: "ingestIbkr() scenarios: faults, fallback, listing date, 5-minute bars",
   ...INTEGRATION,
   async fn(t) {
     const store = await openStore({ dataDir: "memory://" });
@@ -497,6 +497,42 @@ Deno.test({
             assert.equal(gw.stats.pacingViolations, 0, gw.stats.violations.join("; "));
             const total = await assertRowsEqualServed(store, gw, symbols, "1 day", ...y2020);
             assert.equal(await rowsOf(symbols), total);
+          } finally {
+            await gw.stop();
+          }
+        },
+      );
+
+      await t.step(
+        "5 mins bars over 10 days are split into week-long requests the gateway accepts",
+        async () => {
+          const symbols = ["FIVEA", "FIVEB"];
+          const { gw, port } = gateway();
+          try {
+            const summary = await ingestIbkr(
+              store,
+              ingestOptions(port, {
+                symbols: symbols.map((symbol) => ({ symbol })),
+                start: "2025-03-03",
+                end: "2025-03-12",
+                barSize: "5 mins",
+                clientId: 38,
+              }),
+            );
+            assert.deepEqual(summary.symbolsSkipped, []);
+            const hist = gw.requests.filter((r) => r.kind === "historical");
+            assert.deepEqual(hist.map((r) => r.duration).sort(), ["3 D", "3 D", "7 D", "7 D"]);
+            assert.ok(hist.every((r) => r.answer === "bars"));
+            const n = await assertRowsEqualServed(
+              store,
+              gw,
+              symbols,
+              "5 mins",
+              Date.UTC(2025, 2, 3),
+              Date.UTC(2025, 2, 13),
+            );
+            // 8 weekdays × 78 regular-session bars (09:30–16:00 New York) per symbol.
+            assert.equal(n, 2 * 8 * 78);
           } finally {
             await gw.stop();
           }

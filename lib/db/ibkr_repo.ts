@@ -8,9 +8,13 @@ import type { Queryable } from "./store.ts";
 
 /** Which series a chunk belongs to. */
 export interface ChunkSeries {
+  /** Ticker. */
   symbol: string;
+  /** IB bar size, as in `tt_prices.bar_size`. */
   barSize: string;
+  /** IB tick type, e.g. `TRADES`. */
   whatToShow: string;
+  /** Regular trading hours only. */
   useRth: boolean;
 }
 

@@ -11,8 +11,10 @@ import { parseIbTime } from "./bar_sizes.ts";
 
 /** An error IB answered for a request (or the connection), with IB's code. */
 export class IbError extends Error {
+  /** `"IbError"`. */
   override name = "IbError";
   /**
+   * Wraps an error IB answered.
    * @param message IB's message, prefixed with what was asked.
    * @param code IB error code (162 pacing/HMDS, 200 no security definition, 366 …).
    * @param reqId The request id, or -1 for the connection.
@@ -24,28 +26,39 @@ export class IbError extends Error {
 
 /** The connection dropped (or could not be made) while a request was open. */
 export class ConnectionLostError extends Error {
+  /** `"ConnectionLostError"`. */
   override name = "ConnectionLostError";
 }
 
 /** A request got no answer in time. */
 export class RequestTimeoutError extends Error {
+  /** `"RequestTimeoutError"`. */
   override name = "RequestTimeoutError";
 }
 
 /** One bar as IB sent it, time parsed to epoch ms UTC. */
 export interface IbBar {
+  /** Epoch ms, UTC: a daily bar at its date 00:00 UTC, an intraday bar at its start. */
   time: number;
+  /** Open price. */
   open: number;
+  /** High price. */
   high: number;
+  /** Low price. */
   low: number;
+  /** Close price. */
   close: number;
+  /** Volume (0 when IB sends none). */
   volume: number;
 }
 
 /** Where and how to connect. */
 export interface IbClientOptions {
+  /** TWS / IB Gateway host, e.g. `"127.0.0.1"`. */
   host: string;
+  /** API port: 4001/4002 (Gateway live/paper), 7496/7497 (TWS live/paper). */
   port: number;
+  /** API client id, unique per connection to the gateway. */
   clientId: number;
   /** Real ms to wait for the handshake and `nextValidId`. Default 10 000. */
   connectTimeoutMs?: number;
@@ -55,10 +68,15 @@ export interface IbClientOptions {
 
 /** Parameters of {@linkcode IbClient.historicalBars}. */
 export interface HistoricalQuery {
+  /** `yyyyMMdd-HH:mm:ss` (UTC), or `""` for now. */
   endDateTime: string;
+  /** IB duration, e.g. `"1 Y"`, `"30 D"`, `"3600 S"`. */
   duration: string;
+  /** IB bar size, e.g. `"1 day"`. */
   barSize: string;
+  /** Tick type, e.g. `"TRADES"`. */
   whatToShow: string;
+  /** Regular trading hours only. */
   useRTH: boolean;
 }
 
@@ -97,7 +115,10 @@ export class IbClient {
   /** Messages IB sent that belong to no request (farm status, decoding problems …), newest last. */
   readonly notices: { code: number; message: string }[] = [];
 
-  /** @param options See {@linkcode IbClientOptions}. */
+  /**
+   * Prepares a connection (nothing is sent until {@linkcode IbClient.connect}).
+   * @param options See {@linkcode IbClientOptions}.
+   */
   constructor(options: IbClientOptions) {
     this.#options = {
       ...options,

@@ -109,6 +109,7 @@ export class ManualClock implements Clock {
   #seq = 0;
 
   /**
+   * Creates a clock standing at `start`.
    * @param start Initial time in epoch ms. Default 0.
    * @example
    * ```ts

@@ -39,8 +39,11 @@ export interface IbkrIngestOptions {
    * fallback), head timestamp clipping, chunks of at most IB's limits, resume.
    */
   mode: "lean" | "advanced";
+  /** TWS / IB Gateway host. */
   host: string;
+  /** TWS / IB Gateway API port (4002 paper Gateway, 7497 paper TWS …). */
   port: number;
+  /** API client id (unique per connection). */
   clientId: number;
   /** No progress bars. Default false. */
   silent?: boolean;
@@ -97,6 +100,7 @@ class SkipSymbol extends Error {}
 
 /** The gateway stayed unreachable through every reconnect attempt; the run stops. */
 export class GatewayUnreachableError extends Error {
+  /** `"GatewayUnreachableError"`. */
   override name = "GatewayUnreachableError";
 }
 

@@ -106,6 +106,7 @@ export class PacingLimiter {
   #stats = { granted: 0, waits: 0, waitMs: 0 };
 
   /**
+   * Creates a limiter with no history.
    * @param options `rules` (partial, over {@linkcode IB_HISTORICAL_PACING}) and `clock` (default wall clock).
    */
   constructor(options: { rules?: Partial<PacingRules>; clock?: Clock } = {}) {
