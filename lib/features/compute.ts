@@ -54,6 +54,10 @@ export function barsFrame(bars: BarColumns): pl.DataFrame {
  * A `timestamp` datetime[ms] series from epoch milliseconds.
  * @param ms Epoch milliseconds.
  * @returns The series.
+ * @example
+ * ```ts
+ * timestampSeries([Date.UTC(2024, 0, 2)]).dtype; // Datetime(ms)
+ * ```
  */
 export function timestampSeries(ms: ArrayLike<number>): pl.Series {
   return pl.Series("timestamp", Float64Array.from(ms), pl.Float64).cast(pl.Int64).cast(
@@ -154,6 +158,10 @@ export function toLongForm(
  * @param frame A wide frame (eager or lazy).
  * @param names Feature columns; default every column but instrument and timestamp.
  * @returns The lazy long frame.
+ * @example
+ * ```ts
+ * const long = longFormLazy(featuresLazy(barsFrame(bars).lazy(), names), names).collectSync();
+ * ```
  */
 export function longFormLazy(
   frame: pl.DataFrame | pl.LazyDataFrame,

@@ -48,6 +48,10 @@ export function featureRows(long: pl.DataFrame): FeatureRows {
  * Column arrays of a signal frame, ready for {@linkcode upsertSignalScores}.
  * @param signals A frame from the signal generators or `combineSignals`.
  * @returns Signal rows.
+ * @example
+ * ```ts
+ * await upsertSignalScores(store, "1 day", signalRows(computeSignals(frame)));
+ * ```
  */
 export function signalRows(signals: SignalFrame): SignalRows {
   return {
@@ -199,6 +203,11 @@ export async function refreshSignals(
  * @param frame Wide features including `SIGNAL_FEATURES`.
  * @param options Horizon and combination.
  * @returns One signal frame.
+ * @example
+ * ```ts
+ * const frame = computeFeatures(bars, { names: [...SIGNAL_FEATURES.momentum, ...SIGNAL_FEATURES.mean_reversion] });
+ * computeSignals(frame, { combine: { method: "rank" } });
+ * ```
  */
 export function computeSignals(
   frame: pl.DataFrame,

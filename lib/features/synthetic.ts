@@ -29,6 +29,10 @@ export interface SyntheticBars {
  * @param days Count.
  * @param start ISO date; default `2010-01-04`.
  * @returns Epoch ms UTC.
+ * @example
+ * ```ts
+ * businessDays(3, "2024-01-05"); // Fri 5th, Mon 8th, Tue 9th
+ * ```
  */
 export function businessDays(days: number, start = "2010-01-04"): Float64Array {
   const out = new Float64Array(days);
@@ -152,6 +156,10 @@ export function syntheticFrame(symbols: number, days: number, seed = 7): pl.Data
  * The synthetic bars as plain {@linkcode BarColumns} (for the store and small tests).
  * @param syn From {@linkcode syntheticBars}.
  * @returns Column arrays.
+ * @example
+ * ```ts
+ * const prices = panelFromBars(syntheticBarColumns(syntheticBars(5, 300)), "1 day");
+ * ```
  */
 export function syntheticBarColumns(syn: SyntheticBars): BarColumns {
   const days = syn.days.length;
