@@ -27,6 +27,8 @@ import { barsFrame } from "@lib/features/mod.ts";
 import { storedRanges } from "@lib/pipeline/mod.ts";
 import { dataQualityChart, featurePanelChart, renderSvg, type VegaLiteSpec } from "@lib/viz/mod.ts";
 
+// %%
+// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
 /**
  * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
  * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
@@ -58,6 +60,7 @@ async function table(df: pl.DataFrame, digits = 4): Promise<void> {
   await Deno.jupyter.display(df.select(...cols));
 }
 
+// %%
 const store = await openStore();
 console.log(`Store: ${store.description}`);
 

@@ -37,6 +37,8 @@ import {
 import { storedRanges } from "@lib/pipeline/mod.ts";
 import { featurePanelChart, renderSvg, signalPanelChart, type VegaLiteSpec } from "@lib/viz/mod.ts";
 
+// %%
+// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
 /**
  * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
  * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
@@ -70,9 +72,11 @@ async function table(df: pl.DataFrame, digits = 4): Promise<void> {
   await Deno.jupyter.display(df.select(...cols));
 }
 
+// %%
 const store = await openStore();
-// Self-sufficient: load the sample data when the store is empty (01_ingest explains it).
-if ((await storedRanges(store)).length === 0) await ingestSample(store, { silent: true });
+// Self-sufficient: load the sample data when it is not in the store (01_ingest explains it).
+const stored = new Set((await storedRanges(store)).map((r) => r.instrument));
+if (!stored.has("AAPL") || !stored.has("SPX")) await ingestSample(store, { silent: true });
 await table(pl.readRecords(await storedRanges(store)));
 
 // %% [markdown]
@@ -261,13 +265,13 @@ await show(signalPanelChart(
 
 // %%
 const signalRefresh = await refreshSignals(store);
-const stored = await readSignalScores(store, { instruments: ["SPX"], start: "2020-04-01" });
+const scores = await readSignalScores(store, { instruments: ["SPX"], start: "2020-04-01" });
 console.log(`${signalRefresh.rowsWritten} signal scores written`);
-await table(pl.readRecords(stored.instrument.map((instrument, i) => ({
+await table(pl.readRecords(scores.instrument.map((instrument, i) => ({
   instrument,
-  timestamp: new Date(stored.timestamp[i]),
-  signal: stored.signalName[i],
-  score: stored.score[i],
+  timestamp: new Date(scores.timestamp[i]),
+  signal: scores.signalName[i],
+  score: scores.score[i],
 }))).tail(6));
 
 // %%

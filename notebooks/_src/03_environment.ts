@@ -39,6 +39,8 @@ import { loadMarket, storedRanges } from "@lib/pipeline/mod.ts";
 import { Rng } from "@lib/util/mod.ts";
 import { equityChart, renderSvg, type VegaLiteSpec, weightsChart } from "@lib/viz/mod.ts";
 
+// %%
+// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
 /**
  * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
  * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
@@ -72,11 +74,13 @@ async function table(df: pl.DataFrame, digits = 4): Promise<void> {
   await Deno.jupyter.display(df.select(...cols));
 }
 
+// %%
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 const store = await openStore();
-// Self-sufficient: load the sample data when the store is empty (01_ingest explains it).
-if ((await storedRanges(store)).length === 0) await ingestSample(store, { silent: true });
+// Self-sufficient: load the sample data when it is not in the store (01_ingest explains it).
+const stored = new Set((await storedRanges(store)).map((r) => r.instrument));
+if (!stored.has("AAPL") || !stored.has("SPX")) await ingestSample(store, { silent: true });
 console.log(`Store: ${store.description}`);
 
 // %% [markdown]

@@ -24,6 +24,8 @@ import { ingestSample } from "@lib/data/mod.ts";
 import { DEFAULT_ENV_SETTINGS, storedRanges, trainModel, type TrainOptions } from "@lib/pipeline/mod.ts";
 import { equityChart, renderSvg, trainingChart, type VegaLiteSpec } from "@lib/viz/mod.ts";
 
+// %%
+// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
 /**
  * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
  * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
@@ -57,9 +59,11 @@ async function table(df: pl.DataFrame, digits = 4): Promise<void> {
   await Deno.jupyter.display(df.select(...cols));
 }
 
+// %%
 const store = await openStore();
-// Self-sufficient: load the sample data when the store is empty (01_ingest explains it).
-if ((await storedRanges(store)).length === 0) await ingestSample(store, { silent: true });
+// Self-sufficient: load the sample data when it is not in the store (01_ingest explains it).
+const stored = new Set((await storedRanges(store)).map((r) => r.instrument));
+if (!stored.has("AAPL") || !stored.has("SPX")) await ingestSample(store, { silent: true });
 console.log(`Store: ${store.description}`);
 
 // %% [markdown]

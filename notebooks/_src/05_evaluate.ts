@@ -41,6 +41,8 @@ import {
   weightsChart,
 } from "@lib/viz/mod.ts";
 
+// %%
+// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
 /**
  * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
  * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
@@ -74,11 +76,13 @@ async function table(df: pl.DataFrame, digits = 4): Promise<void> {
   await Deno.jupyter.display(df.select(...cols));
 }
 
+// %%
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 const store = await openStore();
-// Self-sufficient: load the sample data when the store is empty (01_ingest explains it) …
-if ((await storedRanges(store)).length === 0) await ingestSample(store, { silent: true });
+// Self-sufficient: load the sample data when it is not in the store (01_ingest explains it) …
+const stored = new Set((await storedRanges(store)).map((r) => r.instrument));
+if (!stored.has("AAPL") || !stored.has("SPX")) await ingestSample(store, { silent: true });
 // … and train a small model when none is registered (04_train explains it).
 let [model] = await listModels(store, { name: "ppo-portfolio" });
 if (!model) {

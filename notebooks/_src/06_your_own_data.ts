@@ -37,6 +37,8 @@ import { evaluateModel, headlineMetrics, storedRanges, trainModel } from "@lib/p
 import { PROJECT_ROOT } from "@lib/util/mod.ts";
 import { dataQualityChart, equityChart, renderSvg, type VegaLiteSpec } from "@lib/viz/mod.ts";
 
+// %%
+// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
 /**
  * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
  * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
@@ -70,6 +72,7 @@ async function table(df: pl.DataFrame, digits = 4): Promise<void> {
   await Deno.jupyter.display(df.select(...cols));
 }
 
+// %%
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 const shared = join(PROJECT_ROOT, "..", "shared", "data", "daily_sp41");
 const given = Deno.env.get("TT_CSV_DIR");
