@@ -271,11 +271,17 @@ async function runIbkr(
   if (list.length === 0) {
     throw new UsageError("--source ibkr needs --watchlist FILE or --symbols A,B");
   }
+  const barSize = str(a["bar-size"] as string | undefined) ?? "1 day";
+  if (!(barSize in ibkr.BAR_SIZES)) {
+    throw new UsageError(
+      `--bar-size "${barSize}" is not an IB bar size; one of: ${Object.keys(ibkr.BAR_SIZES).join(", ")}`,
+    );
+  }
   const summary = await ibkr.ingestIbkr(store, {
     symbols: list,
     start,
     end,
-    barSize: str(a["bar-size"] as string | undefined) ?? "1 day",
+    barSize,
     mode: a.mode as "lean" | "advanced",
     host: String(a.host),
     port,
