@@ -136,6 +136,29 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
       assert.match(r.stderr, /only be evaluated on that same universe/);
     });
 
+    await t.step(
+      "walkforward --json reports each fold after its training window and the aggregate",
+      async () => {
+        const r = await run("walkforward", [
+          "--train-years",
+          "2",
+          "--test-years",
+          "1",
+          "--steps",
+          "256",
+          "--json",
+        ], dir);
+        assert.equal(r.code, 0, r.stderr);
+        const s = lastJson(r.stdout) as {
+          folds: { train: { end: string }; test: { start: string } }[];
+          aggregate: { meanSharpe: number };
+        };
+        assert.equal(s.folds.length, 3);
+        for (const f of s.folds) assert.ok(f.test.start > f.train.end);
+        assert.equal(typeof s.aggregate.meanSharpe, "number");
+      },
+    );
+
     await t.step("report --model writes an HTML file and prints its path", async () => {
       const r = await run("report", ["--model", String(modelId)], dir);
       assert.equal(r.code, 0, r.stderr);
