@@ -122,31 +122,35 @@ export function syntheticFrame(symbols: number, days: number, seed = 7): pl.Data
   const calendar = businessDays(days);
   const per = Math.max(1, Math.floor(65_536 / days));
   const parts: pl.DataFrame[] = [];
+  // One set of buffers, refilled per chunk: Polars copies typed arrays into its own
+  // memory, so no full-size (or even per-chunk) garbage piles up on the JS heap.
+  const size = per * days;
+  const buf: Ohlcv = {
+    open: new Float64Array(size),
+    high: new Float64Array(size),
+    low: new Float64Array(size),
+    close: new Float64Array(size),
+    volume: new Float64Array(size),
+  };
+  const ts = new Float64Array(size);
+  for (let j = 0; j < per; j++) ts.set(calendar, j * days);
   for (let s0 = 0; s0 < symbols; s0 += per) {
     const k = Math.min(per, symbols - s0);
     const n = k * days;
-    const buf: Ohlcv = {
-      open: new Float64Array(n),
-      high: new Float64Array(n),
-      low: new Float64Array(n),
-      close: new Float64Array(n),
-      volume: new Float64Array(n),
-    };
     const inst = new Array<string>(n);
-    const ts = new Float64Array(n);
     for (let j = 0; j < k; j++) {
       generateSymbol(rng, buf, j * days, days);
       inst.fill(names[s0 + j], j * days, (j + 1) * days);
-      ts.set(calendar, j * days);
     }
+    const col = (name: string, a: Float64Array) => pl.Series(name, a.subarray(0, n), pl.Float64);
     parts.push(pl.DataFrame([
       pl.Series("instrument", inst, pl.Utf8).cast(pl.Categorical),
-      pl.Series("timestamp", ts, pl.Float64).cast(pl.Int64).cast(pl.Datetime("ms")),
-      pl.Series("open", buf.open, pl.Float64),
-      pl.Series("high", buf.high, pl.Float64),
-      pl.Series("low", buf.low, pl.Float64),
-      pl.Series("close", buf.close, pl.Float64),
-      pl.Series("volume", buf.volume, pl.Float64),
+      col("timestamp", ts).cast(pl.Int64).cast(pl.Datetime("ms")),
+      col("open", buf.open),
+      col("high", buf.high),
+      col("low", buf.low),
+      col("close", buf.close),
+      col("volume", buf.volume),
     ]));
   }
   return pl.concat(parts, { rechunk: false, how: "vertical" });
