@@ -227,6 +227,7 @@ export async function evaluateModel(
       weights: trace.heldWeights,
       costs: trace.costs,
       slippage: trace.slippage,
+      traded: trace.stepTurnover,
     },
     benchmark,
     { riskFreeRate: options.riskFreeRate ?? 0, seed: options.bootstrapSeed ?? cfg.seed },

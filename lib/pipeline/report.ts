@@ -91,6 +91,10 @@ async function benchmarkFor(
           : b.weights.strategy[0] ?? "Benchmark",
         timestamps: b.equity.timestamp,
         equity: b.equity.netWorth,
+        weights: w.rows,
+        traded: b.rewards.turnover.every((c) => c !== null)
+          ? (b.rewards.turnover as number[])
+          : undefined,
         costs: b.rewards.cost.every((c) => c !== null)
           ? [0, ...(b.rewards.cost as number[])]
           : undefined,
@@ -193,6 +197,7 @@ export async function episodeReportInput(q: Queryable, episodeId: number): Promi
       weights: { instruments: w.instruments, rows: w.rows, timestamps: w.timestamps },
       costs: complete(ep.rewards.cost) ? (ep.rewards.cost as number[]) : undefined,
       slippage: complete(ep.rewards.slippage) ? (ep.rewards.slippage as number[]) : undefined,
+      traded: complete(ep.rewards.turnover) ? (ep.rewards.turnover as number[]) : undefined,
     },
     benchmark: bench?.curve,
     bootstrap: { seed: cfg.seed ?? 0 },

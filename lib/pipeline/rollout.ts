@@ -227,6 +227,7 @@ export function traceMetrics(trace: EpisodeTrace, riskFreeRate = 0): Performance
     initialWeights: new Float64Array(trace.instruments.length),
     costs: trace.costs,
     slippage: trace.slippage,
+    traded: trace.stepTurnover,
   });
 }
 
