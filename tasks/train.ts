@@ -195,6 +195,11 @@ export function trainOptionsFrom(args: ParsedArgs): TrainOptions {
   if (args.symbols && args.universe) {
     throw new UsageError("Give either --symbols or --universe all, not both");
   }
+  if (args.backend === "kernel" && args.action === "discrete") {
+    throw new UsageError(
+      "The kernel backend supports continuous actions only: use --backend auto|wasm|cpu with --action discrete",
+    );
+  }
   const env: Partial<EnvSettings> = {
     action: args.action as EnvSettings["action"],
     reward: args.reward as EnvSettings["reward"],
