@@ -11,8 +11,9 @@ import {
   FEATURE_SETS,
   type FeatureSetName,
   refreshFeatures,
+  resolveFeatureNames,
 } from "@lib/features/mod.ts";
-import { listArg, numberArg, parseCommand, Progress, runTask } from "@lib/util/mod.ts";
+import { listArg, numberArg, parseCommand, Progress, runTask, UsageError } from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "features",
@@ -68,6 +69,11 @@ const SPEC = {
 async function main() {
   const a = parseCommand(SPEC);
   const json = a.json === true;
+  try {
+    resolveFeatureNames({ set: a.set as FeatureSetName | undefined, names: listArg(a.names) });
+  } catch (e) {
+    throw new UsageError(`--names: ${(e as Error).message}`);
+  }
   const store = await openStore({ url: a["db-url"] as string | undefined });
   try {
     const bar = new Progress("features", { unit: "rows", silent: json });

@@ -27,6 +27,9 @@ Deno.test("deno task features / signals: --help exits 0; a bad --set or --weight
   const bad = run("features", ["--set", "nope"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--set must be one of basic, training, cross, technical, spec, all/);
+  const badName = run("features", ["--names", "vol_21"]);
+  assert.equal(badName.code, 2);
+  assert.match(badName.stderr, /Unknown feature "vol_21"/);
   const badW = run("signals", ["--weights", "1"]);
   assert.equal(badW.code, 2);
   assert.match(badW.stderr, /--weights must be two numbers/);
