@@ -11,6 +11,10 @@
  * - `weights.bin`: every tensor's float32 values, little-endian, in manifest order.
  * - `obs_norm.json`: the frozen running mean/variance (only when `normalizeObs`).
  *
+ * Not saved: the Adam moments (`PolicyBackend.exportWeights` excludes them), so a
+ * resumed run restarts the optimiser's statistics from zero; and no `tf.LayersModel`
+ * topology (the network is described by its {@linkcode PolicyConfig} in `topology`).
+ *
  * Weights come from {@linkcode PolicyBackend.exportWeights}, so every backend
  * (tfjs on any tfjs backend, the hand-written kernel) saves the same format; a model
  * trained on one backend loads on another when their weight names agree.

@@ -126,7 +126,10 @@ export interface TrainOptions {
   ppo?: Partial<PpoConfig>;
   /** Hidden layer sizes. Default `[64, 64]`. */
   hidden?: number[];
-  /** Continue from a saved model (id or directory): its env, features, instruments and weights are used. */
+  /**
+   * Continue from a saved model (id or directory): its env, features, instruments, weights and
+   * observation-normaliser statistics are used (the Adam moments are not saved and restart at 0).
+   */
   resume?: string;
   /** Model directory. Default `<dataDir>/models/<name>-v<version>`. */
   out?: string;
