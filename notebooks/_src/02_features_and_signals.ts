@@ -39,6 +39,9 @@ import { featurePanelChart, renderSvg, signalPanelChart, type VegaLiteSpec } fro
 
 // %%
 // Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
+// Both wait a moment after displaying: the Deno kernel can publish a display after the cell's
+// "idle" status, and nbconvert then drops it (seen with Deno 2.9.6 and nbconvert 6.5).
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 /**
  * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
  * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
@@ -50,12 +53,13 @@ async function show(spec: VegaLiteSpec): Promise<void> {
     { "text/html": svg, "image/svg+xml": svg, "application/vnd.vegalite.v5+json": spec },
     { raw: true },
   );
+  await settle();
 }
 
 /**
  * Shows a Polars frame as an HTML table (times as dates, floats rounded). Displayed
- * explicitly: a frame left as a cell's last expression was sometimes missing from
- * nbconvert's output.
+ * explicitly: a frame left as a cell's last expression is sometimes missing from
+ * nbconvert's output for the same reason.
  */
 async function table(df: pl.DataFrame, digits = 4): Promise<void> {
   const cols = df.columns.map((c) => {
@@ -70,6 +74,7 @@ async function table(df: pl.DataFrame, digits = 4): Promise<void> {
     return t.includes("Float") ? pl.col(c).round(digits) : pl.col(c);
   });
   await Deno.jupyter.display(df.select(...cols));
+  await settle();
 }
 
 // %%
