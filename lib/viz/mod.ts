@@ -16,3 +16,4 @@ export * from "./performance.ts";
 export * from "./weights.ts";
 export * from "./training.ts";
 export * from "./panels.ts";
+export * from "./notebook.ts";

@@ -25,45 +25,7 @@ import { openStore, readPrices } from "@lib/db/mod.ts";
 import { ingestSample, runQualityReport, SAMPLE_DATASETS } from "@lib/data/mod.ts";
 import { barsFrame } from "@lib/features/mod.ts";
 import { storedRanges } from "@lib/pipeline/mod.ts";
-import { dataQualityChart, featurePanelChart, renderSvg, type VegaLiteSpec } from "@lib/viz/mod.ts";
-
-// %%
-// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
-// Both wait a moment after displaying: the Deno kernel can publish a display after the cell's
-// "idle" status, and nbconvert then drops it (seen with Deno 2.9.6 and nbconvert 6.5).
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-/**
- * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
- * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
- * `image/svg+xml` outputs, but keeps HTML outputs as they are.)
- */
-async function show(spec: VegaLiteSpec): Promise<void> {
-  const svg = await renderSvg(spec);
-  await Deno.jupyter.display(
-    { "text/html": svg, "image/svg+xml": svg, "application/vnd.vegalite.v5+json": spec },
-    { raw: true },
-  );
-  await settle();
-}
-
-/**
- * Shows a Polars frame as an HTML table (times as dates, floats rounded). Displayed
- * explicitly: a frame left as a cell's last expression is sometimes missing from
- * nbconvert's output for the same reason.
- */
-async function table(df: pl.DataFrame, digits = 4): Promise<void> {
-  const cols = df.columns.map((c) => {
-    const s = df.getColumn(c);
-    const t = String(s.dtype);
-    if (t.includes("Datetime")) {
-      const days = (s.toArray() as unknown as (Date | null)[]).every((d) => !d || +d % 86_400_000 === 0);
-      return pl.col(c).dt.strftime(days ? "%Y-%m-%d" : "%Y-%m-%d %H:%M:%S");
-    }
-    return t.includes("Float") ? pl.col(c).round(digits) : pl.col(c);
-  });
-  await Deno.jupyter.display(df.select(...cols));
-  await settle();
-}
+import { dataQualityChart, featurePanelChart, showChart, showTable } from "@lib/viz/mod.ts";
 
 // %%
 const store = await openStore();
@@ -73,7 +35,7 @@ console.log(`Store: ${store.description}`);
 // ## The sample files
 
 // %%
-await table(pl.readRecords(SAMPLE_DATASETS.map((d) => ({ ...d }))));
+await showTable(pl.readRecords(SAMPLE_DATASETS.map((d) => ({ ...d }))));
 
 // %% [markdown]
 // ## Import
@@ -85,7 +47,7 @@ await table(pl.readRecords(SAMPLE_DATASETS.map((d) => ({ ...d }))));
 
 // %%
 const ingest = await ingestSample(store, { silent: true });
-await table(pl.readRecords([{
+await showTable(pl.readRecords([{
   run: ingest.runId,
   source: ingest.source,
   files: ingest.files,
@@ -102,14 +64,14 @@ await table(pl.readRecords([{
 // (parameters are stored with credentials redacted).
 
 // %%
-await table(pl.readRecords(await storedRanges(store)));
+await showTable(pl.readRecords(await storedRanges(store)));
 
 // %%
 const runs = await store.query<Record<string, unknown>>(
   `SELECT id, source, status, rows_written, started_at, finished_at, message
    FROM tt_ingest_runs ORDER BY id`,
 );
-await table(pl.readRecords(runs));
+await showTable(pl.readRecords(runs));
 
 // %% [markdown]
 // ## The bars as a Polars frame
@@ -121,10 +83,10 @@ await table(pl.readRecords(runs));
 // %%
 const bars = await readPrices(store, { barSize: "1 day" });
 const frame = barsFrame(bars);
-await table(frame.filter(pl.col("instrument").eq(pl.lit("AAPL"))).head(5));
+await showTable(frame.filter(pl.col("instrument").eq(pl.lit("AAPL"))).head(5));
 
 // %%
-await table(frame.groupBy("instrument").agg(
+await showTable(frame.groupBy("instrument").agg(
   pl.col("timestamp").count().alias("bars"),
   pl.col("timestamp").min().alias("first"),
   pl.col("timestamp").max().alias("last"),
@@ -151,7 +113,7 @@ const growthRows = growth.toRecords().map((r) => ({
   name: "close, growth of 1",
   value: Number(r.growth),
 }));
-await show(featurePanelChart(growthRows, { title: "Sample bars: growth of 1", height: 200 }));
+await showChart(featurePanelChart(growthRows, { title: "Sample bars: growth of 1", height: 200 }));
 
 // %% [markdown]
 // ## Data quality
@@ -171,17 +133,17 @@ await show(featurePanelChart(growthRows, { title: "Sample bars: growth of 1", he
 
 // %%
 const quality = await runQualityReport(store, { barSize: "1 day" });
-await table(pl.readRecords(quality.summary.symbols.map((s) => ({ ...s }))));
+await showTable(pl.readRecords(quality.summary.symbols.map((s) => ({ ...s }))));
 
 // %%
-await table(pl.readRecords(
+await showTable(pl.readRecords(
   quality.summary.worstDays.length
     ? quality.summary.worstDays.map((d) => ({ ...d, symbols: d.symbols.join(", ") }))
     : [{ day: "none", missing: 0, suspicious: 0, symbols: "" }],
 ));
 
 // %%
-await show(
+await showChart(
   dataQualityChart(
     quality.rows.map((r) => ({ instrument: r.instrument, day: r.day, class: r.class })),
     { title: "Data quality (symbol × day)" },
@@ -194,7 +156,7 @@ await show(
 
 // %%
 const suspicious = quality.rows.filter((r) => r.class === "suspicious");
-if (suspicious.length) await table(pl.readRecords(suspicious.slice(0, 20).map((r) => ({ ...r }))));
+if (suspicious.length) await showTable(pl.readRecords(suspicious.slice(0, 20).map((r) => ({ ...r }))));
 else console.log("No suspicious days in the sample.");
 
 // %% [markdown]

@@ -35,54 +35,14 @@ import {
   warmupOf,
 } from "@lib/features/mod.ts";
 import { storedRanges } from "@lib/pipeline/mod.ts";
-import { featurePanelChart, renderSvg, signalPanelChart, type VegaLiteSpec } from "@lib/viz/mod.ts";
-
-// %%
-// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
-// Both wait a moment after displaying: the Deno kernel can publish a display after the cell's
-// "idle" status, and nbconvert then drops it (seen with Deno 2.9.6 and nbconvert 6.5).
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-/**
- * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
- * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
- * `image/svg+xml` outputs, but keeps HTML outputs as they are.)
- */
-async function show(spec: VegaLiteSpec): Promise<void> {
-  const svg = await renderSvg(spec);
-  await Deno.jupyter.display(
-    { "text/html": svg, "image/svg+xml": svg, "application/vnd.vegalite.v5+json": spec },
-    { raw: true },
-  );
-  await settle();
-}
-
-/**
- * Shows a Polars frame as an HTML table (times as dates, floats rounded). Displayed
- * explicitly: a frame left as a cell's last expression is sometimes missing from
- * nbconvert's output for the same reason.
- */
-async function table(df: pl.DataFrame, digits = 4): Promise<void> {
-  const cols = df.columns.map((c) => {
-    const s = df.getColumn(c);
-    const t = String(s.dtype);
-    if (t.includes("Datetime")) {
-      const days = (s.toArray() as unknown as (Date | null)[]).every((d) =>
-        !d || +d % 86_400_000 === 0
-      );
-      return pl.col(c).dt.strftime(days ? "%Y-%m-%d" : "%Y-%m-%d %H:%M:%S");
-    }
-    return t.includes("Float") ? pl.col(c).round(digits) : pl.col(c);
-  });
-  await Deno.jupyter.display(df.select(...cols));
-  await settle();
-}
+import { featurePanelChart, showChart, showTable, signalPanelChart } from "@lib/viz/mod.ts";
 
 // %%
 const store = await openStore();
 // Self-sufficient: load the sample data when it is not in the store (01_ingest explains it).
 const stored = new Set((await storedRanges(store)).map((r) => r.instrument));
 if (!stored.has("AAPL") || !stored.has("SPX")) await ingestSample(store, { silent: true });
-await table(pl.readRecords(await storedRanges(store)));
+await showTable(pl.readRecords(await storedRanges(store)));
 
 // %% [markdown]
 // ## The definitions
@@ -91,7 +51,7 @@ await table(pl.readRecords(await storedRanges(store)));
 // its inputs. `vol_20` needs 20 bars (1 for the return, then a 20-bar window adds 19).
 
 // %%
-await table(pl.readRecords(
+await showTable(pl.readRecords(
   FEATURES.filter((f) => !f.name.startsWith("_")).map((f) => ({
     name: f.name,
     scope: f.scope,
@@ -102,7 +62,7 @@ await table(pl.readRecords(
 ));
 
 // %%
-await table(pl.readRecords(
+await showTable(pl.readRecords(
   Object.entries(FEATURE_SETS).map(([set, names]) => ({
     set,
     features: names.length,
@@ -124,10 +84,10 @@ const bars = await readPrices(store, { barSize: "1 day" });
 const wide = computeFeatures(bars, { set: "all" });
 console.log(`${wide.height} bars × ${wide.width - 2} features`);
 const shown = ["instrument", "timestamp", "return_1", "vol_20", "mom_60", "rsi_14", "zscore_20"];
-await table(wide.filter(pl.col("instrument").eq(pl.lit("AAPL"))).select(...shown).head(4));
+await showTable(wide.filter(pl.col("instrument").eq(pl.lit("AAPL"))).select(...shown).head(4));
 
 // %%
-await table(wide.filter(pl.col("instrument").eq(pl.lit("AAPL"))).select(...shown).tail(4));
+await showTable(wide.filter(pl.col("instrument").eq(pl.lit("AAPL"))).select(...shown).tail(4));
 
 // %% [markdown]
 // ## No look-ahead, checked on the real data
@@ -141,7 +101,7 @@ const cut = "2016-01-01";
 const truncated = computeFeatures(await readPrices(store, { end: "2015-12-31" }), { set: "all" });
 const before = wide.filter(pl.col("timestamp").lt(pl.lit(new Date(`${cut}T00:00:00Z`))));
 const featureNames = wide.columns.filter((c) => c !== "instrument" && c !== "timestamp");
-await table(pl.readRecords(featureNames.map((name) => {
+await showTable(pl.readRecords(featureNames.map((name) => {
   const a = before.getColumn(name).toArray() as (number | null)[];
   const b = truncated.getColumn(name).toArray() as (number | null)[];
   let differing = 0;
@@ -159,7 +119,7 @@ await table(pl.readRecords(featureNames.map((name) => {
 const plotted = ["return_1", "vol_20", "mom_60", "rsi_14", "bb_pctb_20"];
 const recent = wide.filter(pl.col("timestamp").gtEq(pl.lit(new Date("2013-05-13T00:00:00Z"))));
 const long = toLongForm(recent.select("instrument", "timestamp", ...plotted));
-await show(featurePanelChart(
+await showChart(featurePanelChart(
   long.toRecords().map((r) => ({
     instrument: String(r.instrument),
     timestamp: r.timestamp as unknown as Date,
@@ -175,7 +135,7 @@ await show(featurePanelChart(
 // They become informative on a real universe (e.g. `../shared/data/daily_sp41`).
 
 // %%
-await table(
+await showTable(
   wide.filter(pl.col("timestamp").eq(pl.lit(new Date("2017-06-01T00:00:00Z"))))
     .select("instrument", "timestamp", ...FEATURE_SETS.cross),
 );
@@ -189,7 +149,7 @@ await table(
 
 // %%
 const refreshed = await refreshFeatures(store, { set: "basic" });
-await table(pl.readRecords([{
+await showTable(pl.readRecords([{
   instruments: refreshed.instruments,
   bars: refreshed.bars,
   features: refreshed.features.length,
@@ -210,7 +170,7 @@ await table(pl.readRecords([{
 const prices = panelFromBars(bars, "1 day");
 const panel = computeFeaturePanel(prices, { set: "basic" });
 const t = panel.timestamps.findIndex((x) => x >= Date.parse("2015-03-02T00:00:00Z"));
-await table(pl.readRecords(panel.instruments.map((instrument, i) => ({
+await showTable(pl.readRecords(panel.instruments.map((instrument, i) => ({
   instrument,
   date: new Date(panel.timestamps[t]).toISOString().slice(0, 10),
   ...Object.fromEntries(
@@ -237,12 +197,12 @@ console.log(
 
 // %%
 const signals = computeSignals(wide);
-await table(
+await showTable(
   signals.filter(pl.col("instrument").eq(pl.lit("AAPL"))).sort("timestamp").tail(6),
 );
 
 // %%
-await table(
+await showTable(
   signals.groupBy("signal_name").agg(
     pl.col("score").count().alias("rows"),
     pl.col("score").mean().alias("mean"),
@@ -254,7 +214,7 @@ await table(
 
 // %%
 const common = signals.filter(pl.col("timestamp").gtEq(pl.lit(new Date("2013-05-13T00:00:00Z"))));
-await show(signalPanelChart(
+await showChart(signalPanelChart(
   common.select("instrument", "timestamp", "signal_name", "score").toRecords().map((r) => ({
     instrument: String(r.instrument),
     timestamp: r.timestamp as unknown as Date,
@@ -272,7 +232,7 @@ await show(signalPanelChart(
 const signalRefresh = await refreshSignals(store);
 const scores = await readSignalScores(store, { instruments: ["SPX"], start: "2020-04-01" });
 console.log(`${signalRefresh.rowsWritten} signal scores written`);
-await table(pl.readRecords(scores.instrument.map((instrument, i) => ({
+await showTable(pl.readRecords(scores.instrument.map((instrument, i) => ({
   instrument,
   timestamp: new Date(scores.timestamp[i]),
   signal: scores.signalName[i],

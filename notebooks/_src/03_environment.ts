@@ -37,47 +37,7 @@ import {
 import { computeMetrics, equalWeightBuyAndHold } from "@lib/eval/mod.ts";
 import { loadMarket, storedRanges } from "@lib/pipeline/mod.ts";
 import { Rng } from "@lib/util/mod.ts";
-import { equityChart, renderSvg, type VegaLiteSpec, weightsChart } from "@lib/viz/mod.ts";
-
-// %%
-// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
-// Both wait a moment after displaying: the Deno kernel can publish a display after the cell's
-// "idle" status, and nbconvert then drops it (seen with Deno 2.9.6 and nbconvert 6.5).
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-/**
- * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
- * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
- * `image/svg+xml` outputs, but keeps HTML outputs as they are.)
- */
-async function show(spec: VegaLiteSpec): Promise<void> {
-  const svg = await renderSvg(spec);
-  await Deno.jupyter.display(
-    { "text/html": svg, "image/svg+xml": svg, "application/vnd.vegalite.v5+json": spec },
-    { raw: true },
-  );
-  await settle();
-}
-
-/**
- * Shows a Polars frame as an HTML table (times as dates, floats rounded). Displayed
- * explicitly: a frame left as a cell's last expression is sometimes missing from
- * nbconvert's output for the same reason.
- */
-async function table(df: pl.DataFrame, digits = 4): Promise<void> {
-  const cols = df.columns.map((c) => {
-    const s = df.getColumn(c);
-    const t = String(s.dtype);
-    if (t.includes("Datetime")) {
-      const days = (s.toArray() as unknown as (Date | null)[]).every((d) =>
-        !d || +d % 86_400_000 === 0
-      );
-      return pl.col(c).dt.strftime(days ? "%Y-%m-%d" : "%Y-%m-%d %H:%M:%S");
-    }
-    return t.includes("Float") ? pl.col(c).round(digits) : pl.col(c);
-  });
-  await Deno.jupyter.display(df.select(...cols));
-  await settle();
-}
+import { equityChart, showChart, showTable, weightsChart } from "@lib/viz/mod.ts";
 
 // %%
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -120,7 +80,7 @@ console.log(
 
 // %%
 const envOptions = { costPerTurnBps: 10, slippageBps: 5, initialCash: 1_000_000 } as const;
-await table(pl.readRecords(ACTION_NAMES.flatMap((action) =>
+await showTable(pl.readRecords(ACTION_NAMES.flatMap((action) =>
   REWARD_NAMES.map((reward) => {
     const env = makePortfolioEnv(prices, features, { ...envOptions, action, reward });
     const a = env.actionSpace;
@@ -150,7 +110,7 @@ await table(pl.readRecords(ACTION_NAMES.flatMap((action) =>
 // trajectories for the same seed.
 
 // %%
-await table(pl.readRecords(ACTION_NAMES.flatMap((action) =>
+await showTable(pl.readRecords(ACTION_NAMES.flatMap((action) =>
   REWARD_NAMES.map((reward) => {
     const report = checkEnv(() =>
       makePortfolioEnv(prices, features, { ...envOptions, action, reward, maxSteps: 60 })
@@ -176,7 +136,7 @@ await table(pl.readRecords(ACTION_NAMES.flatMap((action) =>
 const env = makePortfolioEnv(prices, features, envOptions);
 const start = env.startRange.earliest;
 const first = env.reset({ start });
-await table(pl.readRecords(
+await showTable(pl.readRecords(
   prices.instruments.flatMap((instrument, i) =>
     features.names.map((feature, f) => ({
       instrument,
@@ -194,7 +154,7 @@ await table(pl.readRecords(
 
 // %%
 const step = env.step(new Float32Array([1, 1]));
-await table(pl.readRecords(prices.instruments.map((instrument, i) => ({
+await showTable(pl.readRecords(prices.instruments.map((instrument, i) => ({
   instrument,
   [`close ${day(prices.timestamps[start])} (decision)`]: prices.close[start * N + i],
   [`open ${day(prices.timestamps[start + 1])} (fill)`]: prices.open[(start + 1) * N + i],
@@ -204,7 +164,7 @@ await table(pl.readRecords(prices.instruments.map((instrument, i) => ({
 }))), 4);
 
 // %%
-await table(pl.readRecords([{
+await showTable(pl.readRecords([{
   net_worth: step.info.netWorth,
   commission: step.info.cost ?? 0,
   slippage: step.info.slippage ?? 0,
@@ -257,7 +217,7 @@ const metricsRow = (name: string, m: ReturnType<typeof computeMetrics>) => ({
   turnover_per_step: m.turnover ?? NaN,
   costs_paid: m.costsPaidFraction ?? NaN,
 });
-await table(pl.readRecords([
+await showTable(pl.readRecords([
   ...runs.map(({ name, rec }) =>
     metricsRow(
       name,
@@ -290,14 +250,14 @@ await table(pl.readRecords([
 
 // %%
 const longBoth = runs.find((r) => r.name === "long both")!.rec;
-await show(equityChart({
+await showChart(equityChart({
   strategy: { name: "long both (vol-targeted)", timestamps: longBoth.timestamps, equity: longBoth.netWorth },
   benchmark: { name: "equal-weight buy & hold", timestamps: buyHold.timestamps, equity: buyHold.equity },
   title: "Hand policy vs buy & hold, same costs",
 }));
 
 // %%
-await show(weightsChart({
+await showChart(weightsChart({
   timestamps: longBoth.timestamps,
   instruments: prices.instruments,
   rows: longBoth.weights,
@@ -316,7 +276,7 @@ const randomRun = (costPerTurnBps: number, slippageBps: number, seed: number) =>
   const e = makePortfolioEnv(prices, features, { ...envOptions, costPerTurnBps, slippageBps });
   return runEpisode(e, () => sample(e.actionSpace, r), { start });
 };
-await table(pl.readRecords([[0, 0], [10, 5], [50, 25]].map(([c, s]) => {
+await showTable(pl.readRecords([[0, 0], [10, 5], [50, 25]].map(([c, s]) => {
   const rec = randomRun(c, s, 11);
   return {
     commission_bps: c,
@@ -346,7 +306,7 @@ const vrng = new Rng(3);
 const actions = new Float32Array(vec.numEnvs * vec.actDim);
 for (let k = 0; k < vec.numEnvs; k++) actions.set(sample(vec.actionSpace, vrng), k * vec.actDim);
 const vstep = vec.step(actions);
-await table(pl.readRecords(vstep.infos.map((info, k) => ({
+await showTable(pl.readRecords(vstep.infos.map((info, k) => ({
   env: k,
   bar: day(info.timestamp),
   net_worth: info.netWorth,

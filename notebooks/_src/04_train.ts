@@ -22,47 +22,7 @@ import pl from "nodejs-polars";
 import { listEpisodes, listModels, openStore, readEpisode, readTrainMetrics } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
 import { DEFAULT_ENV_SETTINGS, storedRanges, trainModel, type TrainOptions } from "@lib/pipeline/mod.ts";
-import { equityChart, renderSvg, trainingChart, type VegaLiteSpec } from "@lib/viz/mod.ts";
-
-// %%
-// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
-// Both wait a moment after displaying: the Deno kernel can publish a display after the cell's
-// "idle" status, and nbconvert then drops it (seen with Deno 2.9.6 and nbconvert 6.5).
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-/**
- * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
- * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
- * `image/svg+xml` outputs, but keeps HTML outputs as they are.)
- */
-async function show(spec: VegaLiteSpec): Promise<void> {
-  const svg = await renderSvg(spec);
-  await Deno.jupyter.display(
-    { "text/html": svg, "image/svg+xml": svg, "application/vnd.vegalite.v5+json": spec },
-    { raw: true },
-  );
-  await settle();
-}
-
-/**
- * Shows a Polars frame as an HTML table (times as dates, floats rounded). Displayed
- * explicitly: a frame left as a cell's last expression is sometimes missing from
- * nbconvert's output for the same reason.
- */
-async function table(df: pl.DataFrame, digits = 4): Promise<void> {
-  const cols = df.columns.map((c) => {
-    const s = df.getColumn(c);
-    const t = String(s.dtype);
-    if (t.includes("Datetime")) {
-      const days = (s.toArray() as unknown as (Date | null)[]).every((d) =>
-        !d || +d % 86_400_000 === 0
-      );
-      return pl.col(c).dt.strftime(days ? "%Y-%m-%d" : "%Y-%m-%d %H:%M:%S");
-    }
-    return t.includes("Float") ? pl.col(c).round(digits) : pl.col(c);
-  });
-  await Deno.jupyter.display(df.select(...cols));
-  await settle();
-}
+import { equityChart, showChart, showTable, trainingChart } from "@lib/viz/mod.ts";
 
 // %%
 const store = await openStore();
@@ -79,7 +39,7 @@ console.log(`Store: ${store.description}`);
 // at the next bar's open.
 
 // %%
-await table(pl.readRecords([{ ...DEFAULT_ENV_SETTINGS, drawdownStop: String(DEFAULT_ENV_SETTINGS.drawdownStop) }]));
+await showTable(pl.readRecords([{ ...DEFAULT_ENV_SETTINGS, drawdownStop: String(DEFAULT_ENV_SETTINGS.drawdownStop) }]));
 
 // %%
 const options: TrainOptions = {
@@ -106,7 +66,7 @@ const result = await trainModel(store, options, {
 });
 
 // %%
-await table(pl.readRecords([{
+await showTable(pl.readRecords([{
   model_id: result.modelId,
   name: result.model.manifest.name,
   version: result.version,
@@ -132,10 +92,10 @@ await table(pl.readRecords([{
 
 // %%
 const metrics = await readTrainMetrics(store, result.runId);
-await table(pl.readRecords(metrics.map((m) => ({ ...m }))), 5);
+await showTable(pl.readRecords(metrics.map((m) => ({ ...m }))), 5);
 
 // %%
-await show(trainingChart(
+await showChart(trainingChart(
   metrics.map((m) => ({
     update: m.updateIndex + 1,
     timesteps: m.timesteps,
@@ -157,7 +117,7 @@ await show(trainingChart(
 
 // %%
 const episodes = await listEpisodes(store, { kind: "train", runId: result.runId });
-await table(pl.readRecords(episodes.map((e) => ({
+await showTable(pl.readRecords(episodes.map((e) => ({
   episode: e.id,
   start: e.startTime,
   end: e.endTime,
@@ -170,7 +130,7 @@ await table(pl.readRecords(episodes.map((e) => ({
 // %%
 if (episodes.length > 0) {
   const detail = (await readEpisode(store, episodes[0].id))!;
-  await show(equityChart({
+  await showChart(equityChart({
     strategy: { name: `training episode ${episodes[0].id}`, timestamps: detail.equity.timestamp, equity: detail.equity.netWorth },
     title: "Last logged training episode (sampled actions)",
   }));
@@ -184,7 +144,7 @@ if (episodes.length > 0) {
 // `tt_models` registers it with a version per name.
 
 // %%
-await table(pl.readRecords((await listModels(store)).map((m) => ({
+await showTable(pl.readRecords((await listModels(store)).map((m) => ({
   id: m.id,
   name: m.name,
   version: m.version,
@@ -194,7 +154,7 @@ await table(pl.readRecords((await listModels(store)).map((m) => ({
 
 // %%
 const cfg = result.model.manifest.config;
-await table(pl.readRecords([{
+await showTable(pl.readRecords([{
   obs_dim: cfg.policy.obsDim,
   hidden: cfg.policy.hidden.join("×"),
   action: cfg.policy.action.kind,

@@ -32,54 +32,7 @@ import {
   walkForward,
   writeEpisodeReport,
 } from "@lib/pipeline/mod.ts";
-import {
-  drawdownChart,
-  equityChart,
-  renderSvg,
-  rollingSharpeChart,
-  type VegaLiteSpec,
-  weightsChart,
-} from "@lib/viz/mod.ts";
-
-// %%
-// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
-// Both wait a moment after displaying: the Deno kernel can publish a display after the cell's
-// "idle" status, and nbconvert then drops it (seen with Deno 2.9.6 and nbconvert 6.5).
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-/**
- * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
- * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
- * `image/svg+xml` outputs, but keeps HTML outputs as they are.)
- */
-async function show(spec: VegaLiteSpec): Promise<void> {
-  const svg = await renderSvg(spec);
-  await Deno.jupyter.display(
-    { "text/html": svg, "image/svg+xml": svg, "application/vnd.vegalite.v5+json": spec },
-    { raw: true },
-  );
-  await settle();
-}
-
-/**
- * Shows a Polars frame as an HTML table (times as dates, floats rounded). Displayed
- * explicitly: a frame left as a cell's last expression is sometimes missing from
- * nbconvert's output for the same reason.
- */
-async function table(df: pl.DataFrame, digits = 4): Promise<void> {
-  const cols = df.columns.map((c) => {
-    const s = df.getColumn(c);
-    const t = String(s.dtype);
-    if (t.includes("Datetime")) {
-      const days = (s.toArray() as unknown as (Date | null)[]).every((d) =>
-        !d || +d % 86_400_000 === 0
-      );
-      return pl.col(c).dt.strftime(days ? "%Y-%m-%d" : "%Y-%m-%d %H:%M:%S");
-    }
-    return t.includes("Float") ? pl.col(c).round(digits) : pl.col(c);
-  });
-  await Deno.jupyter.display(df.select(...cols));
-  await settle();
-}
+import { drawdownChart, equityChart, rollingSharpeChart, showChart, showTable, weightsChart } from "@lib/viz/mod.ts";
 
 // %%
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -117,7 +70,7 @@ console.log(
     `${ev.trace.rewards.length} steps, stopped by ${ev.trace.stopReason}; ` +
     `episodes ${ev.episodeId} (eval) and ${ev.benchmarkEpisodeId} (benchmark)`,
 );
-await table(pl.readRecords([
+await showTable(pl.readRecords([
   { series: c.strategyName, ...headlineMetrics(c.strategy) },
   { series: c.benchmarkName, ...headlineMetrics(c.benchmark) },
 ]));
@@ -133,7 +86,7 @@ await table(pl.readRecords([
 
 // %%
 const d = c.sharpeDifference;
-await table(pl.readRecords([{
+await showTable(pl.readRecords([{
   psr_vs_zero: c.psrVsZero,
   psr_vs_benchmark: c.psrVsBenchmark,
   sharpe_difference: d.estimate,
@@ -158,16 +111,16 @@ console.log(c.verdict);
 // %%
 const strategyCurve = { name: c.strategyName, timestamps: ev.trace.equityTimestamps, equity: ev.trace.netWorth };
 const benchmarkCurve = { name: c.benchmarkName, timestamps: ev.benchmark.timestamps, equity: ev.benchmark.equity };
-await show(equityChart({ strategy: strategyCurve, benchmark: benchmarkCurve, title: "Out of sample: growth of 1" }));
+await showChart(equityChart({ strategy: strategyCurve, benchmark: benchmarkCurve, title: "Out of sample: growth of 1" }));
 
 // %%
-await show(drawdownChart({ strategy: strategyCurve, benchmark: benchmarkCurve }));
+await showChart(drawdownChart({ strategy: strategyCurve, benchmark: benchmarkCurve }));
 
 // %%
-await show(rollingSharpeChart({ strategy: strategyCurve, benchmark: benchmarkCurve, window: 63 }));
+await showChart(rollingSharpeChart({ strategy: strategyCurve, benchmark: benchmarkCurve, window: 63 }));
 
 // %%
-await show(weightsChart({
+await showChart(weightsChart({
   timestamps: ev.trace.rewardTimestamps,
   instruments: ev.trace.instruments,
   rows: ev.trace.heldWeights,
@@ -184,7 +137,7 @@ await show(weightsChart({
 
 // %%
 const n = ev.trace.instruments.length;
-await table(pl.readRecords(ev.trace.rewards.slice(0, 8).map((reward, k) => ({
+await showTable(pl.readRecords(ev.trace.rewards.slice(0, 8).map((reward, k) => ({
   decided: day(ev.trace.decisionTimestamps[k]),
   marked: day(ev.trace.rewardTimestamps[k]),
   ...Object.fromEntries(ev.trace.instruments.map((s, i) => [`target_${s}`, ev.trace.targetWeights[k * n + i]])),
@@ -219,7 +172,7 @@ for (const attempt of [
 // Every evaluation is an episode in the store, next to its benchmark:
 
 // %%
-await table(pl.readRecords((await listEpisodes(store, { modelId: model.id })).filter((e) => e.kind !== "train").map((e) => ({
+await showTable(pl.readRecords((await listEpisodes(store, { modelId: model.id })).filter((e) => e.kind !== "train").map((e) => ({
   episode: e.id,
   kind: e.kind,
   start: e.startTime,
@@ -250,7 +203,7 @@ const wf = await walkForward(
       console.log(`fold ${i + 1}/${total}: train ${train.start} … ${train.end}, test ${test.start} … ${test.end}`),
   },
 );
-await table(pl.readRecords(wf.folds.map((f) => ({
+await showTable(pl.readRecords(wf.folds.map((f) => ({
   fold: f.index,
   test_start: f.test.start,
   test_end: f.test.end,
@@ -273,12 +226,12 @@ const agg = (a: typeof wf.aggregate.strategy) => ({
   mean_total_return: a.metrics.totalReturn?.mean ?? NaN,
   worst_drawdown: a.metrics.maxDrawdown?.max ?? NaN,
 });
-await table(pl.readRecords([
+await showTable(pl.readRecords([
   { series: "PPO (per fold)", ...agg(wf.aggregate.strategy) },
   { series: "buy & hold (per fold)", ...agg(wf.aggregate.benchmark) },
 ]));
 if (wf.stitched) {
-  await show(equityChart({
+  await showChart(equityChart({
     strategy: { name: "PPO, out-of-sample folds", ...wf.stitched.strategy },
     benchmark: { name: "equal-weight buy & hold", ...wf.stitched.benchmark },
     title: "Walk-forward: stitched out-of-sample curves",

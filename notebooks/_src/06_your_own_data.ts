@@ -35,47 +35,7 @@ import {
 } from "@lib/data/mod.ts";
 import { evaluateModel, headlineMetrics, storedRanges, trainModel } from "@lib/pipeline/mod.ts";
 import { PROJECT_ROOT } from "@lib/util/mod.ts";
-import { dataQualityChart, equityChart, renderSvg, type VegaLiteSpec } from "@lib/viz/mod.ts";
-
-// %%
-// Display helpers: charts as inline SVG (with the Vega-Lite spec), Polars frames as tables.
-// Both wait a moment after displaying: the Deno kernel can publish a display after the cell's
-// "idle" status, and nbconvert then drops it (seen with Deno 2.9.6 and nbconvert 6.5).
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-/**
- * Shows a chart as inline SVG, with its Vega-Lite spec for front ends that render it.
- * (The SVG also goes out as `text/html`: nbconvert's HTML export strips the elements of
- * `image/svg+xml` outputs, but keeps HTML outputs as they are.)
- */
-async function show(spec: VegaLiteSpec): Promise<void> {
-  const svg = await renderSvg(spec);
-  await Deno.jupyter.display(
-    { "text/html": svg, "image/svg+xml": svg, "application/vnd.vegalite.v5+json": spec },
-    { raw: true },
-  );
-  await settle();
-}
-
-/**
- * Shows a Polars frame as an HTML table (times as dates, floats rounded). Displayed
- * explicitly: a frame left as a cell's last expression is sometimes missing from
- * nbconvert's output for the same reason.
- */
-async function table(df: pl.DataFrame, digits = 4): Promise<void> {
-  const cols = df.columns.map((c) => {
-    const s = df.getColumn(c);
-    const t = String(s.dtype);
-    if (t.includes("Datetime")) {
-      const days = (s.toArray() as unknown as (Date | null)[]).every((d) =>
-        !d || +d % 86_400_000 === 0
-      );
-      return pl.col(c).dt.strftime(days ? "%Y-%m-%d" : "%Y-%m-%d %H:%M:%S");
-    }
-    return t.includes("Float") ? pl.col(c).round(digits) : pl.col(c);
-  });
-  await Deno.jupyter.display(df.select(...cols));
-  await settle();
-}
+import { dataQualityChart, equityChart, showChart, showTable } from "@lib/viz/mod.ts";
 
 // %%
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
@@ -107,7 +67,7 @@ const worstMoves = (bars: typeof raw.bars, label: string) => {
   }));
   return moves.sort((a, b) => a.close_to_close - b.close_to_close).slice(0, 3);
 };
-await table(pl.readRecords([
+await showTable(pl.readRecords([
   ...worstMoves(raw.bars, `${raw.symbols[0]} raw`),
   ...worstMoves(adjusted.bars, `${adjusted.symbols[0]} adjusted`),
 ]));
@@ -125,7 +85,7 @@ await table(pl.readRecords([
 const rawDays = classifyBars(raw.bars, raw.barSize ?? "1 day");
 const noted = rawDays.filter((r) => r.detail !== null && r.class !== "not_listed").slice(0, 8);
 if (noted.length) {
-  await table(pl.readRecords(noted.map((r) => ({ ...r }))));
+  await showTable(pl.readRecords(noted.map((r) => ({ ...r }))));
 } else console.log("Nothing noted on the raw bars of this file.");
 
 // %% [markdown]
@@ -137,7 +97,7 @@ if (noted.length) {
 // %%
 const store = await openStore({ dataDir: "memory://" });
 const ingest = await ingestCsv(store, input, { adjust: true, start: "2014-01-01", silent: true });
-await table(pl.readRecords([{
+await showTable(pl.readRecords([{
   store: store.description,
   files: ingest.files,
   rows_read: ingest.rowsRead,
@@ -151,15 +111,15 @@ await table(pl.readRecords([{
 
 // %%
 const quality = await runQualityReport(store, { barSize: "1 day" });
-await table(pl.readRecords([{ days: quality.summary.days, ...quality.summary.totals }]));
-await show(dataQualityChart(
+await showTable(pl.readRecords([{ days: quality.summary.days, ...quality.summary.totals }]));
+await showChart(dataQualityChart(
   quality.rows.map((r) => ({ instrument: r.instrument, day: r.day, class: r.class })),
   { title: "Data quality (symbol × day)" },
 ));
 
 // %%
 const flagged = quality.rows.filter((r) => r.class === "suspicious" || r.class === "missing");
-if (flagged.length) await table(pl.readRecords(flagged.slice(0, 10).map((r) => ({ ...r }))));
+if (flagged.length) await showTable(pl.readRecords(flagged.slice(0, 10).map((r) => ({ ...r }))));
 else console.log("No suspicious or missing days.");
 
 // %% [markdown]
@@ -173,7 +133,10 @@ else console.log("No suspicious or missing days.");
 const ranges = await storedRanges(store);
 const wanted = ["AAPL", "MSFT", "JNJ"].filter((s) => ranges.some((r) => r.instrument === s));
 const symbols = wanted.length >= 2 ? wanted : ranges.map((r) => r.instrument);
-const trainEnd = ranges.some((r) => r.last > "2019-06-30") ? "2018-12-31" : undefined;
+// Train to 2018 when the chosen names all have later data to test on; otherwise (the sample:
+// AAPL ends 2018-05-11) let trainModel keep the last quarter of the common range for testing.
+const commonEnd = ranges.filter((r) => symbols.includes(r.instrument)).map((r) => r.last).sort()[0];
+const trainEnd = commonEnd > "2019-06-30" ? "2018-12-31" : undefined;
 const trained = await trainModel(store, {
   symbols,
   featureSet: "basic",
@@ -191,14 +154,14 @@ console.log(
 // %%
 const ev = await evaluateModel(store, { model: String(trained.modelId) });
 console.log(`out of sample: ${ev.range.start} … ${ev.range.end}`);
-await table(pl.readRecords([
+await showTable(pl.readRecords([
   { series: ev.comparison.strategyName, ...headlineMetrics(ev.comparison.strategy) },
   { series: ev.comparison.benchmarkName, ...headlineMetrics(ev.comparison.benchmark) },
 ]));
 console.log(ev.comparison.verdict);
 
 // %%
-await show(equityChart({
+await showChart(equityChart({
   strategy: { name: ev.comparison.strategyName, timestamps: ev.trace.equityTimestamps, equity: ev.trace.netWorth },
   benchmark: { name: ev.comparison.benchmarkName, timestamps: ev.benchmark.timestamps, equity: ev.benchmark.equity },
   title: "Out of sample on your data: growth of 1",
