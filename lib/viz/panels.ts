@@ -79,7 +79,9 @@ export function featurePanelChart(
             type: "quantitative",
             title: null,
             scale: { zero: false },
-            axis: { format: "~g" },
+            // Vega derives a precision from the tick step when the format has none, so "~g"
+            // turned ticks 20, 40 … into "2e+1". Four significant digits, trailing zeros trimmed.
+            axis: { format: ".4~g" },
           },
           color: {
             field: "instrument",
