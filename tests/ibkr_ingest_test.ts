@@ -479,6 +479,41 @@ Deno.test({
       });
 
       await t.step(
+        "a second run counts the requests the first run sent (pacing across processes)",
+        async () => {
+          const { gw, port } = gateway();
+          const names = (prefix: string, n: number) =>
+            Array.from({ length: n }, (_, i) => ({ symbol: `${prefix}${i}` }));
+          try {
+            // 40 + 21 lean requests within a minute: the 61st may only go 10 minutes after the first.
+            const a = await ingestIbkr(
+              store,
+              ingestOptions(port, { symbols: names("PA", 40), mode: "lean", clientId: 39 }),
+            );
+            const b = await ingestIbkr(
+              store,
+              ingestOptions(port, { symbols: names("PB", 21), mode: "lean", clientId: 40 }),
+            );
+            // (>= rather than ==: a port the OS reuses from an earlier step brings its history along.)
+            assert.ok(
+              b.earlierRequests >= a.earlierRequests + 40,
+              "the second run knew the first run's requests",
+            );
+            assert.ok(b.pacingWaits >= 1, "the 61st request waited");
+            assert.equal(gw.stats.historicalRequests, 61);
+            assert.equal(gw.stats.pacingViolations, 0, gw.stats.violations.join("; "));
+            const times = gw.requests.map((r) => r.time);
+            assert.ok(
+              times[60] - times[0] >= 600_000,
+              "the 61st request came 10 minutes after the first",
+            );
+          } finally {
+            await gw.stop();
+          }
+        },
+      );
+
+      await t.step(
         "a connection dropped mid-run is reconnected and the run resumes without gaps",
         async () => {
           const symbols = ["MSFT", "IBM", "INTC", "CSCO", "ORCL", "QCOM", "ADBE", "AMGN"];

@@ -77,3 +77,54 @@ export async function readIbkrCoverage(
   }
   return out;
 }
+
+/** A paced request as recorded in `tt_ibkr_requests`. */
+export interface IbkrRequestRecord {
+  /** Clock time the request was allowed to start (epoch ms). */
+  at: number;
+  /** Identity of the request (IB's "identical request"). */
+  request: string;
+  /** Contract + exchange + tick type. */
+  contract: string;
+}
+
+/**
+ * Records a paced request before it is sent (so a crash cannot forget it).
+ * @param q The store.
+ * @param gateway `host:port` of the gateway.
+ * @param record The request.
+ * @example
+ * ```ts
+ * await recordIbkrRequest(store, "127.0.0.1:4002", { at: permit.startedAt, ...key });
+ * ```
+ */
+export async function recordIbkrRequest(
+  q: Queryable,
+  gateway: string,
+  record: IbkrRequestRecord,
+): Promise<void> {
+  await q.query(
+    "INSERT INTO tt_ibkr_requests (gateway, at_ms, request, contract) VALUES ($1, $2, $3, $4)",
+    [gateway, record.at, record.request, record.contract],
+  );
+}
+
+/**
+ * Paced requests sent to a gateway since `since`; older ones are deleted (no pacing rule looks back further).
+ * @param q The store.
+ * @param gateway `host:port` of the gateway.
+ * @param since Clock ms.
+ * @returns The requests, oldest first.
+ */
+export async function recentIbkrRequests(
+  q: Queryable,
+  gateway: string,
+  since: number,
+): Promise<IbkrRequestRecord[]> {
+  await q.query("DELETE FROM tt_ibkr_requests WHERE gateway = $1 AND at_ms < $2", [gateway, since]);
+  const rows = await q.query<{ at_ms: number; request: string; contract: string }>(
+    "SELECT at_ms, request, contract FROM tt_ibkr_requests WHERE gateway = $1 ORDER BY at_ms",
+    [gateway],
+  );
+  return rows.map((r) => ({ at: Number(r.at_ms), request: r.request, contract: r.contract }));
+}

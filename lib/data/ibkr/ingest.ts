@@ -13,7 +13,13 @@ import {
   upsertInstruments,
   upsertPrices,
 } from "../../db/prices_repo.ts";
-import { type ChunkSeries, readIbkrCoverage, recordIbkrChunk } from "../../db/ibkr_repo.ts";
+import {
+  type ChunkSeries,
+  readIbkrCoverage,
+  recentIbkrRequests,
+  recordIbkrChunk,
+  recordIbkrRequest,
+} from "../../db/ibkr_repo.ts";
 import type { BarColumns } from "../panel.ts";
 import { Progress } from "../../util/progress.ts";
 import { barSizeSpec, type ChunkRequest, planChunks } from "./bar_sizes.ts";
@@ -81,6 +87,8 @@ export interface IbkrIngestSummary {
   retries: number;
   /** Reconnections after a dropped connection. */
   reconnects: number;
+  /** Requests earlier runs sent to this gateway within the pacing look-back, counted by the limiter. */
+  earlierRequests: number;
   /** Bars written (upserted). */
   rowsWritten: number;
   /** Requests not made because the store already had their range (resume, advanced mode). */
@@ -146,6 +154,7 @@ export async function ingestIbkr(
     pacingWaitMs: 0,
     retries: 0,
     reconnects: 0,
+    earlierRequests: 0,
     rowsWritten: 0,
     chunksSkipped: 0,
     symbolsSkipped: [],
@@ -165,6 +174,15 @@ export async function ingestIbkr(
     gateway: `${options.host}:${options.port}`,
     clientId: options.clientId,
   });
+  // Requests earlier processes sent to this gateway still count for IB's pacing.
+  const gatewayName = `${options.host}:${options.port}`;
+  const rules = limiter.rules;
+  const lookBack = Math.max(rules.windowMs, rules.identicalMs, rules.burstMs) + rules.marginMs;
+  const earlier = await recentIbkrRequests(store, gatewayName, clock.now() - lookBack);
+  limiter.restore(
+    earlier.map((r) => ({ at: r.at, key: { request: r.request, contract: r.contract } })),
+  );
+  summary.earlierRequests = earlier.length;
   const conn = new Connection(
     options,
     clock,
@@ -196,6 +214,12 @@ export async function ingestIbkr(
           );
         }
         const permit = await limiter.acquire(key);
+        try {
+          await recordIbkrRequest(store, gatewayName, { at: permit.startedAt, ...key });
+        } catch (e) {
+          permit.release();
+          throw e;
+        }
         if (permit.waitedMs > 0) {
           summary.pacingWaits++;
           summary.pacingWaitMs += permit.waitedMs;
@@ -213,7 +237,12 @@ export async function ingestIbkr(
           throw new SkipSymbol(`gave up after ${o.maxRetries} retries: ${(e as Error).message}`);
         }
         summary.retries++;
-        const backoff = Math.min(o.backoffMs * 2 ** attempt, 300_000);
+        // After a pacing violation start at IB's identical-request gap (15 s): eight
+        // doublings then outlast a whole 10-minute window filled by someone else.
+        const base = kind === "pacing"
+          ? Math.max(o.backoffMs, limiter.rules.identicalMs)
+          : o.backoffMs;
+        const backoff = Math.min(base * 2 ** attempt, 300_000);
         if (kind === "pacing") limiter.pause(backoff);
         overall.note(
           `${label}: ${(e as Error).message}; retry ${attempt + 1} in ${

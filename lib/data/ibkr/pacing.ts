@@ -170,6 +170,30 @@ export class PacingLimiter {
   }
 
   /**
+   * Seeds the history with requests made earlier, e.g. by a previous process against
+   * the same gateway, so the rules also hold across runs. Counts as neither granted nor open.
+   * @param history Start times (clock ms) and keys, in any order.
+   * @example
+   * ```ts
+   * limiter.restore([{ at: Date.now() - 60_000, key: { request: "AAPL|1 Y", contract: "AAPL@SMART/TRADES" } }]);
+   * ```
+   */
+  restore(history: { at: number; key: PacingKey }[]): void {
+    const merged = [...history].sort((a, b) => a.at - b.at);
+    const starts = [...this.#starts];
+    for (const { at, key } of merged) {
+      starts.push(at);
+      const prev = this.#byRequest.get(key.request);
+      if (prev === undefined || prev < at) this.#byRequest.set(key.request, at);
+      const burst = this.#byContract.get(key.contract) ?? [];
+      burst.push(at);
+      burst.sort((a, b) => a - b);
+      this.#byContract.set(key.contract, burst);
+    }
+    this.#starts = starts.sort((a, b) => a - b);
+  }
+
+  /**
    * Holds every new start until `ms` of clock time from now (e.g. after a pacing
    * violation reported by the gateway). Never shortens an earlier pause.
    * @param ms Clock milliseconds.
