@@ -7,6 +7,9 @@
  */
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
+import { from as copyFromStdin } from "pg-copy-streams";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { join } from "node:path";
 import { dataDir } from "../util/paths.ts";
 import { redact } from "../util/redact.ts";
@@ -21,6 +24,15 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Runs one or more statements without parameters. */
   exec(sql: string): Promise<void>;
+  /**
+   * Loads rows with `COPY table (columns) FROM … (FORMAT binary)`: from `'/dev/blob'` on
+   * PGlite, from STDIN on a server. Optional (both stores implement it); bulk writers
+   * fall back to plain SQL without it.
+   * @param table Table name (a trusted identifier from code).
+   * @param columns Column names (trusted identifiers), in the order of the data.
+   * @param data A complete PostgreSQL binary COPY stream (header, tuples, trailer).
+   */
+  copyBinary?(table: string, columns: readonly string[], data: Uint8Array): Promise<void>;
 }
 
 /** An open database. */
@@ -109,12 +121,14 @@ async function openPglite(dir: string): Promise<Store> {
         throw sqlError(e, sql);
       }
     },
+    copyBinary: (table, columns, data) => pgliteCopy(db, table, columns, data),
   };
   return {
     kind: "pglite",
     description: `PGlite ${dir}`,
     query: (sql, params) => serial(() => q.query(sql, params)),
     exec: (sql) => serial(() => q.exec(sql)),
+    copyBinary: (table, columns, data) => serial(() => q.copyBinary!(table, columns, data)),
     transaction: (fn) =>
       serial(() =>
         db.transaction((tx) =>
@@ -133,6 +147,7 @@ async function openPglite(dir: string): Promise<Store> {
                 throw sqlError(e, sql);
               }
             },
+            copyBinary: (table, columns, data) => pgliteCopy(tx, table, columns, data),
           })
         )
       ),
@@ -157,6 +172,17 @@ async function openServer(url: string): Promise<Store> {
     throw new Error(`Cannot connect to ${redact(url)}: ${redact((e as Error).message)}`);
   }
   const wrap = (c: pg.Pool | pg.PoolClient): Queryable => ({
+    async copyBinary(table, columns, data) {
+      const client = c instanceof pg.Pool ? await c.connect() : c;
+      const sql = copySql(table, columns, "STDIN");
+      try {
+        await pipeline(Readable.from([data]), client.query(copyFromStdin(sql)));
+      } catch (e) {
+        throw sqlError(e, sql);
+      } finally {
+        if (client !== c) (client as pg.PoolClient).release();
+      }
+    },
     async query<T>(sql: string, params?: unknown[]) {
       try {
         return (await c.query(sql, params as unknown[])).rows as T[];
@@ -196,6 +222,30 @@ async function openServer(url: string): Promise<Store> {
       await pool.end();
     },
   };
+}
+
+/** `COPY table (columns) FROM source (FORMAT binary)`, with the identifiers checked. */
+function copySql(table: string, columns: readonly string[], source: string): string {
+  for (const id of [table, ...columns]) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(id)) {
+      throw new TypeError(`COPY: not a plain SQL identifier: ${JSON.stringify(id)}`);
+    }
+  }
+  return `COPY ${table} (${columns.join(", ")}) FROM ${source} (FORMAT binary)`;
+}
+
+async function pgliteCopy(
+  db: Pick<PGlite, "query">,
+  table: string,
+  columns: readonly string[],
+  data: Uint8Array,
+): Promise<void> {
+  const sql = copySql(table, columns, "'/dev/blob'");
+  try {
+    await db.query(sql, [], { blob: new Blob([data as Uint8Array<ArrayBuffer>]) });
+  } catch (e) {
+    throw sqlError(e, sql);
+  }
 }
 
 function sqlError(e: unknown, sql: string): Error {
