@@ -85,22 +85,32 @@ export function featuresLazy(bars: pl.LazyDataFrame, names: readonly string[]): 
   // equals the per-instrument one wherever its shifts stay inside the instrument:
   // exactly from the derived lookback on. Earlier rows are masked to null via the bar's
   // position within its instrument. Rolling and exponential features run per instrument.
-  let lf = bars.sort(["instrument", "timestamp"])
-    .withColumns(pl.intRange(0, pl.len(), 1, pl.Int32).over("instrument").alias(POS));
-  const drop: string[] = [POS];
+  //
+  // Windows partition on KEY, the run number of the instrument down the sorted frame:
+  // the same groups as `instrument`, but a column Polars knows is sorted (`.sort()` of
+  // already ascending values sets the flag), so `.over(KEY)` works on contiguous slices
+  // instead of hashing 1.26M strings and scattering every result back.
+  const c = pl.col;
+  let lf = pl.concat([bars], { rechunk: true, how: "vertical" }).sort(["instrument", "timestamp"])
+    .withColumns(
+      c("instrument").neq(c("instrument").shift(1)).fillNull(true).cast(pl.UInt32).cumSum()
+        .sort().alias(KEY),
+    )
+    .withColumns(pl.intRange(0, pl.len(), 1, pl.Int32).over(KEY).alias(POS));
+  const drop: string[] = [KEY, POS];
   for (const level of plan(names)) {
     lf = lf.withColumns(...level.map((d) => {
       const e = d.expr();
       if (d.scope === "cross") return e.over("timestamp").alias(d.name);
-      return (d.pointwise ? e : e.over("instrument")).alias(d.name);
+      return (d.pointwise ? e : e.over(KEY)).alias(d.name);
     }));
     // A second, cheap pass over the materialised columns: non-finite → null, and the
     // warm-up of pointwise features → null. (Wrapping the expression itself in
     // when/then would evaluate it twice: Polars does not share it across the branches.)
     lf = lf.withColumns(...level.map((d) => {
-      const col = pl.col(d.name);
+      const col = c(d.name);
       const ok = d.scope === "series" && d.pointwise
-        ? pl.col(POS).gtEq(lookback(d.name)).and(col.isFinite())
+        ? c(POS).gtEq(lookback(d.name)).and(col.isFinite())
         : col.isFinite();
       return pl.when(ok).then(col).otherwise(pl.lit(null)).alias(d.name);
     }));
@@ -110,6 +120,7 @@ export function featuresLazy(bars: pl.LazyDataFrame, names: readonly string[]): 
 }
 
 const POS = "_pos_in_instrument";
+const KEY = "_instrument_run";
 
 /**
  * Computes a wide feature frame: one row per bar, sorted by (instrument, timestamp),
@@ -136,8 +147,9 @@ export function computeFeatures(
 
 /**
  * The long form `(instrument, timestamp, feature, value)` of a wide frame, nulls dropped.
- * Built as one filtered slice per feature, concatenated without copying, with
- * `feature` categorical (4 bytes a row instead of a string per row).
+ * Features whose null masks are identical share one filtered copy of `instrument` and
+ * `timestamp` (Arrow buffers are reference counted), `feature` is categorical and
+ * constant per part, so the long frame costs little more than its `value` column.
  * @param frame A wide frame (eager or lazy) from {@linkcode computeFeatures} / {@linkcode featuresLazy}.
  * @param names Feature columns to melt. Default: every column but instrument and timestamp.
  * @returns The long frame (row order: feature by feature, then as in `frame`).
@@ -154,7 +166,9 @@ export function toLongForm(
 }
 
 /**
- * The lazy version of {@linkcode toLongForm}, to fuse it with the feature computation.
+ * The lazy version of {@linkcode toLongForm}. A lazy `frame` is collected here, once:
+ * grouping features by null mask needs the values. The returned plan then only filters
+ * and concatenates.
  * @param frame A wide frame (eager or lazy).
  * @param names Feature columns; default every column but instrument and timestamp.
  * @returns The lazy long frame.
@@ -167,27 +181,60 @@ export function longFormLazy(
   frame: pl.DataFrame | pl.LazyDataFrame,
   names?: readonly string[],
 ): pl.LazyDataFrame {
-  const lf = "collectSync" in frame ? frame : frame.lazy();
+  const c = pl.col;
   const cols = names
     ? [...names]
-    : lf.columns.filter((c) => c !== "instrument" && c !== "timestamp");
+    : frame.columns.filter((n) => n !== "instrument" && n !== "timestamp");
+  const wide = ("collectSync" in frame ? frame : frame.lazy())
+    .select(c("instrument"), c("timestamp"), ...cols.map((n) => c(n).cast(pl.Float64)))
+    .collectSync();
   if (cols.length === 0) {
-    return lf.select(
-      pl.col("instrument"),
-      pl.col("timestamp"),
+    return wide.lazy().select(
+      c("instrument"),
+      c("timestamp"),
       pl.lit(null).cast(pl.Categorical).alias("feature"),
       pl.lit(null).cast(pl.Float64).alias("value"),
     ).head(0);
   }
-  const parts = cols.map((name) =>
-    lf.select(
-      pl.col("instrument"),
-      pl.col("timestamp"),
-      pl.lit(name).cast(pl.Categorical).alias("feature"),
-      pl.col(name).cast(pl.Float64).alias("value"),
-    ).dropNulls("value")
-  );
+  const base = wide.lazy();
+  const parts: pl.LazyDataFrame[] = [];
+  for (const group of sameNullMask(wide, cols)) {
+    // One filter per group; the parts select from its result, so Polars computes it
+    // once (common subplan) and every part shares its instrument and timestamp buffers.
+    const kept = base.select(c("instrument"), c("timestamp"), ...group.map((n) => c(n)))
+      .filter(c(group[0]).isNotNull());
+    for (const name of group) {
+      parts.push(kept.select(
+        c("instrument"),
+        c("timestamp"),
+        pl.lit(name).cast(pl.Categorical).alias("feature"),
+        c(name).alias("value"),
+      ));
+    }
+  }
   return pl.concat(parts, { rechunk: false, how: "vertical" });
+}
+
+/**
+ * Groups columns by identical null masks (equal null counts, then equal masks).
+ * @returns Groups of column names, in the order of `cols`.
+ */
+function sameNullMask(frame: pl.DataFrame, cols: readonly string[]): string[][] {
+  const counts = cols.map((n) => frame.getColumn(n).nullCount());
+  const groups: { count: number; names: string[] }[] = [];
+  for (const [i, name] of cols.entries()) {
+    const group = groups.find((g) =>
+      g.count === counts[i] && (counts[i] === 0 || sameMask(frame, g.names[0], name))
+    );
+    if (group) group.names.push(name);
+    else groups.push({ count: counts[i], names: [name] });
+  }
+  return groups.map((g) => g.names);
+}
+
+function sameMask(frame: pl.DataFrame, a: string, b: string): boolean {
+  const same = frame.select(pl.col(a).isNull().eq(pl.col(b).isNull()).all().alias("same"));
+  return same.getColumn("same").toArray()[0] === true;
 }
 
 /**
