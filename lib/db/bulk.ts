@@ -72,8 +72,8 @@ export async function upsertColumns(q: Queryable, spec: UpsertSpec): Promise<num
     }
   }
   if (n === 0) return 0;
+  if (isStore(q)) return await q.transaction((tx) => upsertColumns(tx, spec));
   if (q.copyBinary && spec.columns.every((c) => ENCODERS[normalType(c.type)])) {
-    if (isStore(q)) return await q.transaction((tx) => upsertColumns(tx, spec));
     await upsertByCopy(q, spec, n);
     return n;
   }

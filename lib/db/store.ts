@@ -204,6 +204,7 @@ async function openServer(url: string): Promise<Store> {
     description: `PostgreSQL ${redact(url)}`,
     query: base.query,
     exec: base.exec,
+    copyBinary: base.copyBinary,
     async transaction(fn) {
       const client = await pool.connect();
       try {
