@@ -91,7 +91,7 @@ export function featuresLazy(bars: pl.LazyDataFrame, names: readonly string[]): 
   // already ascending values sets the flag), so `.over(KEY)` works on contiguous slices
   // instead of hashing 1.26M strings and scattering every result back.
   const c = pl.col;
-  let lf = pl.concat([bars], { rechunk: true, how: "vertical" }).sort(["instrument", "timestamp"])
+  let lf = bars.sort(["instrument", "timestamp"])
     .withColumns(
       c("instrument").neq(c("instrument").shift(1)).fillNull(true).cast(pl.UInt32).cumSum()
         .sort().alias(KEY),
