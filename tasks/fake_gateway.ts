@@ -6,7 +6,7 @@
  * @module
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { listArg, numberArg, parseCommand, runTask, UsageError } from "@lib/util/mod.ts";
 import { clockFromEnv, readWatchlist, scaledClock } from "@lib/data/ibkr/mod.ts";
 import { FakeGateway, type GatewayFaults } from "../tests/support/fake_gateway.ts";
@@ -44,7 +44,8 @@ const SPEC = {
     watchlist: {
       type: "string",
       valueName: "FILE",
-      description: "Take primary exchanges from a watchlist",
+      description: "Take primary exchanges from a watchlist (others: NASDAQ)",
+      default: "lib/data/ibkr/watchlist_us50.txt",
     },
     "require-primary": {
       type: "string",
@@ -99,7 +100,10 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   for (const d of dataDirs) if (!existsSync(d)) throw new UsageError(`--data: no directory ${d}`);
   const primaryExchanges: Record<string, string> = {};
   if (typeof a.watchlist === "string") {
-    for (const w of await readWatchlist(a.watchlist)) {
+    const path = isAbsolute(a.watchlist) || existsSync(a.watchlist)
+      ? a.watchlist
+      : join(PROJECT_ROOT, a.watchlist);
+    for (const w of await readWatchlist(path)) {
       if (w.primaryExchange) primaryExchanges[w.symbol] = w.primaryExchange;
     }
   }
@@ -141,14 +145,15 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   const stop = () => done.resolve();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  let reported = 0;
   const ticker = setInterval(() => {
-    if (!quiet && gw.requests.length) {
-      const s = gw.stats;
-      console.log(
-        `[gateway] ${s.historicalRequests} historical, ${s.headTimestampRequests} head-timestamp requests, ` +
-          `${s.pacingViolations} pacing violations`,
-      );
-    }
+    if (quiet || gw.requests.length === reported) return;
+    reported = gw.requests.length;
+    const s = gw.stats;
+    console.log(
+      `[gateway] ${s.historicalRequests} historical, ${s.headTimestampRequests} head-timestamp requests, ` +
+        `${s.pacingViolations} pacing violations`,
+    );
   }, 10_000);
   await done.promise;
   clearInterval(ticker);
