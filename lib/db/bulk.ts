@@ -108,6 +108,8 @@ async function upsertByCopy(q: Queryable, spec: UpsertSpec, n: number): Promise<
   const keyMatch = spec.key.map((k) => `t.${k} = s.${k}`).join(" AND ");
   // Skip stored rows that already hold these values before ON CONFLICT sees them:
   // ON CONFLICT DO UPDATE … WHERE false still locks (and so rewrites) each row.
+  // The planner picks the anti join: index probes for a small batch, a hash of the
+  // table for a large one (measured on 50k rows into 220k: hash 194 ms, probes 260 ms).
   const same = spec.onConflict === "nothing" || nonKey.length === 0
     ? keyMatch
     : `${keyMatch} AND (${nonKey.map((c) => `t.${c}`).join(", ")}) IS NOT DISTINCT FROM (${
@@ -303,118 +305,201 @@ function toParam(
 }
 
 // --- binary COPY encoding -------------------------------------------------------------
+//
+// Column by column: each encoder first measures its field sizes (−1 for NULL) for the
+// batch, then writes its fields at each row's current position. One tight loop per
+// column and type keeps this cheap (it runs before every COPY, on the critical path).
 
-/** Where a field's bytes go; `text` caches UTF-8 encodings of repeated strings. */
-interface Sink {
+/** A batch's output buffer and each row's next write position. */
+interface Out {
   view: DataView;
   bytes: Uint8Array;
-  offset: number;
+  pos: Int32Array;
 }
 
-/**
- * A binary COPY field encoder: `size` returns the field's byte length (−1 for NULL,
- * `undefined` when the value needs the SQL path) and `write` stores it at `sink.offset`.
- */
-interface Encoder {
-  size(v: unknown, cache: Map<string, Uint8Array>): number | undefined;
-  write(v: unknown, sink: Sink, cache: Map<string, Uint8Array>): void;
+/** Encodes one column of a batch; made fresh per batch (it may keep per-row state). */
+interface ColumnEncoder {
+  /** Fills `sizes` for rows `[start, end)`; false when a value needs the SQL path. */
+  measure(col: ArrayLike<unknown>, start: number, end: number, sizes: Int32Array): boolean;
+  /** Writes each row's field (length, then bytes) at `out.pos[row]` and advances it. */
+  write(col: ArrayLike<unknown>, start: number, end: number, sizes: Int32Array, out: Out): void;
 }
 
 const UTF8 = new TextEncoder();
 /** Milliseconds from 1970-01-01 to PostgreSQL's epoch 2000-01-01 (UTC). */
 const PG_EPOCH_MS = 946_684_800_000;
 const MS_PER_DAY = 86_400_000;
-
-function isNull(v: unknown): boolean {
-  return v === null || v === undefined || (typeof v === "number" && Number.isNaN(v));
-}
-
-function utf8(s: string, cache: Map<string, Uint8Array>): Uint8Array {
-  let b = cache.get(s);
-  if (!b) {
-    b = UTF8.encode(s);
-    if (cache.size < 100_000) cache.set(s, b);
-  }
-  return b;
-}
+const TWO_32 = 4294967296;
 
 /** An int64 from a safe integer, as two 32-bit halves (no BigInt per value). */
 function writeInt64(view: DataView, offset: number, x: number): void {
-  const hi = Math.floor(x / 4294967296);
+  const hi = Math.floor(x / TWO_32);
   view.setInt32(offset, hi);
-  view.setUint32(offset + 4, x - hi * 4294967296);
+  view.setUint32(offset + 4, x - hi * TWO_32);
 }
 
-function timeMs(v: unknown): number | undefined {
+/** Epoch ms of a Date or a finite number; NaN for anything else. */
+function timeMs(v: unknown): number {
   const ms = v instanceof Date ? v.getTime() : typeof v === "number" ? v : NaN;
-  return Number.isFinite(ms) ? ms : undefined;
+  return Number.isFinite(ms) ? ms : NaN;
 }
 
-function fixed(
-  bytes: number,
-  ok: (v: unknown) => boolean,
-  put: (view: DataView, offset: number, v: unknown) => void,
-): Encoder {
+function float8(): ColumnEncoder {
   return {
-    size: (v) => isNull(v) ? -1 : ok(v) ? bytes : undefined,
-    write(v, sink) {
-      put(sink.view, sink.offset, v);
-      sink.offset += bytes;
+    measure(col, start, end, sizes) {
+      for (let i = start; i < end; i++) {
+        const v = col[i];
+        if (typeof v === "number") sizes[i - start] = v === v ? 8 : -1;
+        else if (v === null || v === undefined) sizes[i - start] = -1;
+        else return false;
+      }
+      return true;
+    },
+    write(col, start, end, sizes, { view, pos }) {
+      for (let i = start, j = 0; i < end; i++, j++) {
+        const o = pos[j];
+        if (sizes[j] < 0) {
+          view.setInt32(o, -1);
+          pos[j] = o + 4;
+        } else {
+          view.setInt32(o, 8);
+          view.setFloat64(o + 4, col[i] as number);
+          pos[j] = o + 12;
+        }
+      }
     },
   };
 }
 
-const isNum = (v: unknown) => typeof v === "number";
+/** Timestamps (epoch ms or Date) as int64 µs since 2000; `date` as int32 days since 2000. */
+function timeEncoder(kind: "timestamp" | "date"): ColumnEncoder {
+  let ms = new Float64Array(0);
+  return {
+    measure(col, start, end, sizes) {
+      ms = new Float64Array(end - start);
+      for (let i = start, j = 0; i < end; i++, j++) {
+        const v = col[i];
+        if (v === null || v === undefined || (typeof v === "number" && v !== v)) {
+          sizes[j] = -1;
+          continue;
+        }
+        const t = timeMs(v);
+        if (t !== t) return false; // a string or ±Infinity: SQL path
+        ms[j] = t;
+        sizes[j] = kind === "date" ? 4 : 8;
+      }
+      return true;
+    },
+    write(_col, _start, _end, sizes, { view, pos }) {
+      for (let j = 0; j < sizes.length; j++) {
+        const o = pos[j], size = sizes[j];
+        view.setInt32(o, size);
+        if (size < 0) {
+          pos[j] = o + 4;
+          continue;
+        }
+        if (kind === "date") view.setInt32(o + 4, Math.floor((ms[j] - PG_EPOCH_MS) / MS_PER_DAY));
+        else writeInt64(view, o + 4, Math.round((ms[j] - PG_EPOCH_MS) * 1000));
+        pos[j] = o + 4 + size;
+      }
+    },
+  };
+}
+
+/** Text (any value via `String`) or JSON (`jsonb` adds its version byte 1). */
+function textEncoder(json: "" | "json" | "jsonb"): ColumnEncoder {
+  const cache = new Map<string, Uint8Array>();
+  let encoded: (Uint8Array | undefined)[] = [];
+  const prefix = json === "jsonb" ? 1 : 0;
+  return {
+    measure(col, start, end, sizes) {
+      encoded = new Array(end - start);
+      for (let i = start, j = 0; i < end; i++, j++) {
+        const v = col[i];
+        if (v === null || v === undefined || (typeof v === "number" && v !== v)) {
+          sizes[j] = -1;
+          continue;
+        }
+        const s = json && typeof v !== "string" ? JSON.stringify(v) : String(v);
+        let b = cache.get(s);
+        if (b === undefined) {
+          b = UTF8.encode(s);
+          if (cache.size < 100_000) cache.set(s, b);
+        }
+        encoded[j] = b;
+        sizes[j] = prefix + b.length;
+      }
+      return true;
+    },
+    write(_col, _start, _end, sizes, { view, bytes, pos }) {
+      for (let j = 0; j < sizes.length; j++) {
+        const o = pos[j], size = sizes[j];
+        view.setInt32(o, size);
+        if (size < 0) {
+          pos[j] = o + 4;
+          continue;
+        }
+        if (prefix) bytes[o + 4] = 1;
+        bytes.set(encoded[j]!, o + 4 + prefix);
+        pos[j] = o + 4 + size;
+      }
+    },
+  };
+}
+
+/** Fixed-width integers and booleans (rarely bulk-heavy: one generic loop). */
+function fixedEncoder(
+  width: number,
+  accept: (v: unknown) => boolean,
+  put: (view: DataView, offset: number, v: unknown) => void,
+): ColumnEncoder {
+  return {
+    measure(col, start, end, sizes) {
+      for (let i = start, j = 0; i < end; i++, j++) {
+        const v = col[i];
+        if (v === null || v === undefined || (typeof v === "number" && v !== v)) sizes[j] = -1;
+        else if (accept(v)) sizes[j] = width;
+        else return false;
+      }
+      return true;
+    },
+    write(col, start, _end, sizes, { view, pos }) {
+      for (let j = 0; j < sizes.length; j++) {
+        const o = pos[j], size = sizes[j];
+        view.setInt32(o, size);
+        if (size > 0) put(view, o + 4, col[start + j]);
+        pos[j] = o + 4 + (size > 0 ? size : 0);
+      }
+    },
+  };
+}
+
 const intIn = (lo: number, hi: number) => (v: unknown) =>
   typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
 
-const TEXT: Encoder = {
-  size: (v, cache) => isNull(v) ? -1 : utf8(String(v), cache).length,
-  write(v, sink, cache) {
-    const b = utf8(String(v), cache);
-    sink.bytes.set(b, sink.offset);
-    sink.offset += b.length;
-  },
-};
-
-const TIMESTAMP = fixed(
-  8,
-  (v) => timeMs(v) !== undefined,
-  (view, o, v) => writeInt64(view, o, Math.round((timeMs(v)! - PG_EPOCH_MS) * 1000)),
-);
-
-/** Encoders by PostgreSQL type name; types not listed use the SQL path. */
-const ENCODERS: Record<string, Encoder | undefined> = {
-  text: TEXT,
-  float8: fixed(8, isNum, (view, o, v) => view.setFloat64(o, v as number)),
-  float4: fixed(4, isNum, (view, o, v) => view.setFloat32(o, v as number)),
-  int8: fixed(
-    8,
-    intIn(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
-    (view, o, v) => writeInt64(view, o, v as number),
-  ),
-  int4: fixed(4, intIn(-2147483648, 2147483647), (view, o, v) => view.setInt32(o, v as number)),
-  int2: fixed(2, intIn(-32768, 32767), (view, o, v) => view.setInt16(o, v as number)),
-  bool: fixed(1, (v) => typeof v === "boolean", (view, o, v) => view.setUint8(o, v ? 1 : 0)),
-  timestamptz: TIMESTAMP,
+/** Encoder factories by PostgreSQL type name; types not listed use the SQL path. */
+const ENCODERS: Record<string, (() => ColumnEncoder) | undefined> = {
+  text: () => textEncoder(""),
+  json: () => textEncoder("json"),
+  jsonb: () => textEncoder("jsonb"),
+  float8: float8,
+  float4: () =>
+    fixedEncoder(4, (v) => typeof v === "number", (view, o, v) => view.setFloat32(o, v as number)),
+  int8: () =>
+    fixedEncoder(
+      8,
+      intIn(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+      (view, o, v) => writeInt64(view, o, v as number),
+    ),
+  int4: () =>
+    fixedEncoder(4, intIn(-2147483648, 2147483647), (view, o, v) => view.setInt32(o, v as number)),
+  int2: () => fixedEncoder(2, intIn(-32768, 32767), (view, o, v) => view.setInt16(o, v as number)),
+  bool: () =>
+    fixedEncoder(1, (v) => typeof v === "boolean", (view, o, v) => view.setUint8(o, v ? 1 : 0)),
+  timestamptz: () => timeEncoder("timestamp"),
   // A session in UTC (the store sets it) stores epoch ms as UTC wall-clock time.
-  timestamp: TIMESTAMP,
-  date: fixed(
-    4,
-    (v) => timeMs(v) !== undefined,
-    (view, o, v) => view.setInt32(o, Math.floor((timeMs(v)! - PG_EPOCH_MS) / MS_PER_DAY)),
-  ),
-  jsonb: {
-    // Binary jsonb is a version byte (1) followed by the JSON text.
-    size: (v, cache) =>
-      isNull(v) ? -1 : 1 + utf8(typeof v === "string" ? v : JSON.stringify(v), cache).length,
-    write(v, sink, cache) {
-      const b = utf8(typeof v === "string" ? v : JSON.stringify(v), cache);
-      sink.bytes[sink.offset] = 1;
-      sink.bytes.set(b, sink.offset + 1);
-      sink.offset += 1 + b.length;
-    },
-  },
+  timestamp: () => timeEncoder("timestamp"),
+  date: () => timeEncoder("date"),
 };
 
 const ALIASES: Record<string, string> = {
@@ -439,38 +524,32 @@ function normalType(type: string): string {
  * the SQL path (e.g. a string in a float8 or timestamptz column).
  */
 function encodeBinaryCopy(spec: UpsertSpec, start: number, end: number): Uint8Array | undefined {
-  const encoders = spec.columns.map((c) => ENCODERS[normalType(c.type)]!);
+  const rows = end - start;
+  const k = spec.columns.length;
+  const encoders = spec.columns.map((c) => ENCODERS[normalType(c.type)]!());
   const data = spec.data as ArrayLike<unknown>[];
-  const caches = encoders.map(() => new Map<string, Uint8Array>());
-  const k = encoders.length;
-  // Pass 1: sizes (also decides whether every value can be encoded).
-  const sizes = new Int32Array((end - start) * k);
-  let total = 19 + 2; // header + trailer
+  const sizes: Int32Array[] = [];
   for (let c = 0; c < k; c++) {
-    const col = data[c], enc = encoders[c], cache = caches[c];
-    for (let i = start, j = c; i < end; i++, j += k) {
-      const size = enc.size(col[i], cache);
-      if (size === undefined) return undefined;
-      sizes[j] = size;
-      total += 4 + (size > 0 ? size : 0);
-    }
+    sizes.push(new Int32Array(rows));
+    if (!encoders[c].measure(data[c], start, end, sizes[c])) return undefined;
   }
-  total += 2 * (end - start);
-  // Pass 2: bytes.
-  const bytes = new Uint8Array(total);
-  const sink: Sink = { view: new DataView(bytes.buffer), bytes, offset: 0 };
-  bytes.set([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]); // PGCOPY\n\377\r\n\0
-  sink.offset = 19; // + flags (0) + header extension length (0)
-  for (let i = start, j = 0; i < end; i++) {
-    sink.view.setInt16(sink.offset, k);
-    sink.offset += 2;
-    for (let c = 0; c < k; c++, j++) {
-      const size = sizes[j];
-      sink.view.setInt32(sink.offset, size);
-      sink.offset += 4;
-      if (size >= 0) encoders[c].write(data[c][i], sink, caches[c]);
-    }
+  // Row j starts at pos[j]: a field count (int16), then per field a length and its bytes.
+  const pos = new Int32Array(rows);
+  let total = 19; // PGCOPY\n\377\r\n\0, flags, header extension length
+  for (let j = 0; j < rows; j++) {
+    pos[j] = total;
+    let size = 2 + 4 * k;
+    for (let c = 0; c < k; c++) if (sizes[c][j] > 0) size += sizes[c][j];
+    total += size;
   }
-  sink.view.setInt16(sink.offset, -1);
+  const bytes = new Uint8Array(total + 2); // + trailer
+  const out: Out = { view: new DataView(bytes.buffer), bytes, pos };
+  bytes.set([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]);
+  for (let j = 0; j < rows; j++) {
+    out.view.setInt16(pos[j], k);
+    pos[j] += 2;
+  }
+  for (let c = 0; c < k; c++) encoders[c].write(data[c], start, end, sizes[c], out);
+  out.view.setInt16(total, -1);
   return bytes;
 }
