@@ -205,8 +205,7 @@ export async function ingestIbkr(
   ): Promise<T> {
     for (let attempt = 0;; attempt++) {
       try {
-        const client = await conn.get();
-        if (!key) return await fn(client);
+        if (!key) return await fn(await conn.get());
         const ahead = limiter.earliestStart(key) - clock.now();
         if (ahead > 0) {
           overall.note(
@@ -226,7 +225,8 @@ export async function ingestIbkr(
         }
         summary.requests++;
         try {
-          return await fn(client);
+          // The connection is taken after the wait: it may have dropped meanwhile.
+          return await fn(await conn.get());
         } finally {
           permit.release();
         }
