@@ -7,7 +7,8 @@
 import { runTask, UsageError } from "@lib/util/mod.ts";
 
 const BENCHES = {
-  ingest: "Upsert the 41-symbol daily folder into PGlite and (with DATABASE_URL/TEST_DATABASE_URL) a server: rows/s",
+  ingest:
+    "Upsert the 41-symbol daily folder into PGlite and (with DATABASE_URL/TEST_DATABASE_URL) a server: rows/s",
   features: "SPEC.md section 2 feature pipeline (--symbols S --days D) and the 52×252 full refresh",
   ppo: "SPEC.md section 1 PPO workload (--steps N), optionally beside the PyTorch reference",
 } as const;
@@ -15,11 +16,15 @@ const BENCHES = {
 async function main() {
   const [name, ...rest] = Deno.args;
   if (!name || name === "--help" || name === "-h") {
-    console.log("Usage: deno task bench NAME [options]   (NAME --help for its options)\n\nBenchmarks:");
+    console.log(
+      "Usage: deno task bench NAME [options]   (NAME --help for its options)\n\nBenchmarks:",
+    );
     for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)}${v}`);
     return;
   }
-  if (!(name in BENCHES)) throw new UsageError(`Unknown benchmark "${name}"; one of ${Object.keys(BENCHES).join(", ")}`);
+  if (!(name in BENCHES)) {
+    throw new UsageError(`Unknown benchmark "${name}"; one of ${Object.keys(BENCHES).join(", ")}`);
+  }
   const mod = await import(`./bench/${name}.ts`);
   await mod.main(rest);
 }

@@ -274,7 +274,9 @@ async function runIbkr(
   const barSize = str(a["bar-size"] as string | undefined) ?? "1 day";
   if (!(barSize in ibkr.BAR_SIZES)) {
     throw new UsageError(
-      `--bar-size "${barSize}" is not an IB bar size; one of: ${Object.keys(ibkr.BAR_SIZES).join(", ")}`,
+      `--bar-size "${barSize}" is not an IB bar size; one of: ${
+        Object.keys(ibkr.BAR_SIZES).join(", ")
+      }`,
     );
   }
   const summary = await ibkr.ingestIbkr(store, {

@@ -5,17 +5,40 @@
  *
  * @module
  */
-import { join, basename } from "node:path";
-import { dataDir, parseCommand, PROJECT_ROOT, runTask, UsageError, Progress, listArg } from "@lib/util/mod.ts";
+import { basename, join } from "node:path";
+import {
+  dataDir,
+  listArg,
+  parseCommand,
+  Progress,
+  PROJECT_ROOT,
+  runTask,
+  UsageError,
+} from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "notebooks",
-  summary: "Execute the notebooks in notebooks/ top to bottom with the Deno Jupyter kernel and write HTML reports.\n" +
+  summary:
+    "Execute the notebooks in notebooks/ top to bottom with the Deno Jupyter kernel and write HTML reports.\n" +
     "Needs Jupyter's nbconvert (Debian: jupyter-nbconvert python3-nbclient) and the kernel (`deno jupyter --install`).",
   options: {
-    only: { type: "string", valueName: "NAMES", description: "Comma-separated notebook names (e.g. 01_ingest,05_evaluate)" },
-    out: { type: "string", valueName: "DIR", description: "Where the HTML goes", default: "data/reports/notebooks" },
-    timeout: { type: "string", valueName: "SECONDS", description: "Per-cell timeout", default: "900" },
+    only: {
+      type: "string",
+      valueName: "NAMES",
+      description: "Comma-separated notebook names (e.g. 01_ingest,05_evaluate)",
+    },
+    out: {
+      type: "string",
+      valueName: "DIR",
+      description: "Where the HTML goes",
+      default: "data/reports/notebooks",
+    },
+    timeout: {
+      type: "string",
+      valueName: "SECONDS",
+      description: "Per-cell timeout",
+      default: "900",
+    },
     json: { type: "boolean", description: "Print a one-line JSON summary" },
   },
   examples: ["deno task notebooks", "deno task notebooks --only 01_ingest"],
@@ -24,8 +47,14 @@ const SPEC = {
 /** Why notebooks cannot run here, or undefined when they can. */
 export async function notebookToolsMissing(): Promise<string | undefined> {
   const jupyter = await which("jupyter");
-  if (!jupyter) return "jupyter is not installed (Debian: apt-get install jupyter-nbconvert python3-nbclient)";
-  const out = await new Deno.Command(jupyter, { args: ["kernelspec", "list"], stdout: "piped", stderr: "null" })
+  if (!jupyter) {
+    return "jupyter is not installed (Debian: apt-get install jupyter-nbconvert python3-nbclient)";
+  }
+  const out = await new Deno.Command(jupyter, {
+    args: ["kernelspec", "list"],
+    stdout: "piped",
+    stderr: "null",
+  })
     .output().catch(() => undefined);
   if (!out || !new TextDecoder().decode(out.stdout).includes("deno")) {
     return "the Deno Jupyter kernel is not registered (run `deno jupyter --install`)";
@@ -52,7 +81,9 @@ export async function listNotebooks(only?: string[]): Promise<string[]> {
   const dir = join(PROJECT_ROOT, "notebooks");
   const all: string[] = [];
   for await (const e of Deno.readDir(dir)) {
-    if (e.isFile && e.name.endsWith(".ipynb") && !e.name.startsWith("_")) all.push(join(dir, e.name));
+    if (e.isFile && e.name.endsWith(".ipynb") && !e.name.startsWith("_")) {
+      all.push(join(dir, e.name));
+    }
   }
   all.sort();
   if (!only) return all;
@@ -66,10 +97,19 @@ async function main() {
   const missing = await notebookToolsMissing();
   if (missing) throw new Error(`Cannot run notebooks: ${missing}`);
   const notebooks = await listNotebooks(listArg(args.only));
-  const outDir = String(args.out).startsWith("/") ? String(args.out) : join(PROJECT_ROOT, String(args.out));
-  const out = String(args.out) === SPEC.options.out.default ? join(dataDir(), "reports", "notebooks") : outDir;
+  const outDir = String(args.out).startsWith("/")
+    ? String(args.out)
+    : join(PROJECT_ROOT, String(args.out));
+  const out = String(args.out) === SPEC.options.out.default
+    ? join(dataDir(), "reports", "notebooks")
+    : outDir;
   await Deno.mkdir(out, { recursive: true });
-  const bar = new Progress("notebooks", { total: notebooks.length, unit: "notebooks", silent: !!args.json, lineEvery: 0 });
+  const bar = new Progress("notebooks", {
+    total: notebooks.length,
+    unit: "notebooks",
+    silent: !!args.json,
+    lineEvery: 0,
+  });
   const results: { notebook: string; html: string; seconds: number }[] = [];
   const t0 = performance.now();
   for (const nb of notebooks) {
@@ -78,26 +118,41 @@ async function main() {
     const started = performance.now();
     const res = await new Deno.Command("jupyter", {
       args: [
-        "nbconvert", "--to", "html", "--execute", `--ExecutePreprocessor.timeout=${args.timeout}`,
-        "--ExecutePreprocessor.kernel_name=deno", "--output-dir", out, nb,
+        "nbconvert",
+        "--to",
+        "html",
+        "--execute",
+        `--ExecutePreprocessor.timeout=${args.timeout}`,
+        "--ExecutePreprocessor.kernel_name=deno",
+        "--output-dir",
+        out,
+        nb,
       ],
       cwd: join(PROJECT_ROOT, "notebooks"),
       stdout: "piped",
       stderr: "piped",
     }).output();
     if (!res.success) {
-      const err = new TextDecoder().decode(res.stderr).split("\n").filter((l) => !/Warning|unstable/.test(l));
+      const err = new TextDecoder().decode(res.stderr).split("\n").filter((l) =>
+        !/Warning|unstable/.test(l)
+      );
       throw new Error(`Notebook ${name} failed:\n${err.slice(-40).join("\n")}`);
     }
     const seconds = (performance.now() - started) / 1000;
-    results.push({ notebook: name, html: join(out, `${name}.html`), seconds: Number(seconds.toFixed(1)) });
+    results.push({
+      notebook: name,
+      html: join(out, `${name}.html`),
+      seconds: Number(seconds.toFixed(1)),
+    });
     bar.tick(1, `${name} ${seconds.toFixed(1)}s`);
   }
   bar.finish();
   const seconds = Number(((performance.now() - t0) / 1000).toFixed(1));
   if (args.json) console.log(JSON.stringify({ notebooks: results, seconds }));
   else {
-    for (const r of results) console.log(`${r.notebook.padEnd(28)} ${String(r.seconds).padStart(6)}s  ${r.html}`);
+    for (const r of results) {
+      console.log(`${r.notebook.padEnd(28)} ${String(r.seconds).padStart(6)}s  ${r.html}`);
+    }
     console.log(`${results.length} notebooks executed in ${seconds}s; reports in ${out}`);
   }
 }

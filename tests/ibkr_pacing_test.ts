@@ -113,15 +113,22 @@ Deno.test("PacingLimiter.restore() makes earlier requests (another process) coun
   const limiter = new PacingLimiter({ clock, rules: EXACT });
   // 60 requests 100 s ago, the last of them identical to the next one.
   limiter.restore(
-    Array.from({ length: 60 }, (_, i) => ({ at: 900_000 + i, key: key(`old${i}`, "SPY") })).reverse(),
+    Array.from({ length: 60 }, (_, i) => ({ at: 900_000 + i, key: key(`old${i}`, "SPY") }))
+      .reverse(),
   );
   assert.equal(limiter.stats.granted, 0);
   assert.equal(limiter.earliestStart(key("old59", "SPY")), 900_000 + 600_000);
   const fresh = new PacingLimiter({ clock, rules: EXACT });
   fresh.restore([{ at: 995_000, key: key("AAPL|1 Y", "AAPL") }]);
   assert.equal(fresh.earliestStart(key("AAPL|1 Y", "AAPL")), 995_000 + 15_000, "identical rule");
-  fresh.restore(Array.from({ length: 5 }, (_, i) => ({ at: 999_000 + i, key: key(`c${i}`, "AAPL") })));
-  assert.equal(fresh.earliestStart(key("c9", "AAPL")), 995_000 + 2_000, "burst rule: 6 AAPL requests known");
+  fresh.restore(
+    Array.from({ length: 5 }, (_, i) => ({ at: 999_000 + i, key: key(`c${i}`, "AAPL") })),
+  );
+  assert.equal(
+    fresh.earliestStart(key("c9", "AAPL")),
+    995_000 + 2_000,
+    "burst rule: 6 AAPL requests known",
+  );
   const t = track(limiter, clock, key("new", "AAPL"));
   await runAll(clock, () => t.at !== undefined);
   assert.equal(t.at, 900_000 + 600_000, "the window counts the restored requests");

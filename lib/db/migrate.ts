@@ -33,7 +33,9 @@ export async function listMigrations(): Promise<Migration[]> {
   out.sort((a, b) => a.version - b.version);
   for (let i = 1; i < out.length; i++) {
     if (out[i].version === out[i - 1].version) {
-      throw new Error(`Two migrations share version ${out[i].version}: ${out[i - 1].name}, ${out[i].name}`);
+      throw new Error(
+        `Two migrations share version ${out[i].version}: ${out[i - 1].name}, ${out[i].name}`,
+      );
     }
   }
   return out;
@@ -56,13 +58,18 @@ export async function migrate(store: Store): Promise<number[]> {
     await tx.exec(`CREATE TABLE IF NOT EXISTS tt_schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const done = new Set(
-      (await tx.query<{ version: number }>("SELECT version FROM tt_schema_migrations")).map((r) => r.version),
+      (await tx.query<{ version: number }>("SELECT version FROM tt_schema_migrations")).map((r) =>
+        r.version
+      ),
     );
     const applied: number[] = [];
     for (const m of migrations) {
       if (done.has(m.version)) continue;
       await tx.exec(m.sql);
-      await tx.query("INSERT INTO tt_schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+      await tx.query("INSERT INTO tt_schema_migrations (version, name) VALUES ($1, $2)", [
+        m.version,
+        m.name,
+      ]);
       applied.push(m.version);
     }
     return applied;

@@ -36,7 +36,16 @@ export function upsertPrices(q: Queryable, barSize: string, bars: BarColumns): P
     table: "tt_prices",
     columns: PRICE_COLUMNS,
     key: ["instrument", "bar_size", "timestamp"],
-    data: [bars.instrument, new Array(n).fill(barSize), bars.timestamp, bars.open, bars.high, bars.low, bars.close, bars.volume],
+    data: [
+      bars.instrument,
+      new Array(n).fill(barSize),
+      bars.timestamp,
+      bars.open,
+      bars.high,
+      bars.low,
+      bars.close,
+      bars.volume,
+    ],
   });
 }
 
@@ -75,16 +84,34 @@ export async function readPrices(q: Queryable, query: PriceQuery = {}): Promise<
   }
   if (query.end !== undefined) {
     params.push(toIso(query.end, true));
-    where.push(`timestamp ${typeof query.end === "string" && /^\d{4}-\d{2}-\d{2}$/.test(query.end) ? "<" : "<="} $${params.length}::timestamptz`);
+    where.push(
+      `timestamp ${
+        typeof query.end === "string" && /^\d{4}-\d{2}-\d{2}$/.test(query.end) ? "<" : "<="
+      } $${params.length}::timestamptz`,
+    );
   }
   const rows = await q.query<{
-    instrument: string; timestamp: Date; open: number; high: number; low: number; close: number; volume: number;
+    instrument: string;
+    timestamp: Date;
+    open: number;
+    high: number;
+    low: number;
+    close: number;
+    volume: number;
   }>(
     `SELECT instrument, timestamp, open, high, low, close, volume FROM tt_prices
      WHERE ${where.join(" AND ")} ORDER BY instrument, timestamp`,
     params,
   );
-  const out: BarColumns = { instrument: [], timestamp: [], open: [], high: [], low: [], close: [], volume: [] };
+  const out: BarColumns = {
+    instrument: [],
+    timestamp: [],
+    open: [],
+    high: [],
+    low: [],
+    close: [],
+    volume: [],
+  };
   for (const r of rows) {
     out.instrument.push(r.instrument);
     out.timestamp.push(new Date(r.timestamp).getTime());
@@ -160,7 +187,11 @@ export async function upsertInstruments(q: Queryable, items: InstrumentRecord[])
  * @param parameters What the run was asked to do.
  * @returns The run id.
  */
-export async function startIngestRun(q: Queryable, source: string, parameters: Record<string, unknown>): Promise<number> {
+export async function startIngestRun(
+  q: Queryable,
+  source: string,
+  parameters: Record<string, unknown>,
+): Promise<number> {
   const [row] = await q.query<{ id: number }>(
     "INSERT INTO tt_ingest_runs (source, parameters) VALUES ($1, $2::jsonb) RETURNING id",
     [source, JSON.stringify(redactDeep(parameters))],

@@ -97,7 +97,9 @@ export function parseCommand(spec: CommandSpec, args: string[] = Deno.args): Par
   try {
     parsed = parseArgs({ args, options, allowPositionals: false, strict: true });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nRun \`deno task ${spec.name} --help\` for the options.`);
+    throw new UsageError(
+      `${(e as Error).message}\nRun \`deno task ${spec.name} --help\` for the options.`,
+    );
   }
   if (parsed.values.help) {
     console.log(helpText(spec));
@@ -136,9 +138,15 @@ export function numberArg(
   if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v)) {
     throw new UsageError(`--${name} must be a number; got "${raw}"`);
   }
-  if (options.integer && !Number.isInteger(v)) throw new UsageError(`--${name} must be a whole number; got ${raw}`);
-  if (options.min !== undefined && v < options.min) throw new UsageError(`--${name} must be ≥ ${options.min}; got ${raw}`);
-  if (options.max !== undefined && v > options.max) throw new UsageError(`--${name} must be ≤ ${options.max}; got ${raw}`);
+  if (options.integer && !Number.isInteger(v)) {
+    throw new UsageError(`--${name} must be a whole number; got ${raw}`);
+  }
+  if (options.min !== undefined && v < options.min) {
+    throw new UsageError(`--${name} must be ≥ ${options.min}; got ${raw}`);
+  }
+  if (options.max !== undefined && v > options.max) {
+    throw new UsageError(`--${name} must be ≤ ${options.max}; got ${raw}`);
+  }
   return v;
 }
 

@@ -39,5 +39,7 @@ export function packageFile(pkg: string, file: string): string {
       return c;
     } catch { /* next */ }
   }
-  throw new Error(`Cannot find ${file} in npm package ${pkg}; run \`deno install\` in ${PROJECT_ROOT}`);
+  throw new Error(
+    `Cannot find ${file} in npm package ${pkg}; run \`deno install\` in ${PROJECT_ROOT}`,
+  );
 }

@@ -93,7 +93,8 @@ export class Progress {
   #draw(final: boolean): void {
     if (this.#silent) return;
     const now = performance.now();
-    const due = final || (this.#tty ? now - this.#lastDraw > 100 : now - this.#lastDraw > this.#lineEvery);
+    const due = final ||
+      (this.#tty ? now - this.#lastDraw > 100 : now - this.#lastDraw > this.#lineEvery);
     if (!due) return;
     this.#lastDraw = now;
     const secs = (now - this.#started) / 1000;
@@ -104,7 +105,9 @@ export class Progress {
       const frac = Math.min(1, this.#done / this.#total);
       const width = 24;
       const full = Math.round(frac * width);
-      bar = `[${"#".repeat(full)}${"-".repeat(width - full)}] ${(frac * 100).toFixed(0).padStart(3)}% `;
+      bar = `[${"#".repeat(full)}${"-".repeat(width - full)}] ${
+        (frac * 100).toFixed(0).padStart(3)
+      }% `;
       if (rate > 0 && !final) eta = ` eta ${formatSeconds((this.#total - this.#done) / rate)}`;
     }
     const counts = this.#total > 0 ? `${this.#done}/${this.#total}` : `${this.#done}`;
