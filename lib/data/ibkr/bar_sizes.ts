@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { zonedWallToUtc } from "../_time.ts";
 
 const DAY = 86_400_000;
 
@@ -172,36 +173,6 @@ export function formatIbDateTime(ms: number): string {
   }:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
 }
 
-const zoneFormatters = new Map<string, Intl.DateTimeFormat>();
-
-/** Offset of `zone` from UTC at instant `ms`, in ms. */
-function zoneOffset(zone: string, ms: number): number {
-  let f = zoneFormatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    });
-    zoneFormatters.set(zone, f);
-  }
-  const parts = Object.fromEntries(f.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-  const asUtc = Date.UTC(
-    +parts.year,
-    +parts.month - 1,
-    +parts.day,
-    +parts.hour,
-    +parts.minute,
-    +parts.second,
-  );
-  return asUtc - Math.floor(ms / 1000) * 1000;
-}
-
 /**
  * Parses a time as IB sends it (bar dates, head timestamps) into epoch ms, UTC:
  * `yyyyMMdd` (a daily bar: that date, 00:00 UTC), epoch seconds (`formatDate=2`),
@@ -233,10 +204,7 @@ export function parseIbTime(text: string): number {
     }
     if (zone === "UTC" || zone === "GMT") return local;
     try {
-      // Two passes settle the offset across a DST change.
-      let t = local - zoneOffset(zone, local);
-      t = local - zoneOffset(zone, t);
-      return t;
+      return zonedWallToUtc(local, zone);
     } catch {
       throw new SyntaxError(`IB time "${text}": unknown time zone "${zone}"`);
     }
