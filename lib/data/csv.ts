@@ -10,6 +10,7 @@
  */
 import { basename, extname, join, resolve } from "node:path";
 import type { BarColumns } from "./panel.ts";
+import { emptyBars } from "./panel.ts";
 import {
   FIELD_NAMES,
   mapHeader,
@@ -424,15 +425,7 @@ export function readCsvBars(
   }
 
   // Assemble: symbols sorted, each series in time order.
-  const bars: BarColumns = {
-    instrument: [],
-    timestamp: [],
-    open: [],
-    high: [],
-    low: [],
-    close: [],
-    volume: [],
-  };
+  const bars = emptyBars();
   const symbols = [...series.keys()].sort();
   const gaps: number[] = [];
   for (const sym of symbols) {

@@ -27,6 +27,7 @@ import {
 } from "../db/prices_repo.ts";
 import { Progress } from "../util/progress.ts";
 import type { BarColumns } from "./panel.ts";
+import { emptyBars } from "./panel.ts";
 import {
   type CsvFileBars,
   type CsvReadOptions,
@@ -232,15 +233,7 @@ async function writeFiles(tx: Queryable, files: CsvFileBars[]): Promise<number> 
  */
 export function concatBars(parts: BarColumns[]): BarColumns {
   if (parts.length === 1) return parts[0];
-  const out: BarColumns = {
-    instrument: [],
-    timestamp: [],
-    open: [],
-    high: [],
-    low: [],
-    close: [],
-    volume: [],
-  };
+  const out = emptyBars();
   for (const p of parts) {
     for (const k of Object.keys(out) as (keyof BarColumns)[]) {
       const dst = out[k] as unknown[];

@@ -17,6 +17,19 @@ export interface BarColumns {
   volume: number[];
 }
 
+/**
+ * A {@linkcode BarColumns} with no bars, to fill with `push`.
+ * @returns Seven empty column arrays.
+ * @example
+ * ```ts
+ * const bars = emptyBars();
+ * bars.instrument.push("AAPL");
+ * ```
+ */
+export function emptyBars(): BarColumns {
+  return { instrument: [], timestamp: [], open: [], high: [], low: [], close: [], volume: [] };
+}
+
 /** OHLCV for `instruments.length` instruments on a shared calendar of `timestamps.length` bars. */
 export interface PricePanel {
   /** Instrument symbols, in column order. */

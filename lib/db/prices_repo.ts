@@ -6,6 +6,7 @@
 import type { Queryable } from "./store.ts";
 import { upsertColumns } from "./bulk.ts";
 import type { BarColumns } from "../data/panel.ts";
+import { emptyBars } from "../data/panel.ts";
 import { redactDeep } from "../util/redact.ts";
 
 const PRICE_COLUMNS = [
@@ -103,15 +104,7 @@ export async function readPrices(q: Queryable, query: PriceQuery = {}): Promise<
      WHERE ${where.join(" AND ")} ORDER BY instrument, timestamp`,
     params,
   );
-  const out: BarColumns = {
-    instrument: [],
-    timestamp: [],
-    open: [],
-    high: [],
-    low: [],
-    close: [],
-    volume: [],
-  };
+  const out = emptyBars();
   for (const r of rows) {
     out.instrument.push(r.instrument);
     out.timestamp.push(new Date(r.timestamp).getTime());
