@@ -12,21 +12,21 @@ import { SERVER_SKIP_REASON, storeFactories, TEST_DATABASE_URL } from "./support
 
 if (!TEST_DATABASE_URL) console.warn(SERVER_SKIP_REASON);
 
-Deno.test("featureRows: feature-major long form comes out by instrument, then timestamp, every row kept", () => {
+Deno.test("featureRows: feature-major long form comes out in key order (instrument, timestamp, feature), every row kept", () => {
   const t1 = new Date(Date.UTC(2024, 0, 2)), t2 = new Date(Date.UTC(2024, 0, 3));
-  // As toLongForm stacks it: feature by feature, each part by instrument and timestamp.
+  // As toLongForm stacks it: feature by feature (not by name), each part by instrument
+  // and timestamp.
   const long = pl.DataFrame({
     instrument: ["AAA", "AAA", "BBB", "AAA", "BBB", "BBB"],
     timestamp: [t1, t2, t1, t2, t1, t2],
-    feature: ["f1", "f1", "f1", "f2", "f2", "f2"],
+    feature: ["f2", "f2", "f2", "f1", "f1", "f1"],
     value: [1, 2, 3, 4, 5, 6],
   });
   const rows = featureRows(long);
   assert.deepEqual(rows.instrument, ["AAA", "AAA", "AAA", "BBB", "BBB", "BBB"]);
   assert.deepEqual(Array.from(rows.timestamp), [t1, t2, t2, t1, t1, t2].map((t) => t.getTime()));
-  // Ties (same instrument and timestamp) keep their order: f1 before f2.
-  assert.deepEqual(rows.feature, ["f1", "f1", "f2", "f1", "f2", "f2"]);
-  assert.deepEqual(Array.from(rows.value), [1, 2, 4, 3, 5, 6]);
+  assert.deepEqual(rows.feature, ["f2", "f1", "f2", "f1", "f2", "f1"]);
+  assert.deepEqual(Array.from(rows.value), [1, 4, 2, 5, 3, 6]);
 });
 
 /** Every row of a table as `key → value|xmin`. */
@@ -59,13 +59,14 @@ for (const factory of storeFactories()) {
         assert.deepEqual(await snapshot(store, "tt_features"), f1);
         assert.deepEqual(await snapshot(store, "tt_signal_scores"), s1);
 
-        const [key, { v }] = [...f1][Math.floor(f1.size / 2)];
-        const [inst, , feature] = key.split("|");
-        await store.query(
+        const [inst, epoch, feature] = [...f1.keys()][Math.floor(f1.size / 2)].split("|");
+        const drifted = await store.query(
           `UPDATE tt_features SET value = value + 1
-           WHERE instrument = $1 AND feature = $2 AND value = $3`,
-          [inst, feature, v],
+           WHERE instrument = $1 AND extract(epoch FROM timestamp)::text = $2 AND feature = $3
+           RETURNING value`,
+          [inst, epoch, feature],
         );
+        assert.equal(drifted.length, 1);
         await refreshAll(store, options);
         const f3 = await snapshot(store, "tt_features");
         assert.equal(f3.size, f1.size);
