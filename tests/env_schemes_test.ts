@@ -64,6 +64,17 @@ Deno.test("VolatilityTargetedAction scales weights to the target volatility (kno
   close(w2[0], w[0]);
 });
 
+Deno.test("VolatilityTargetedAction takes risk in proportion to conviction below full scores", () => {
+  const scheme = new VolatilityTargetedAction(2, { lookback: 4, targetVol: 0.1 });
+  const past = ctx([0.01, 0, -0.01, 0, 0.01, 0, -0.01, 0], 2);
+  const full = (0.1 / Math.sqrt(252)) / Math.sqrt(4e-4 / 3); // ≈ 0.5455, as above
+  // Σ|a| = 0.5: half the full-conviction weight, not the target vol regardless of the score.
+  close(scheme.targetWeights(new Float32Array([0.5, 0]), past)[0], 0.5 * full);
+  // A near-zero score stays a near-zero position.
+  close(scheme.targetWeights(new Float32Array([0.01, 0]), past)[0], 0.01 * full);
+  assert.deepEqual([...scheme.targetWeights(new Float32Array([0, 0]), past)], [0, 0]);
+});
+
 Deno.test("VolatilityTargetedAction applies the per-asset cap, then the gross cap", () => {
   const past = ctx([0.01, 0.01, -0.01, -0.01, 0.01, 0.01, -0.01, -0.01], 2);
   const capped = new VolatilityTargetedAction(2, { lookback: 4, maxWeight: 0.2 });

@@ -55,14 +55,19 @@ export interface VolTargetOptions {
  * Continuous scores → volatility-targeted weights.
  *
  * Space: `Box([-1, 1]^N)`; actions outside are clipped first (PPO samples unclipped).
- * 1. Raw weights `w = a / max(1, sum |a|)` (so `sum |w| ≤ 1`).
- * 2. Portfolio volatility per bar `σ_p = sqrt(wᵀ C w)`, `C` the sample covariance
- *    (ddof 1) of the last `lookback` returns (unknown returns count as 0), all from
- *    bars at or before the decision bar.
- * 3. Scale `s = (targetVol / sqrt(periodsPerYear)) / σ_p`; `s = 1` when `σ_p` is 0 or
+ * 1. Direction `d = a / sum |a|` and conviction `c = min(1, sum |a|)` (all-zero scores
+ *    give zero weights).
+ * 2. Volatility per bar of the direction portfolio `σ_d = sqrt(dᵀ C d)`, `C` the sample
+ *    covariance (ddof 1) of the last `lookback` returns (unknown returns count as 0),
+ *    all from bars at or before the decision bar.
+ * 3. Scale `s = (targetVol / sqrt(periodsPerYear)) / σ_d`; `s = 1` when `σ_d` is 0 or
  *    fewer than 2 rows of history exist (nothing to target).
- * 4. `w ← s·w`, then each `|w_i|` clipped to `maxWeight`, then the whole vector
+ * 4. `w = c·s·d`, then each `|w_i|` clipped to `maxWeight`, then the whole vector
  *    scaled down if `sum |w| > maxGross`.
+ *
+ * Full conviction (`sum |a| ≥ 1`) hits the target volatility; weaker scores take
+ * proportionally less risk. Scaling the raw scores instead would turn a near-zero,
+ * no-conviction output into a full position, and an untrained policy into a churner.
  */
 export class VolatilityTargetedAction implements ActionScheme {
   readonly name = "vol-target";
@@ -123,10 +128,10 @@ export class VolatilityTargetedAction implements ActionScheme {
       w[i] = a;
       gross += Math.abs(a);
     }
-    const denom = Math.max(1, gross);
-    for (let i = 0; i < n; i++) w[i] /= denom;
+    if (gross === 0) return w;
+    for (let i = 0; i < n; i++) w[i] /= gross; // the direction d, sum |d| = 1
     const sigma = portfolioVolatility(w, context.pastReturns, n);
-    const scale = sigma > 0 ? this.#target / sigma : 1;
+    const scale = Math.min(1, gross) * (sigma > 0 ? this.#target / sigma : 1);
     gross = 0;
     for (let i = 0; i < n; i++) {
       w[i] = Math.min(this.#maxWeight, Math.max(-this.#maxWeight, w[i] * scale));
