@@ -21,6 +21,7 @@ import {
 } from "@lib/pipeline/mod.ts";
 import {
   type CommandSpec,
+  DB_URL_OPTION,
   listArg,
   numberArg,
   parseCommand,
@@ -73,11 +74,7 @@ const SPEC: CommandSpec = {
       type: "boolean",
       description: "Allow a range overlapping training (labelled in-sample)",
     },
-    "db-url": {
-      type: "string",
-      valueName: "URL",
-      description: "PostgreSQL URL (default: DATABASE_URL, else embedded PGlite)",
-    },
+    "db-url": DB_URL_OPTION,
     json: { type: "boolean", description: "Print one JSON line" },
   },
   examples: [

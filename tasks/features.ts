@@ -13,7 +13,15 @@ import {
   refreshFeatures,
   resolveFeatureNames,
 } from "@lib/features/mod.ts";
-import { listArg, numberArg, parseCommand, Progress, runTask, UsageError } from "@lib/util/mod.ts";
+import {
+  DB_URL_OPTION,
+  listArg,
+  numberArg,
+  parseCommand,
+  Progress,
+  runTask,
+  UsageError,
+} from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "features",
@@ -52,11 +60,7 @@ const SPEC = {
       description: "Rows per transaction",
       default: "100000",
     },
-    "db-url": {
-      type: "string",
-      valueName: "URL",
-      description: "PostgreSQL server URL (default DATABASE_URL, else embedded PGlite)",
-    },
+    "db-url": DB_URL_OPTION,
     json: { type: "boolean", description: "Print one JSON line (no progress bar)" },
   },
   examples: [

@@ -6,7 +6,15 @@
  */
 import { openStore, type Store } from "@lib/db/mod.ts";
 import { ingestCsv, ingestSample, type IngestSummary, listCsvFiles } from "@lib/data/mod.ts";
-import { listArg, numberArg, parseCommand, redact, runTask, UsageError } from "@lib/util/mod.ts";
+import {
+  DB_URL_OPTION,
+  listArg,
+  numberArg,
+  parseCommand,
+  redact,
+  runTask,
+  UsageError,
+} from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "ingest",
@@ -104,11 +112,7 @@ const SPEC = {
       description: "IBKR client id (--source ibkr)",
       default: "1",
     },
-    "db-url": {
-      type: "string",
-      valueName: "URL",
-      description: "PostgreSQL server URL (default DATABASE_URL, else embedded PGlite)",
-    },
+    "db-url": DB_URL_OPTION,
     json: {
       type: "boolean",
       description: "Print one JSON line instead of the text summary (no progress bars)",

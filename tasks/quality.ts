@@ -7,7 +7,7 @@
  */
 import { openStore } from "@lib/db/mod.ts";
 import { runQualityReport } from "@lib/data/mod.ts";
-import { listArg, numberArg, parseCommand, runTask } from "@lib/util/mod.ts";
+import { DB_URL_OPTION, listArg, numberArg, parseCommand, runTask } from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "quality",
@@ -43,11 +43,7 @@ const SPEC = {
     },
     worst: { type: "string", valueName: "N", description: "Worst days to list", default: "10" },
     "dry-run": { type: "boolean", description: "Do not store the classes" },
-    "db-url": {
-      type: "string",
-      valueName: "URL",
-      description: "PostgreSQL server URL (default DATABASE_URL, else embedded PGlite)",
-    },
+    "db-url": DB_URL_OPTION,
     json: { type: "boolean", description: "Print one JSON line" },
   },
   examples: [

@@ -7,7 +7,14 @@
  */
 import { openStore } from "@lib/db/mod.ts";
 import { type ReportTarget, writeEpisodeReport } from "@lib/pipeline/mod.ts";
-import { type CommandSpec, numberArg, parseCommand, runTask, UsageError } from "@lib/util/mod.ts";
+import {
+  type CommandSpec,
+  DB_URL_OPTION,
+  numberArg,
+  parseCommand,
+  runTask,
+  UsageError,
+} from "@lib/util/mod.ts";
 
 const SPEC: CommandSpec = {
   name: "report",
@@ -26,11 +33,7 @@ const SPEC: CommandSpec = {
       valueName: "FILE",
       description: "Output file (default: data/reports/episode-<id>.html)",
     },
-    "db-url": {
-      type: "string",
-      valueName: "URL",
-      description: "PostgreSQL URL (default: DATABASE_URL, else embedded PGlite)",
-    },
+    "db-url": DB_URL_OPTION,
     json: { type: "boolean", description: "Print one JSON line" },
   },
   examples: ["deno task report --model 1", "deno task report --episode 12 --out /tmp/ep12.html"],

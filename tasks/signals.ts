@@ -7,7 +7,15 @@
  */
 import { openStore } from "@lib/db/mod.ts";
 import { refreshSignals } from "@lib/features/mod.ts";
-import { listArg, numberArg, parseCommand, Progress, runTask, UsageError } from "@lib/util/mod.ts";
+import {
+  DB_URL_OPTION,
+  listArg,
+  numberArg,
+  parseCommand,
+  Progress,
+  runTask,
+  UsageError,
+} from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "signals",
@@ -57,11 +65,7 @@ const SPEC = {
       description: "Rows per transaction",
       default: "100000",
     },
-    "db-url": {
-      type: "string",
-      valueName: "URL",
-      description: "PostgreSQL server URL (default DATABASE_URL, else embedded PGlite)",
-    },
+    "db-url": DB_URL_OPTION,
     json: { type: "boolean", description: "Print one JSON line (no progress bar)" },
   },
   examples: [

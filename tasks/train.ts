@@ -17,6 +17,7 @@ import {
 } from "@lib/pipeline/mod.ts";
 import {
   type CommandSpec,
+  DB_URL_OPTION,
   listArg,
   numberArg,
   parseCommand,
@@ -125,11 +126,7 @@ export const TRAIN_OPTIONS: CommandSpec["options"] = {
     description: "Bar size of the stored bars",
     default: "1 day",
   },
-  "db-url": {
-    type: "string",
-    valueName: "URL",
-    description: "PostgreSQL URL (default: DATABASE_URL, else embedded PGlite)",
-  },
+  "db-url": DB_URL_OPTION,
   json: { type: "boolean", description: "Print one JSON line instead of progress" },
 };
 

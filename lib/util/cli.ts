@@ -34,6 +34,19 @@ export interface CommandSpec {
   examples?: readonly string[];
 }
 
+/**
+ * The `--db-url` option every store-using task shares.
+ * @example
+ * ```ts
+ * const SPEC = { name: "x", summary: "…", options: { "db-url": DB_URL_OPTION } };
+ * ```
+ */
+export const DB_URL_OPTION: OptionSpec = {
+  type: "string",
+  valueName: "URL",
+  description: "PostgreSQL server URL (default: DATABASE_URL, else embedded PGlite)",
+};
+
 /** Thrown for a bad command line; tasks print its message and exit 2. */
 export class UsageError extends Error {
   override name = "UsageError";
