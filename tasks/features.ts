@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { BAR_SELECTION_OPTIONS, WRITE_OPTIONS } from "./_refresh_options.ts";
 import { openStore } from "@lib/db/mod.ts";
 import {
   FEATURE_SET_NAMES,
@@ -13,15 +14,7 @@ import {
   refreshFeatures,
   resolveFeatureNames,
 } from "@lib/features/mod.ts";
-import {
-  DB_URL_OPTION,
-  listArg,
-  numberArg,
-  parseCommand,
-  Progress,
-  runTask,
-  UsageError,
-} from "@lib/util/mod.ts";
+import { listArg, numberArg, parseCommand, Progress, runTask, UsageError } from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "features",
@@ -32,36 +25,14 @@ const SPEC = {
     "Series features use each instrument's own bars; cross-sectional ones the instruments with a bar that day.\n" +
     "--start limits what is written: earlier bars are still read as history, so values equal a full run's.",
   options: {
-    symbols: {
-      type: "string",
-      valueName: "A,B",
-      description: "Only these symbols (default: all in tt_prices)",
-    },
-    start: {
-      type: "string",
-      valueName: "DATE",
-      description: "Read bars from this date (ISO, inclusive)",
-    },
-    end: {
-      type: "string",
-      valueName: "DATE",
-      description: "Read bars up to this date (ISO, inclusive)",
-    },
-    "bar-size": { type: "string", valueName: "SIZE", description: "Bar size", default: "1 day" },
+    ...BAR_SELECTION_OPTIONS,
     set: { type: "string", description: "Feature set", choices: FEATURE_SET_NAMES, default: "all" },
     names: {
       type: "string",
       valueName: "F,G",
       description: "Extra feature names (added to --set)",
     },
-    "batch-rows": {
-      type: "string",
-      valueName: "N",
-      description: "Rows per transaction",
-      default: "100000",
-    },
-    "db-url": DB_URL_OPTION,
-    json: { type: "boolean", description: "Print one JSON line (no progress bar)" },
+    ...WRITE_OPTIONS,
   },
   examples: [
     "deno task features",

@@ -5,17 +5,10 @@
  *
  * @module
  */
+import { BAR_SELECTION_OPTIONS, WRITE_OPTIONS } from "./_refresh_options.ts";
 import { openStore } from "@lib/db/mod.ts";
 import { refreshSignals } from "@lib/features/mod.ts";
-import {
-  DB_URL_OPTION,
-  listArg,
-  numberArg,
-  parseCommand,
-  Progress,
-  runTask,
-  UsageError,
-} from "@lib/util/mod.ts";
+import { listArg, numberArg, parseCommand, Progress, runTask, UsageError } from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "signals",
@@ -25,22 +18,7 @@ const SPEC = {
     "average (--method weighted) or the weighted average of their cross-sectional ranks mapped to [-1, 1] (rank).\n" +
     "Every score is in [-1, 1], positive = expect a rise; meta_json holds the rule and its inputs.",
   options: {
-    symbols: {
-      type: "string",
-      valueName: "A,B",
-      description: "Only these symbols (default: all in tt_prices)",
-    },
-    start: {
-      type: "string",
-      valueName: "DATE",
-      description: "Read bars from this date (ISO, inclusive)",
-    },
-    end: {
-      type: "string",
-      valueName: "DATE",
-      description: "Read bars up to this date (ISO, inclusive)",
-    },
-    "bar-size": { type: "string", valueName: "SIZE", description: "Bar size", default: "1 day" },
+    ...BAR_SELECTION_OPTIONS,
     horizon: {
       type: "string",
       description: "Momentum horizon in bars",
@@ -59,14 +37,7 @@ const SPEC = {
       description: "Weights of momentum and mean_reversion in the combination",
       default: "1,1",
     },
-    "batch-rows": {
-      type: "string",
-      valueName: "N",
-      description: "Rows per transaction",
-      default: "100000",
-    },
-    "db-url": DB_URL_OPTION,
-    json: { type: "boolean", description: "Print one JSON line (no progress bar)" },
+    ...WRITE_OPTIONS,
   },
   examples: [
     "deno task signals",
