@@ -6,12 +6,18 @@
  * @module
  */
 import { openStore } from "@lib/db/mod.ts";
-import { ACTION_NAMES, REWARD_NAMES } from "@lib/env/mod.ts";
+import {
+  ACTION_NAMES,
+  DEFAULT_ENV_SETTINGS,
+  type EnvSettings,
+  REWARD_NAMES,
+} from "@lib/env/mod.ts";
 import { FEATURE_SET_NAMES, type FeatureSetName } from "@lib/features/mod.ts";
 import {
   BACKEND_NAMES,
   type BackendName,
-  type EnvSettings,
+  DEFAULT_TRAIN_OPTIONS,
+  ResumeConflictError,
   trainModel,
   type TrainOptions,
 } from "@lib/pipeline/mod.ts";
@@ -27,7 +33,9 @@ import {
   UsageError,
 } from "@lib/util/mod.ts";
 
-/** Options shared by `train` and `walkforward`. */
+const D = DEFAULT_TRAIN_OPTIONS, E = DEFAULT_ENV_SETTINGS;
+
+/** Options shared by `train` and `walkforward` (the defaults shown are the library's). */
 export const TRAIN_OPTIONS: CommandSpec["options"] = {
   symbols: {
     type: "string",
@@ -44,39 +52,39 @@ export const TRAIN_OPTIONS: CommandSpec["options"] = {
     type: "string",
     valueName: "N",
     description: "Env steps to train (all envs together)",
-    default: "4096",
+    default: String(D.steps),
   },
   seed: {
     type: "string",
     valueName: "S",
     description: "Seed of every random number",
-    default: "1",
+    default: String(D.seed),
   },
   action: {
     type: "string",
     valueName: "NAME",
     description: "Action scheme",
     choices: ACTION_NAMES,
-    default: "vol-target",
+    default: E.action,
   },
   reward: {
     type: "string",
     valueName: "NAME",
     description: "Reward scheme",
     choices: REWARD_NAMES,
-    default: "risk-aware",
+    default: E.reward,
   },
   "cost-bps": {
     type: "string",
     valueName: "BPS",
     description: "Commission, bps of traded notional",
-    default: "10",
+    default: String(E.costPerTurnBps),
   },
   "slippage-bps": {
     type: "string",
     valueName: "BPS",
     description: "Fixed slippage, bps of traded notional",
-    default: "5",
+    default: String(E.slippageBps),
   },
   "drawdown-stop": {
     type: "string",
@@ -88,43 +96,48 @@ export const TRAIN_OPTIONS: CommandSpec["options"] = {
     valueName: "SET",
     description: "Feature set observed",
     choices: FEATURE_SET_NAMES,
-    default: "basic",
+    default: D.featureSet,
   },
   window: {
     type: "string",
     valueName: "W",
     description: "Bars of features per instrument in an observation",
-    default: "1",
+    default: String(E.window),
   },
   "episode-length": {
     type: "string",
     valueName: "BARS",
     description: "Training episode length",
-    default: "252",
+    default: String(E.episodeLength),
   },
   backend: {
     type: "string",
     valueName: "NAME",
     description: "Network backend (auto: kernel for continuous actions, wasm for discrete)",
     choices: BACKEND_NAMES,
-    default: "auto",
+    default: D.backend,
   },
   "num-envs": {
     type: "string",
     valueName: "K",
     description: "Envs stepped together",
-    default: "4",
+    default: String(D.numEnvs),
   },
   "n-steps": {
     type: "string",
     valueName: "N",
     description: "Steps per env per PPO rollout (default: sized to --steps, ≤ 2048)",
   },
+  hidden: {
+    type: "string",
+    valueName: "A,B",
+    description: "Hidden layer sizes of the actor and critic (default: 64,64)",
+  },
   "bar-size": {
     type: "string",
     valueName: "SIZE",
     description: "Bar size of the stored bars",
-    default: "1 day",
+    default: D.barSize,
   },
   "db-url": DB_URL_OPTION,
   json: { type: "boolean", description: "Print one JSON line instead of progress" },
@@ -152,7 +165,9 @@ const SPEC: CommandSpec = {
     resume: {
       type: "string",
       valueName: "DIR|ID",
-      description: "Continue training a saved model (its env, features, instruments)",
+      description:
+        "Continue training a saved model: its env, features, instruments, name, seed and dates unless given; " +
+        "--action, --window, --with-features, --hidden, --bar-size and other --symbols are refused",
     },
     out: {
       type: "string",
@@ -163,7 +178,7 @@ const SPEC: CommandSpec = {
       type: "string",
       valueName: "NAME",
       description: "Model name in the registry",
-      default: "ppo-portfolio",
+      default: D.name,
     },
   },
   examples: [
@@ -171,16 +186,42 @@ const SPEC: CommandSpec = {
     "deno task train --steps 20000 --seed 7 --action discrete --reward dsr",
     "deno task train --symbols AAPL,SPX --start 2013-06-01 --end 2016-12-31 --with-features technical",
     "deno task train --resume 3 --steps 8192",
+    "deno task train --resume 3 --steps 8192 --cost-bps 2 --start 2016-01-01 --end 2016-12-31",
   ],
 };
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
+ * `spec` without its option defaults: parsed with it, an absent flag stays `undefined`,
+ * so the library fills its own defaults and `--resume` can tell a given flag from a default.
+ * @param spec A command's declaration.
+ * @returns The same declaration, defaults removed.
+ * @example
+ * ```ts
+ * const given = parseCommand(withoutDefaults(SPEC));
+ * ```
+ */
+export function withoutDefaults(spec: CommandSpec): CommandSpec {
+  return {
+    ...spec,
+    options: Object.fromEntries(
+      Object.entries(spec.options).map(([k, { default: _, ...o }]) => [k, o]),
+    ),
+  };
+}
+
+/**
  * Turns parsed arguments into {@linkcode TrainOptions} (shared with walkforward).
+ * Absent options stay absent, so that `trainModel` applies its defaults (and, with
+ * `--resume`, the saved model's settings).
  * @param args Parsed arguments of a command that includes {@linkcode TRAIN_OPTIONS}.
  * @returns The options.
  * @throws {UsageError} On a malformed value.
+ * @example
+ * ```ts
+ * const options = trainOptionsFrom(parseCommand(withoutDefaults(SPEC)));
+ * ```
  */
 export function trainOptionsFrom(args: ParsedArgs): TrainOptions {
   for (const k of ["start", "end"]) {
@@ -192,6 +233,9 @@ export function trainOptionsFrom(args: ParsedArgs): TrainOptions {
   if (args.symbols && args.universe) {
     throw new UsageError("Give either --symbols or --universe all, not both");
   }
+  if (args.resume !== undefined && args.universe) {
+    throw new UsageError("--resume trains on the saved model's instruments: drop --universe");
+  }
   if (args.backend === "kernel" && args.action === "discrete") {
     throw new UsageError(
       "The kernel backend supports continuous actions only: use --backend auto|wasm|cpu with --action discrete",
@@ -202,11 +246,20 @@ export function trainOptionsFrom(args: ParsedArgs): TrainOptions {
     reward: args.reward as EnvSettings["reward"],
     costPerTurnBps: numberArg(args, "cost-bps", { min: 0 }),
     slippageBps: numberArg(args, "slippage-bps", { min: 0 }),
-    drawdownStop: numberArg(args, "drawdown-stop", { min: 0, max: 1 }) ?? null,
+    drawdownStop: numberArg(args, "drawdown-stop", { min: 0, max: 1 }),
     window: numberArg(args, "window", { min: 1, integer: true }),
     episodeLength: numberArg(args, "episode-length", { min: 2, integer: true }),
   };
   const nSteps = numberArg(args, "n-steps", { min: 1, integer: true });
+  const hidden = listArg(args.hidden)?.map((h) => {
+    const n = Number(h);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new UsageError(
+        `--hidden must be positive whole numbers, e.g. 64,64; got "${args.hidden}"`,
+      );
+    }
+    return n;
+  });
   return {
     symbols: listArg(args.symbols),
     start: args.start as string | undefined,
@@ -219,6 +272,7 @@ export function trainOptionsFrom(args: ParsedArgs): TrainOptions {
     backend: args.backend as BackendName,
     numEnvs: numberArg(args, "num-envs", { min: 1, integer: true }),
     ppo: nSteps === undefined ? undefined : { nSteps },
+    hidden,
     resume: args.resume as string | undefined,
     out: args.out as string | undefined,
     name: args.name as string | undefined,
@@ -264,13 +318,15 @@ export function trainProgress(silent: boolean, label = "train") {
 }
 
 async function main() {
-  const args = parseCommand(SPEC);
-  const options = trainOptionsFrom(args);
+  const args = parseCommand(SPEC); // --help (with the defaults), unknown options, choices
+  const options = trainOptionsFrom(parseCommand(withoutDefaults(SPEC)));
   const json = args.json === true;
   const store = await openStore({ url: args["db-url"] as string | undefined });
   try {
     const progress = trainProgress(json);
-    const r = await trainModel(store, options, progress);
+    const r = await trainModel(store, options, progress).catch((e) => {
+      throw e instanceof ResumeConflictError ? new UsageError(e.message) : e;
+    });
     progress.finish();
     const summary = {
       modelId: r.modelId,

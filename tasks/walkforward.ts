@@ -5,7 +5,7 @@
  * @module
  */
 import { openStore } from "@lib/db/mod.ts";
-import { type FoldResult, walkForward } from "@lib/pipeline/mod.ts";
+import { DEFAULT_WALKFORWARD_NAME, type FoldResult, walkForward } from "@lib/pipeline/mod.ts";
 import { type CommandSpec, numberArg, parseCommand, runTask } from "@lib/util/mod.ts";
 import { TRAIN_OPTIONS, trainOptionsFrom, trainProgress } from "./train.ts";
 
@@ -48,7 +48,7 @@ const SPEC: CommandSpec = {
       type: "string",
       valueName: "NAME",
       description: "Registry name of the fold models",
-      default: "ppo-portfolio-wf",
+      default: DEFAULT_WALKFORWARD_NAME,
     },
     ...TRAIN_OPTIONS,
   },

@@ -13,7 +13,7 @@ import {
   saveModel,
   unpackWeights,
 } from "@lib/agents/mod.ts";
-import { box } from "@lib/env/mod.ts";
+import { box, DEFAULT_ENV_SETTINGS } from "@lib/env/mod.ts";
 import {
   benchmarkToEpisodeLog,
   createPolicyBackend,
@@ -66,7 +66,7 @@ function tinyModelConfig(): ModelConfig {
   return {
     policy,
     ppo: ppoConfig({ normalizeObs: true }),
-    env: { action: "vol-target" },
+    env: { ...DEFAULT_ENV_SETTINGS, action: "vol-target" },
     features: { set: "basic", names: ["return_1"] },
     instruments: ["AAA", "BBB"],
     dataRange: { start: "2020-01-01", end: "2020-12-31" },

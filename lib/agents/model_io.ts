@@ -24,12 +24,16 @@
 import { isAbsolute, join, resolve } from "node:path";
 import type { Queryable } from "../db/store.ts";
 import { readModel, registerModel, updateModelPath } from "../db/episodes_repo.ts";
+import { type EnvSettings, parseEnvSettings } from "../env/settings.ts";
 import { dataDir, PROJECT_ROOT } from "../util/paths.ts";
 import type { NamedWeight, PolicyBackend, PolicyConfig } from "./policy.ts";
-import type { ObsNormStats, PpoConfig } from "./ppo.ts";
+import { type ObsNormStats, type PpoConfig, ppoConfig } from "./ppo.ts";
 
 /** The `model.json` format tag. */
 export const MODEL_FORMAT = "tensortrade-mvp/ppo-model@1";
+
+/** The registry name of a model when none is given. */
+export const DEFAULT_MODEL_NAME = "ppo-portfolio";
 
 /** Everything needed to rebuild the policy's inputs and to say where it came from. */
 export interface ModelConfig {
@@ -37,8 +41,8 @@ export interface ModelConfig {
   policy: PolicyConfig;
   /** PPO settings the model was trained with. */
   ppo: PpoConfig;
-  /** Portfolio env options (action and reward schemes, costs, window …), JSON-serialisable. */
-  env: Record<string, unknown>;
+  /** Env settings (action and reward schemes, costs, window …), see `parseEnvSettings`. */
+  env: EnvSettings;
   /** Feature set name and the resolved feature names, in observation order. */
   features: { set: string; names: string[] };
   /** Instruments trained on, in panel order. */
@@ -97,7 +101,7 @@ export interface SavedModel {
 
 /** Options of {@linkcode saveModel}. */
 export interface SaveModelOptions {
-  /** Registry name. Default `"ppo-portfolio"`. */
+  /** Registry name. Default {@linkcode DEFAULT_MODEL_NAME}. */
   name?: string;
   /** Directory to write. Default `<dataDir>/models/<name>-v<version>` (or `-<timestamp>` unregistered). */
   dir?: string;
@@ -126,7 +130,7 @@ export async function saveModel(
   config: ModelConfig,
   options: SaveModelOptions = {},
 ): Promise<SavedModel> {
-  const name = options.name ?? "ppo-portfolio";
+  const name = options.name ?? DEFAULT_MODEL_NAME;
   if (!/^[A-Za-z0-9._-]+$/.test(name)) {
     throw new TypeError(
       `Model name must be letters, digits, ".", "_" or "-"; got ${JSON.stringify(name)}`,
@@ -180,7 +184,7 @@ export async function saveModel(
     const row = await registerModel(tx, {
       name,
       path: placeholder,
-      config: config as unknown as Record<string, unknown>,
+      config: { ...config },
     });
     const dir = resolveDir(options.dir ?? join(modelsDir, `${name}-v${row.version}`));
     if (dir !== placeholder) await updateModelPath(tx, row.id, dir);
@@ -225,6 +229,7 @@ export async function loadModelDir(dir: string): Promise<SavedModel> {
       }, expected ${MODEL_FORMAT}`,
     );
   }
+  manifest.config = parseModelConfig(manifest.config, join(abs, "model.json"));
   const group = manifest.weightsManifest[0];
   const bytes = await Deno.readFile(join(abs, group.paths[0]));
   const weights = unpackWeights(bytes, group.weights, join(abs, group.paths[0]));
@@ -238,6 +243,140 @@ export async function loadModelDir(dir: string): Promise<SavedModel> {
     throw new Error(`${abs}: the model normalises observations but obs_norm.json is missing`);
   }
   return { dir: abs, manifest, weights, obsNorm };
+}
+
+const MODEL_CONFIG_FIELDS: readonly (keyof ModelConfig)[] = [
+  "policy",
+  "ppo",
+  "env",
+  "features",
+  "instruments",
+  "dataRange",
+  "barSize",
+  "seed",
+  "backend",
+  "timesteps",
+  "codeVersion",
+  "resumedFrom",
+  "extra",
+];
+
+/**
+ * Parses and validates a saved model's `config` (from `model.json` or the registry):
+ * its env settings through `parseEnvSettings` (absent fields take their defaults),
+ * its PPO settings through `ppoConfig`, and the type of every other field.
+ * @param json The parsed JSON value.
+ * @param where The file (or row) it came from, for error messages.
+ * @returns The typed config.
+ * @throws {TypeError} Naming the file and the bad field, e.g.
+ *   `data/models/m/model.json: config.env.window must be a positive integer, got "x"`.
+ * @example
+ * ```ts
+ * const config = parseModelConfig(JSON.parse(text).config, "model.json");
+ * config.env.costPerTurnBps; // a number, defaults filled
+ * ```
+ */
+export function parseModelConfig(json: unknown, where = "model.json"): ModelConfig {
+  const at = `${where}: config`;
+  const bad = (field: string, must: string, v: unknown) =>
+    new TypeError(`${at}.${field} ${must}, got ${JSON.stringify(v) ?? String(v)}`);
+  if (!isObject(json)) {
+    throw new TypeError(`${at} must be an object, got ${JSON.stringify(json) ?? String(json)}`);
+  }
+  for (const key of Object.keys(json)) {
+    if (!(MODEL_CONFIG_FIELDS as readonly string[]).includes(key)) {
+      throw new TypeError(
+        `${at}.${key} is not a model config field (known: ${MODEL_CONFIG_FIELDS.join(", ")})`,
+      );
+    }
+  }
+  const text = (field: string): string => {
+    const v = json[field];
+    if (typeof v !== "string") throw bad(field, "must be a string", v);
+    return v;
+  };
+  const { policy, features, instruments, dataRange, seed, timesteps, resumedFrom, extra } = json;
+  checkPolicyShape(policy, `${at}.policy`);
+  if (!isObject(json.ppo)) throw bad("ppo", "must be an object", json.ppo);
+  let ppo: PpoConfig;
+  try {
+    ppo = ppoConfig(json.ppo);
+  } catch (e) {
+    throw new TypeError(`${at}.ppo: ${(e as Error).message}`, { cause: e });
+  }
+  if (!isObject(features) || typeof features.set !== "string" || !isStrings(features.names)) {
+    throw bad("features", "must be { set: string, names: string[] }", features);
+  }
+  if (!isStrings(instruments) || instruments.length === 0) {
+    throw bad("instruments", "must be a non-empty array of strings", instruments);
+  }
+  if (
+    !isObject(dataRange) || typeof dataRange.start !== "string" ||
+    typeof dataRange.end !== "string"
+  ) {
+    throw bad("dataRange", "must be { start: string, end: string }", dataRange);
+  }
+  if (typeof seed !== "number" || !Number.isInteger(seed)) {
+    throw bad("seed", "must be an integer", seed);
+  }
+  if (typeof timesteps !== "number" || !Number.isInteger(timesteps) || timesteps < 0) {
+    throw bad("timesteps", "must be an integer ≥ 0", timesteps);
+  }
+  if (resumedFrom !== undefined && resumedFrom !== null && typeof resumedFrom !== "string") {
+    throw bad("resumedFrom", "must be a string or null", resumedFrom);
+  }
+  if (extra !== undefined && !isObject(extra)) throw bad("extra", "must be an object", extra);
+  return {
+    policy,
+    ppo,
+    env: parseEnvSettings(json.env ?? {}, `${at}.env`),
+    features: { set: features.set, names: features.names },
+    instruments,
+    dataRange: { start: dataRange.start, end: dataRange.end },
+    barSize: text("barSize"),
+    seed,
+    backend: text("backend"),
+    timesteps,
+    codeVersion: text("codeVersion"),
+    ...(resumedFrom === undefined ? {} : { resumedFrom }),
+    ...(extra === undefined ? {} : { extra }),
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isStrings(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === "string");
+}
+
+function isPositiveInt(v: unknown): boolean {
+  return typeof v === "number" && Number.isInteger(v) && v >= 1;
+}
+
+/**
+ * Checks the fields of a saved {@linkcode PolicyConfig} that fix the network's shape
+ * and initialisation (obsDim, hidden, action, seed); the loss and optimiser settings
+ * are the backends' to read.
+ */
+function checkPolicyShape(v: unknown, where: string): asserts v is PolicyConfig {
+  const bad = (field: string, must: string, x: unknown) =>
+    new TypeError(`${where}${field} ${must}, got ${JSON.stringify(x) ?? String(x)}`);
+  if (!isObject(v)) throw bad("", "must be an object", v);
+  if (!isPositiveInt(v.obsDim)) throw bad(".obsDim", "must be a positive integer", v.obsDim);
+  if (!Array.isArray(v.hidden) || !v.hidden.every(isPositiveInt)) {
+    throw bad(".hidden", "must be an array of positive integers", v.hidden);
+  }
+  if (!Number.isInteger(v.seed)) throw bad(".seed", "must be an integer", v.seed);
+  const a = v.action;
+  const ok = isObject(a) &&
+    ((a.kind === "gaussian" && isPositiveInt(a.dim)) ||
+      (a.kind === "categorical" && Array.isArray(a.nvec) && a.nvec.length > 0 &&
+        a.nvec.every(isPositiveInt)));
+  if (!ok) {
+    throw bad(".action", 'must be { kind: "gaussian", dim } or { kind: "categorical", nvec }', a);
+  }
 }
 
 /**

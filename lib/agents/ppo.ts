@@ -5,11 +5,12 @@
  * {@linkcode PolicyBackend}, so the same algorithm drives tfjs or a hand-written kernel.
  *
  * Defaults follow Stable-Baselines3's `PPO`. Every random number (action noise,
- * minibatch permutations, env starts) derives from `config.seed`.
+ * minibatch permutations, env starts) derives from `config.seed`, one independent
+ * stream each (`deriveSeed`).
  *
  * @module
  */
-import { Rng } from "../util/rng.ts";
+import { DEFAULT_SEED, deriveSeed, Rng } from "../util/rng.ts";
 import type { Space, StepInfo, VecEnv, VecStepResult } from "../env/types.ts";
 import type { PolicyBackend, PolicyConfig, UpdateStats } from "./policy.ts";
 
@@ -45,7 +46,10 @@ export interface PpoConfig {
    * bootstraps SB3-style, `reward += γ·V(final observation)`.
    */
   cleanrlDones: boolean;
-  /** Seed of every random number in the run (action noise, permutations; env starts use `seed + 1000`). Default 1. */
+  /**
+   * Seed of every random number in the run: action noise, minibatch permutations and the
+   * env starts (seeded at the first reset) are its `deriveSeed` streams. Default `DEFAULT_SEED`.
+   */
   seed: number;
 }
 
@@ -63,7 +67,7 @@ export const DEFAULT_PPO_CONFIG: Readonly<PpoConfig> = Object.freeze({
   normalizeObs: false,
   clipObs: 10,
   cleanrlDones: false,
-  seed: 1,
+  seed: DEFAULT_SEED,
 });
 
 /**
@@ -102,7 +106,8 @@ export function ppoConfig(overrides: Partial<PpoConfig> = {}): PpoConfig {
 export const DEFAULT_POLICY_OPTIONS = Object.freeze({
   hidden: [64, 64] as readonly number[],
   logStdInit: 0,
-  seed: 1,
+  // The weight-init stream of the default run seed (as trainModel derives it).
+  seed: deriveSeed(DEFAULT_SEED, "weightInit"),
   adamEps: 1e-5,
   maxGradNorm: 0.5,
   clipCoef: 0.2,
@@ -503,7 +508,8 @@ export async function trainPpo(
   const N = cfg.nSteps;
   const batch = N * E;
   const numUpdates = Math.max(1, Math.floor(cfg.totalTimesteps / batch));
-  const rng = new Rng(cfg.seed);
+  const actionRng = new Rng(deriveSeed(cfg.seed, "actionNoise"));
+  const minibatchRng = new Rng(deriveSeed(cfg.seed, "minibatch"));
 
   // Rollout storage, time-major [step][env]; allocated once.
   const obsBuf = new Float32Array((N + 1) * E * obsDim); // slot N holds the next observation
@@ -539,7 +545,8 @@ export async function trainPpo(
   let updates = 0;
 
   const t0 = performance.now();
-  const first = vecEnv.reset(cfg.seed + 1000);
+  // The one seeding of the env starts (Gymnasium: seed at the first reset; auto-resets continue).
+  const first = vecEnv.reset(deriveSeed(cfg.seed, "envStarts"));
   const lastSlot = obsBuf.subarray(N * E * obsDim);
   storeObs(first, lastSlot);
 
@@ -564,7 +571,7 @@ export async function trainPpo(
       }
       const row = step * E;
       const obs = obsBuf.subarray(row * obsDim, (row + E) * obsDim);
-      const out = backend.act(obs, E, rng);
+      const out = backend.act(obs, E, actionRng);
       actBuf.set(out.actions.subarray(0, E * actDim), row * actDim);
       logpBuf.set(out.logProbs.subarray(0, E), row);
       valBuf.set(out.values.subarray(0, E), row);
@@ -632,7 +639,7 @@ export async function trainPpo(
     let count = 0;
     let epochs = 0;
     for (let epoch = 0; epoch < cfg.nEpochs; epoch++) {
-      const perm = rng.permutation(batch);
+      const perm = minibatchRng.permutation(batch);
       let epochKl = 0, epochCount = 0;
       for (let start = 0; start < batch; start += cfg.batchSize) {
         const size = Math.min(cfg.batchSize, batch - start);

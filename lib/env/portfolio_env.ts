@@ -22,7 +22,9 @@
  * never observed unless `allowWarmupStart` is set.
  *
  * Episode: `reset({ seed, start })` starts all in cash at the close of `start`
- * (seeded uniform random start when absent). It ends with `terminated` when a stopper
+ * (seeded uniform random start when absent). The start RNG is seeded once, at the first
+ * reset (Gymnasium): with that reset's `seed`, else with `options.seed`; later resets
+ * without a seed continue the same stream, and `reset({ seed })` starts a new one. It ends with `terminated` when a stopper
  * fires (`"drawdown"`, `"bankrupt"`), or `truncated` at the last bar of the range
  * (`"end_of_data"`) or after `maxSteps` steps (`"max_steps"`). Stepping after that
  * throws until the next reset.
@@ -84,7 +86,7 @@ export interface PortfolioEnvOptions {
   drawdownStop?: number;
   /** More stoppers (bankruptcy is always on). Default `[]`. */
   stoppers?: Stopper[];
-  /** Seed of the random start until `reset({ seed })` re-seeds. Default 0. */
+  /** Seed of the random starts when the first `reset()` gives none (see the module documentation). Default 0. */
   seed?: number;
   /**
    * Bar indices the env may use, inclusive: episodes start at or after `start` and
@@ -129,7 +131,9 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
   readonly #n: number;
   readonly #f: number;
   readonly #actDim: number;
-  #rng: Rng;
+  /** Created at the first reset, the one seeding. */
+  #rng: Rng | null = null;
+  readonly #seed: number;
   #state: PortfolioState | null = null;
   #done = true;
 
@@ -218,7 +222,7 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
       ? last - 1
       : Math.max(earliest, last - this.#maxSteps);
     this.startRange = { earliest, latestRandom, last };
-    this.#rng = new Rng(options.seed ?? 0);
+    this.#seed = options.seed ?? 0;
   }
 
   /** Number of instruments N. */
@@ -239,7 +243,8 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
 
   /**
    * Starts an episode all in cash at the close of `start`.
-   * @param options `seed` re-seeds the start RNG; `start` fixes the bar (else random in
+   * @param options `seed` seeds the start RNG (a new stream; absent: the first reset uses
+   *   `options.seed`, later ones continue); `start` fixes the bar (else random in
    *   `[startRange.earliest, startRange.latestRandom]`).
    * @returns The first observation and an info with zero costs.
    * @throws {RangeError} When `start` is outside `[earliest, last - 1]` (e.g. in the warm-up).
@@ -252,9 +257,10 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
     options: { seed?: number; start?: number } = {},
   ): { observation: Float32Array; info: StepInfo } {
     if (options.seed !== undefined) this.#rng = new Rng(options.seed);
+    const rng = this.#rng ??= new Rng(this.#seed);
     const { earliest, latestRandom, last } = this.startRange;
     let start: number;
-    if (options.start === undefined) start = this.#rng.integer(earliest, latestRandom);
+    if (options.start === undefined) start = rng.integer(earliest, latestRandom);
     else {
       start = options.start;
       if (!Number.isInteger(start) || start < earliest || start > last - 1) {

@@ -14,7 +14,10 @@ import type { Space, StepInfo, VecEnv, VecStepResult } from "./types.ts";
 
 /** Options of {@linkcode makePortfolioVecEnv}: every env option, plus the count. */
 export interface PortfolioVecEnvOptions extends PortfolioEnvOptions {
-  /** Number of envs K. Default 8. Env `k` is seeded `seed + k` (so starts differ). */
+  /**
+   * Number of envs K. Default 8. Env `k` gets seed `seed + k` (so starts differ), used at its
+   * first reset unless {@linkcode PortfolioVecEnv.reset} is given a seed.
+   */
   numEnvs?: number;
 }
 
@@ -57,8 +60,10 @@ export class PortfolioVecEnv implements VecEnv {
   }
 
   /**
-   * Resets every env: env `k` with seed `seed + k`, or without re-seeding when `seed`
-   * is absent.
+   * Resets every env: env `k` with seed `seed + k`, or, when `seed` is absent, continuing
+   * each env's stream (the first time: the seed it was built with). Each env's start RNG
+   * is created once, at its first reset, so a seeded first reset is the only seeding
+   * (`trainPpo` seeds here; build the envs without a seed then).
    * @param seed Base seed.
    * @returns Observations, `numEnvs × obsDim`.
    * @example
@@ -121,7 +126,8 @@ export class PortfolioVecEnv implements VecEnv {
  * @param prices Bars (instruments × calendar).
  * @param features Features aligned with `prices`.
  * @param options Every {@linkcode PortfolioEnvOptions} field (same defaults) plus
- *   `numEnvs` (default 8); env `k` gets seed `(options.seed ?? 0) + k`.
+ *   `numEnvs` (default 8); env `k` gets seed `(options.seed ?? 0) + k` for its first reset
+ *   when that reset gives none.
  * @returns The vectorised env.
  * @throws {TypeError} When the panels are not aligned.
  * @example

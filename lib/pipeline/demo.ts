@@ -16,6 +16,7 @@ import { ingestSample } from "../data/sample.ts";
 import { runQualityReport } from "../data/quality.ts";
 import { refreshFeatures, refreshSignals } from "../features/refresh.ts";
 import { dataDir } from "../util/paths.ts";
+import { DEFAULT_SEED } from "../util/rng.ts";
 import { evaluateModel, evaluationSummary } from "./evaluate.ts";
 import { writeEpisodeReport } from "./report.ts";
 import { type TrainHooks, trainModel } from "./train.ts";
@@ -28,14 +29,14 @@ export const DEMO_DEFAULTS = Object.freeze({
   testStart: "2017-01-03",
   testEnd: "2018-05-11",
   steps: 8192,
-  seed: 1,
+  seed: DEFAULT_SEED,
 });
 
 /** Options of {@linkcode runDemo}. */
 export interface DemoOptions {
   /** PPO env steps. Default {@linkcode DEMO_DEFAULTS}.steps. */
   steps?: number;
-  /** Seed. Default 1. */
+  /** Seed. Default {@linkcode DEMO_DEFAULTS}.seed. */
   seed?: number;
   /** Report file. Default `<dataDir>/reports/demo.html`. */
   out?: string;

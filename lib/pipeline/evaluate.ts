@@ -33,7 +33,8 @@ import {
   runDeterministicEpisode,
   traceToEpisodeLog,
 } from "./rollout.ts";
-import { envOptionsFor, type EnvSettings } from "./train.ts";
+import { envOptionsFor } from "../env/settings.ts";
+import { deriveSeed } from "../util/rng.ts";
 
 /** Thrown when asked to evaluate a model on instruments it was not trained on. */
 export class UniverseMismatchError extends Error {
@@ -59,7 +60,7 @@ export interface EvaluateOptions {
   backend?: BackendName;
   /** Annual risk-free rate for Sharpe, Sortino, PSR. Default 0. */
   riskFreeRate?: number;
-  /** Seed of the bootstrap. Default: the model's seed. */
+  /** Seed of the bootstrap. Default: the model's seed's `bootstrap` stream (`deriveSeed`). */
   bootstrapSeed?: number;
   /** Allow a range overlapping training (an in-sample check, clearly labelled). Default false. */
   allowInSample?: boolean;
@@ -141,7 +142,7 @@ export async function evaluateModel(
 ): Promise<EvaluateResult> {
   const saved = await loadModel(options.model, store);
   const cfg = saved.manifest.config;
-  const env = cfg.env as unknown as EnvSettings;
+  const env = cfg.env; // parsed and validated by loadModel
   const instruments = evaluationUniverse(cfg.instruments, options.symbols);
   const trainedEnd = cfg.dataRange.end;
   const trainedStart = cfg.dataRange.start;
@@ -230,7 +231,10 @@ export async function evaluateModel(
       traded: trace.stepTurnover,
     },
     benchmark,
-    { riskFreeRate: options.riskFreeRate ?? 0, seed: options.bootstrapSeed ?? cfg.seed },
+    {
+      riskFreeRate: options.riskFreeRate ?? 0,
+      seed: options.bootstrapSeed ?? deriveSeed(cfg.seed, "bootstrap"),
+    },
   );
   const range = { start: isoDate(from), end: isoDate(to) };
   const config = {

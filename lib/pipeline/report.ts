@@ -23,6 +23,7 @@ import { equalWeightBuyAndHold } from "../eval/benchmarks.ts";
 import type { EquityCurve } from "../eval/comparison.ts";
 import { type ReportInput, writeReportHtml } from "../eval/report.ts";
 import { dataDir } from "../util/paths.ts";
+import { DEFAULT_SEED, deriveSeed } from "../util/rng.ts";
 import { isoDate } from "./market.ts";
 
 /** Which episode a report is about. */
@@ -200,7 +201,7 @@ export async function episodeReportInput(q: Queryable, episodeId: number): Promi
       traded: complete(ep.rewards.turnover) ? (ep.rewards.turnover as number[]) : undefined,
     },
     benchmark: bench?.curve,
-    bootstrap: { seed: cfg.seed ?? 0 },
+    bootstrap: { seed: deriveSeed(cfg.seed ?? DEFAULT_SEED, "bootstrap") },
     training,
     config: e.config,
     lineage: {

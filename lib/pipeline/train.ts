@@ -15,6 +15,7 @@ import {
 } from "../db/episodes_repo.ts";
 import {
   codeVersion,
+  DEFAULT_MODEL_NAME,
   loadModel,
   type ModelConfig,
   type SavedModel,
@@ -30,9 +31,16 @@ import {
   type PpoUpdateStats,
   trainPpo,
 } from "../agents/ppo.ts";
-import type { ActionName, RewardName } from "../env/registry.ts";
 import { makePortfolioVecEnv } from "../env/vec_env.ts";
-import type { PortfolioEnvOptions } from "../env/portfolio_env.ts";
+import {
+  DEFAULT_ENV_SETTINGS,
+  envOptionsFor,
+  type EnvSettings,
+  parseEnvSettings,
+} from "../env/settings.ts";
+import { DEFAULT_SEED, deriveSeed } from "../util/rng.ts";
+// Defined in lib/env/settings.ts; re-exported for pipeline users (the notebooks).
+export { DEFAULT_ENV_SETTINGS, envOptionsFor, type EnvSettings } from "../env/settings.ts";
 import type { FeatureSetName } from "../features/definitions.ts";
 import { type BackendName, createPolicyBackend, resolveBackendName } from "./backends.ts";
 import { isoDate, loadMarket, NoDataError, storedRanges } from "./market.ts";
@@ -43,61 +51,23 @@ import {
   traceToEpisodeLog,
 } from "./rollout.ts";
 
-/** The env settings a model is trained with and evaluated under (JSON-serialisable). */
-export interface EnvSettings {
-  action: ActionName;
-  reward: RewardName;
-  /** Bars of features per instrument in an observation. */
-  window: number;
-  /** Commission, bps of traded notional. */
-  costPerTurnBps: number;
-  /** Fixed slippage, bps of traded notional. */
-  slippageBps: number;
-  /** Terminate at this drawdown from the peak (null: off). */
-  drawdownStop: number | null;
-  /** Cash at reset. */
-  initialCash: number;
-  /** Training episode length in bars (evaluation runs the whole range). */
-  episodeLength: number;
-  /** Fill at the next bar's open or close. */
-  executeAt: "open" | "close";
-}
-
-/** Default {@linkcode EnvSettings}. */
-export const DEFAULT_ENV_SETTINGS: Readonly<EnvSettings> = Object.freeze({
-  action: "vol-target",
-  reward: "risk-aware",
-  window: 1,
-  costPerTurnBps: 10,
-  slippageBps: 5,
-  drawdownStop: null,
-  initialCash: 1_000_000,
-  episodeLength: 252,
-  executeAt: "open",
+/** Defaults of {@linkcode TrainOptions} (the one place they are written; `deno task train --help` shows them). */
+export const DEFAULT_TRAIN_OPTIONS = Object.freeze({
+  barSize: "1 day",
+  steps: 4096,
+  seed: DEFAULT_SEED,
+  featureSet: "basic" as FeatureSetName,
+  backend: "auto" as BackendName,
+  numEnvs: 4,
+  name: DEFAULT_MODEL_NAME,
 });
 
 /**
- * The env options for {@linkcode EnvSettings}.
- * @param s Settings.
- * @param training With `episodeLength` as `maxSteps` (training) or without (a full evaluation pass).
- * @returns Options for `makePortfolioEnv` / `makePortfolioVecEnv`.
- * @example
- * ```ts
- * const env = makePortfolioEnv(prices, features, envOptionsFor(DEFAULT_ENV_SETTINGS, false));
- * ```
+ * Thrown when `resume` is combined with an option the saved network cannot honour
+ * (it would change the network's input or output sizes, or the meaning of its inputs).
  */
-export function envOptionsFor(s: EnvSettings, training: boolean): PortfolioEnvOptions {
-  return {
-    action: s.action,
-    reward: s.reward,
-    window: s.window,
-    executeAt: s.executeAt,
-    costPerTurnBps: s.costPerTurnBps,
-    slippageBps: s.slippageBps,
-    initialCash: s.initialCash,
-    ...(s.drawdownStop === null ? {} : { drawdownStop: s.drawdownStop }),
-    ...(training ? { maxSteps: s.episodeLength } : {}),
-  };
+export class ResumeConflictError extends TypeError {
+  override name = "ResumeConflictError";
 }
 
 /** What {@linkcode trainModel} trains. Every field has a default. */
@@ -108,19 +78,22 @@ export interface TrainOptions {
   start?: string;
   /** Last training date (ISO). Default: 75 % of the way through the instruments' common range (the rest is left for evaluation). */
   end?: string;
-  /** Default `"1 day"`. */
+  /** Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.barSize` (`"1 day"`). */
   barSize?: string;
-  /** Env steps (summed over envs). Default 4096. */
+  /** Env steps (summed over envs). Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.steps`. */
   steps?: number;
-  /** Seed of everything. Default 1. */
+  /**
+   * Seed of everything (env starts, action noise, weight init and minibatch order are
+   * independent streams of it, see `deriveSeed`). Default `DEFAULT_SEED`.
+   */
   seed?: number;
   /** Env settings; missing fields from {@linkcode DEFAULT_ENV_SETTINGS}. */
   env?: Partial<EnvSettings>;
-  /** Feature set observed. Default `"basic"`. */
+  /** Feature set observed. Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.featureSet`. */
   featureSet?: FeatureSetName;
   /** Network backend. Default `"auto"`. */
   backend?: BackendName;
-  /** Envs stepped together. Default 4. */
+  /** Envs stepped together. Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.numEnvs`. */
   numEnvs?: number;
   /** PPO overrides (defaults: SB3's, with `nSteps` sized so a short run still makes several updates, and `normalizeObs` on). */
   ppo?: Partial<PpoConfig>;
@@ -128,12 +101,16 @@ export interface TrainOptions {
   hidden?: number[];
   /**
    * Continue from a saved model (id or directory): its env, features, instruments, weights and
-   * observation-normaliser statistics are used (the Adam moments are not saved and restart at 0).
+   * observation-normaliser statistics are used (the Adam moments are not saved and restart at 0),
+   * and its name, seed, bar size and date range unless given. Options that keep the network's
+   * shapes are honoured (costs, slippage, drawdown stop, episode length, reward, steps, seed,
+   * dates, name, envs, backend); giving `env.action`, `env.window`, `featureSet`, `hidden`,
+   * `symbols` or `barSize` different from the model's throws a {@linkcode ResumeConflictError}.
    */
   resume?: string;
   /** Model directory. Default `<dataDir>/models/<name>-v<version>`. */
   out?: string;
-  /** Registry name. Default `"ppo-portfolio"`. */
+  /** Registry name. Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.name` (resumed: the model's). */
   name?: string;
   /** Which training episodes to log: env 0's (default), every env's, or none. */
   logEpisodes?: "env0" | "all" | "none";
@@ -186,7 +163,7 @@ export interface TrainResult {
 export async function defaultTrainRange(
   store: Store,
   symbols: readonly string[] | undefined,
-  barSize = "1 day",
+  barSize: string = DEFAULT_TRAIN_OPTIONS.barSize,
 ): Promise<{ start: string; end: string; commonEnd: string }> {
   const ranges = (await storedRanges(store, barSize)).filter((r) =>
     !symbols || symbols.includes(r.instrument)
@@ -229,34 +206,29 @@ export async function trainModel(
   options: TrainOptions = {},
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
-  const barSize = options.barSize ?? "1 day";
-  const seed = options.seed ?? 1;
-  const steps = options.steps ?? 4096;
-  const numEnvs = options.numEnvs ?? 4;
+  const d = DEFAULT_TRAIN_OPTIONS;
   const resumed = options.resume ? await loadModel(options.resume, store) : null;
   const rc = resumed?.manifest.config;
-  const env: EnvSettings = rc
-    ? { ...(rc.env as unknown as EnvSettings) }
-    : { ...DEFAULT_ENV_SETTINGS, ...options.env };
-  if (rc && options.env?.episodeLength !== undefined) env.episodeLength = options.env.episodeLength;
-  const featureSet = (rc?.features.set ?? options.featureSet ?? "basic") as FeatureSetName;
-  if (
-    rc && options.symbols &&
-    [...options.symbols].sort().join(",") !== [...rc.instruments].sort().join(",")
-  ) {
-    throw new TypeError(
-      `--resume continues a model trained on ${rc.instruments.join(", ")}; it cannot train on ${
-        options.symbols.join(", ")
-      } ` +
-        "(the observation and action sizes depend on the instruments)",
-    );
-  }
+  if (rc) checkResumable(rc, options, resumed!.dir);
+  const barSize = options.barSize ?? rc?.barSize ?? d.barSize;
+  const seed = options.seed ?? rc?.seed ?? d.seed;
+  const steps = options.steps ?? d.steps;
+  const numEnvs = options.numEnvs ?? d.numEnvs;
+  const env = parseEnvSettings({
+    ...(rc?.env ?? DEFAULT_ENV_SETTINGS),
+    ...definedFields(options.env),
+  });
+  const featureSet = (rc?.features.set ?? options.featureSet ?? d.featureSet) as FeatureSetName;
   const symbols = rc ? rc.instruments : options.symbols;
   let { start, end } = options;
+  if (rc) {
+    start ??= rc.dataRange.start;
+    end ??= rc.dataRange.end;
+  }
   if (start === undefined || end === undefined) {
-    const d = await defaultTrainRange(store, symbols, barSize);
-    start ??= d.start;
-    end ??= d.end;
+    const range = await defaultTrainRange(store, symbols, barSize);
+    start ??= range.start;
+    end ??= range.end;
   }
   const market = await loadMarket(store, {
     symbols,
@@ -277,7 +249,7 @@ export async function trainModel(
   const vec = makePortfolioVecEnv(market.prices, market.features, {
     ...envOptionsFor(env, true),
     numEnvs,
-    seed: seed + 1000,
+    // No seed here: trainPpo seeds the env starts at its first reset (deriveSeed(seed, "envStarts")).
   });
   const nStepsDefault = Math.max(
     64,
@@ -291,9 +263,9 @@ export async function trainModel(
     seed,
   });
   const policy = rc
-    ? { ...rc.policy, seed }
+    ? { ...rc.policy, seed: deriveSeed(seed, "weightInit") }
     : policyConfigForSpaces(vec.observationSpace, vec.actionSpace, {
-      seed,
+      seed: deriveSeed(seed, "weightInit"),
       ...(options.hidden ? { hidden: options.hidden } : {}),
     });
   if (policy.obsDim !== vec.obsDim) {
@@ -301,7 +273,7 @@ export async function trainModel(
       `Resumed model expects ${policy.obsDim} observation values, the env gives ${vec.obsDim}`,
     );
   }
-  const backendName = resolveBackendName(options.backend ?? "auto", policy);
+  const backendName = resolveBackendName(options.backend ?? d.backend, policy);
   const backend: PolicyBackend = await createPolicyBackend(backendName, policy);
   if (resumed) backend.importWeights(resumed.weights);
   const version = await codeVersion();
@@ -421,7 +393,7 @@ export async function trainModel(
   const config: ModelConfig = {
     policy,
     ppo,
-    env: env as unknown as Record<string, unknown>,
+    env,
     features: market.featureSet,
     instruments,
     dataRange: market.range,
@@ -442,7 +414,7 @@ export async function trainModel(
   const saved = await saveModel(backend, config, {
     store,
     dir: options.out,
-    name: options.name ?? resumed?.manifest.name,
+    name: options.name ?? resumed?.manifest.name ?? d.name,
     obsNorm: summary.obsNormalizer?.toJSON() ?? null,
   });
   backend.dispose();
@@ -460,4 +432,45 @@ export async function trainModel(
     range: market.range,
     backend: backend.name,
   };
+}
+
+/** `o` without its `undefined` fields (so that spreading it keeps what it does not set). */
+function definedFields<T extends object>(o: T | undefined): Partial<T> {
+  if (!o) return {};
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Refuses resume options the saved network cannot honour: a different action scheme,
+ * window, hidden sizes or instruments change its input or output sizes; a different
+ * feature set or bar size changes what its inputs mean (and invalidates the frozen
+ * observation-normaliser statistics).
+ * @throws {ResumeConflictError} Naming the option, the model's value and the given one.
+ */
+function checkResumable(rc: ModelConfig, options: TrainOptions, dir: string): void {
+  const conflicts: string[] = [];
+  const differs = (flag: string, given: unknown, saved: unknown) => {
+    if (given !== undefined && JSON.stringify(given) !== JSON.stringify(saved)) {
+      conflicts.push(`${flag} ${JSON.stringify(given)} (the model's: ${JSON.stringify(saved)})`);
+    }
+  };
+  differs("env.action (--action)", options.env?.action, rc.env.action);
+  differs("env.window (--window)", options.env?.window, rc.env.window);
+  differs("featureSet (--with-features)", options.featureSet, rc.features.set);
+  differs("hidden (--hidden)", options.hidden, rc.policy.hidden);
+  differs("barSize (--bar-size)", options.barSize, rc.barSize);
+  differs(
+    "symbols (--symbols)",
+    options.symbols && [...options.symbols].sort(),
+    [...rc.instruments].sort(),
+  );
+  if (conflicts.length > 0) {
+    throw new ResumeConflictError(
+      `--resume continues the network of ${dir}, whose input and output sizes (and the meaning of its ` +
+        `inputs) are fixed by its action scheme, window, feature set, hidden sizes, bar size and instruments; ` +
+        `it cannot take ${
+          conflicts.join(", ")
+        }. Drop these options, or train a new model without --resume.`,
+    );
+  }
 }

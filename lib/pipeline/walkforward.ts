@@ -18,7 +18,16 @@ import {
 } from "../eval/walk_forward.ts";
 import { evaluateModel } from "./evaluate.ts";
 import { isoDate, NoDataError } from "./market.ts";
-import { defaultTrainRange, type TrainHooks, trainModel, type TrainOptions } from "./train.ts";
+import {
+  DEFAULT_TRAIN_OPTIONS,
+  defaultTrainRange,
+  type TrainHooks,
+  trainModel,
+  type TrainOptions,
+} from "./train.ts";
+
+/** Registry name of the fold models when `train.name` is not given. */
+export const DEFAULT_WALKFORWARD_NAME = "ppo-portfolio-wf";
 
 /** What {@linkcode walkForward} runs. */
 export interface WalkForwardRunOptions {
@@ -97,7 +106,7 @@ export async function walkForward(
   options: WalkForwardRunOptions,
   hooks: WalkForwardHooks = {},
 ): Promise<WalkForwardResult> {
-  const barSize = options.train.barSize ?? "1 day";
+  const barSize = options.train.barSize ?? DEFAULT_TRAIN_OPTIONS.barSize;
   const common = await defaultTrainRange(store, options.train.symbols, barSize);
   const start = options.start ?? common.start;
   const end = options.end ?? common.commonEnd;
@@ -139,7 +148,7 @@ export async function walkForward(
         end: train.end,
         resume: undefined,
         out: undefined,
-        name: options.train.name ?? "ppo-portfolio-wf",
+        name: options.train.name ?? DEFAULT_WALKFORWARD_NAME,
       },
       hooks.trainHooks?.(fold.index) ?? {},
     );
