@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { DEFAULT_POLICY_OPTIONS } from "@lib/agents/mod.ts";
 import { openStore } from "@lib/db/mod.ts";
 import {
   ACTION_NAMES,
@@ -131,7 +132,9 @@ export const TRAIN_OPTIONS: CommandSpec["options"] = {
   hidden: {
     type: "string",
     valueName: "A,B",
-    description: "Hidden layer sizes of the actor and critic (default: 64,64)",
+    description: `Hidden layer sizes of the actor and critic (default: ${
+      DEFAULT_POLICY_OPTIONS.hidden.join(",")
+    })`,
   },
   "bar-size": {
     type: "string",

@@ -23,6 +23,7 @@ import {
   InSampleError,
   loadMarket,
   NoDataError,
+  ResumeConflictError,
   trainModel,
   UniverseMismatchError,
   walkForward,
@@ -157,6 +158,65 @@ Deno.test("a model saved from the kernel backend loads into tfjs-wasm with the s
     }
     kernel.dispose();
     tfjs.dispose();
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("loadModelDir() parses the config: fills env defaults of an old model, names a bad field and the file", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "tt_model_io_" });
+  try {
+    const config = { ...tinyModelConfig(), ppo: ppoConfig({ normalizeObs: false }) };
+    const backend = createKernelPolicy(config.policy);
+    await saveModel(backend, config, { dir: tmp });
+    backend.dispose();
+    const file = join(tmp, "model.json");
+    const manifest = JSON.parse(await Deno.readTextFile(file));
+    const write = (c: unknown) =>
+      Deno.writeTextFile(file, JSON.stringify({ ...manifest, config: c }));
+
+    // A model saved before the env settings had every field: defaults are filled in.
+    await write({ ...manifest.config, env: { action: "discrete", window: 2 } });
+    const old = await loadModelDir(tmp);
+    assert.deepEqual(old.manifest.config.env, {
+      ...DEFAULT_ENV_SETTINGS,
+      action: "discrete",
+      window: 2,
+    });
+    assert.deepEqual(old.manifest.config.policy, config.policy);
+
+    const bad: [unknown, RegExp][] = [
+      [
+        { ...manifest.config, env: { window: "x" } },
+        /model\.json: config\.env\.window must be a positive integer, got "x"/,
+      ],
+      [
+        { ...manifest.config, env: { speed: 1 } },
+        /model\.json: config\.env\.speed is not an env setting/,
+      ],
+      [{ ...manifest.config, seed: "1" }, /model\.json: config\.seed must be an integer, got "1"/],
+      [
+        { ...manifest.config, colour: "red" },
+        /model\.json: config\.colour is not a model config field/,
+      ],
+      [
+        { ...manifest.config, policy: { ...config.policy, hidden: [64, -1] } },
+        /model\.json: config\.policy\.hidden must be an array of positive integers/,
+      ],
+      [
+        { ...manifest.config, ppo: { ...config.ppo, nSteps: 0 } },
+        /model\.json: config\.ppo: PpoConfig\.nSteps must be a positive integer/,
+      ],
+      [{ ...manifest.config, instruments: [] }, /config\.instruments must be a non-empty array/],
+    ];
+    for (const [c, message] of bad) {
+      await write(c);
+      await assert.rejects(
+        () => loadModelDir(tmp),
+        (e: Error) => e instanceof TypeError && message.test(e.message) && e.message.includes(tmp),
+        String(message),
+      );
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -343,6 +403,96 @@ Deno.test("trainModel() → evaluateModel() → report on the sample data", asyn
         assert.deepEqual(cfg.features, first.model.manifest.config.features);
         assert.deepEqual(cfg.env, first.model.manifest.config.env);
         assert.notDeepEqual(resumed.model.weights[0].values, first.model.weights[0].values);
+      },
+    );
+
+    await t.step(
+      "resume without options keeps the parent's name, seed, bar size, date range and env",
+      async () => {
+        const r = await trainModel(store, {
+          resume: String(first.modelId),
+          steps: 256,
+          numEnvs: 2,
+          out: join(tmp, "m4"),
+        });
+        const cfg = r.model.manifest.config, parent = first.model.manifest.config;
+        assert.equal(r.model.manifest.name, first.model.manifest.name);
+        assert.ok(r.version > first.version);
+        assert.equal(cfg.seed, 3);
+        assert.equal(cfg.barSize, parent.barSize);
+        assert.deepEqual(cfg.dataRange, parent.dataRange);
+        assert.deepEqual(r.range, first.range);
+        assert.deepEqual(cfg.env, parent.env);
+      },
+    );
+
+    await t.step(
+      "resume honours options that keep the network's shapes (costs, stops, episode length, reward, seed, name, dates)",
+      async () => {
+        const r = await trainModel(store, {
+          resume: String(first.modelId),
+          steps: 256,
+          numEnvs: 2,
+          seed: 9,
+          name: "tuned",
+          start: "2014-01-02",
+          end: "2015-06-30",
+          env: {
+            costPerTurnBps: 2,
+            slippageBps: 1,
+            drawdownStop: 0.5,
+            episodeLength: 100,
+            reward: "log-return",
+            // Equal to the model's: accepted.
+            action: "vol-target",
+            window: 1,
+          },
+          featureSet: "basic",
+          hidden: [64, 64],
+          symbols: ["SPX", "AAPL"],
+          out: join(tmp, "m5"),
+        });
+        const cfg = r.model.manifest.config, parent = first.model.manifest.config;
+        assert.equal(r.model.manifest.name, "tuned");
+        assert.equal(cfg.seed, 9);
+        assert.deepEqual(cfg.dataRange, { start: "2014-01-02", end: "2015-06-30" });
+        assert.deepEqual(cfg.env, {
+          ...parent.env,
+          costPerTurnBps: 2,
+          slippageBps: 1,
+          drawdownStop: 0.5,
+          episodeLength: 100,
+          reward: "log-return",
+        });
+        assert.deepEqual(cfg.instruments, parent.instruments);
+      },
+    );
+
+    await t.step(
+      "resume refuses options that change the network's shapes or inputs, naming each",
+      async () => {
+        const conflicts: [Partial<Parameters<typeof trainModel>[1]>, RegExp][] = [
+          [
+            { env: { action: "discrete" } },
+            /env\.action \(--action\) "discrete" \(the model's: "vol-target"\)/,
+          ],
+          [{ env: { window: 3 } }, /env\.window \(--window\) 3 \(the model's: 1\)/],
+          [{ featureSet: "technical" }, /featureSet \(--with-features\) "technical"/],
+          [{ hidden: [32] }, /hidden \(--hidden\) \[32\] \(the model's: \[64,64\]\)/],
+          [{ symbols: ["SPX"] }, /symbols \(--symbols\) \["SPX"\]/],
+          [{ barSize: "1 hour" }, /barSize \(--bar-size\) "1 hour" \(the model's: "1 day"\)/],
+        ];
+        const before = (await listModels(store)).length;
+        for (const [extra, message] of conflicts) {
+          await assert.rejects(
+            () => trainModel(store, { resume: String(first.modelId), steps: 256, ...extra }),
+            (e: Error) =>
+              e instanceof ResumeConflictError && message.test(e.message) &&
+              /train a new model without --resume/.test(e.message),
+            JSON.stringify(extra),
+          );
+        }
+        assert.equal((await listModels(store)).length, before, "nothing was registered");
       },
     );
 

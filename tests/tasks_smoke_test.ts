@@ -80,6 +80,8 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
 
     let modelId = 0;
     let trainEnd = "";
+    let trainStart = "";
+    let trainDir = "";
     await t.step(
       "train --steps 4096 writes all five episode tables, metrics and a registered model",
       async () => {
@@ -88,6 +90,8 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
         const s = lastJson(r.stdout);
         modelId = s.modelId as number;
         trainEnd = s.end as string;
+        trainStart = s.start as string;
+        trainDir = s.dir as string;
         assert.equal(s.timesteps, 4096);
         assert.deepEqual(s.instruments, ["AAPL", "SPX"]);
         const files = [...Deno.readDirSync(s.dir as string)].map((e) => e.name).sort();
@@ -135,6 +139,77 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
       assert.equal(r.code, 2);
       assert.match(r.stderr, /only be evaluated on that same universe/);
     });
+
+    const modelConfig = async (dir: string) =>
+      JSON.parse(await Deno.readTextFile(join(dir, "model.json"))).config;
+
+    await t.step(
+      "train --resume without flags keeps the parent's name, seed, dates and env (--json)",
+      async () => {
+        const r = await run(
+          "train",
+          ["--resume", String(modelId), "--steps", "256", "--json"],
+          dir,
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const s = lastJson(r.stdout);
+        assert.equal(s.name, "ppo-portfolio");
+        assert.equal(s.version, 2);
+        assert.deepEqual([s.start, s.end], [trainStart, trainEnd]);
+        const cfg = await modelConfig(s.dir as string);
+        assert.equal(cfg.seed, 2);
+        assert.equal(cfg.env.costPerTurnBps, 10);
+        assert.equal(cfg.env.episodeLength, 252);
+        assert.equal(cfg.resumedFrom, trainDir);
+      },
+    );
+
+    await t.step(
+      "train --resume honours --cost-bps, --slippage-bps, --drawdown-stop, --episode-length, --seed, --name, --start/--end",
+      async () => {
+        const r = await run("train", [
+          ...["--resume", String(modelId), "--steps", "256", "--cost-bps", "3"],
+          ...["--slippage-bps", "1", "--drawdown-stop", "0.4", "--episode-length", "100"],
+          ...["--seed", "5", "--name", "tuned", "--start", "2014-01-02", "--end", "2015-06-30"],
+          "--json",
+        ], dir);
+        assert.equal(r.code, 0, r.stderr);
+        const s = lastJson(r.stdout);
+        assert.equal(s.name, "tuned");
+        assert.equal(s.start, "2014-01-02");
+        assert.ok((s.end as string) <= "2015-06-30");
+        const cfg = await modelConfig(s.dir as string);
+        assert.equal(cfg.seed, 5);
+        assert.deepEqual(
+          [
+            cfg.env.costPerTurnBps,
+            cfg.env.slippageBps,
+            cfg.env.drawdownStop,
+            cfg.env.episodeLength,
+          ],
+          [3, 1, 0.4, 100],
+        );
+      },
+    );
+
+    await t.step(
+      "train --resume refuses --action, --window, --with-features, --hidden, other --symbols (exit 2)",
+      async () => {
+        const r = await run("train", [
+          ...["--resume", String(modelId), "--action", "discrete", "--window", "3"],
+          ...["--with-features", "technical", "--hidden", "32", "--symbols", "SPX"],
+        ], dir);
+        assert.equal(r.code, 2, r.stderr);
+        for (const flag of ["--action", "--window", "--with-features", "--hidden", "--symbols"]) {
+          assert.ok(r.stderr.includes(`(${flag})`), `${flag} named in: ${r.stderr}`);
+        }
+        const same = await run("train", ["--resume", String(modelId), "--universe", "all"], dir);
+        assert.equal(same.code, 2);
+        assert.match(same.stderr, /drop --universe/);
+        const c = await counts(dir, { models: n("tt_models") });
+        assert.equal(c.models, 3, "the refused runs registered nothing");
+      },
+    );
 
     await t.step(
       "walkforward --json reports each fold after its training window and the aggregate",
