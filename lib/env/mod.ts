@@ -1,13 +1,15 @@
 /**
  * The multi-asset portfolio environment and its parts: spaces, the market simulator
- * (execution at the next bar, costs and slippage), action schemes, reward schemes,
- * stoppers, the typed CLI registry, the vectorised env and the env checker.
+ * (execution at the next bar, costs and slippage), trading friction, action schemes,
+ * reward schemes, stoppers, the typed CLI registry, the vectorised env and the env
+ * checker.
  *
  * @module
  */
 export * from "./types.ts";
 export * from "./spaces.ts";
 export * from "./costs.ts";
+export * from "./friction.ts";
 export * from "./simulator.ts";
 export * from "./actions.ts";
 export * from "./rewards.ts";
