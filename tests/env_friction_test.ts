@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  ACTION_NAMES,
   applyFriction,
+  checkEnv,
   flatDim,
   isFrictionless,
   makePortfolioEnv,
@@ -155,4 +157,22 @@ Deno.test("portfolio env with friction does not look ahead: bars after t do not 
   for (let s = 0; s < k; s++) assert.deepEqual(b[s], a[s], `step ${s}`);
   assert.deepEqual([...b[k].targetWeights!], [...a[k].targetWeights!]);
   assert.notDeepEqual(b[k].netWorth, a[k].netWorth);
+});
+
+Deno.test("checkEnv() passes with every friction rule on, for each action scheme", () => {
+  for (const action of ACTION_NAMES) {
+    const report = checkEnv(
+      () =>
+        makePortfolioEnv(prices, zeroFeatures(prices), {
+          action,
+          band: 0.02,
+          rebalanceEvery: 3,
+          partialAdjustment: 0.5,
+          maxSteps: 30,
+        }),
+      { seed: 1 },
+    );
+    assert.deepEqual(report.problems, [], action);
+    assert.ok(report.ok && report.steps > 0);
+  }
 });
