@@ -57,7 +57,8 @@ Deno.test("VolatilityTargetedAction scales weights to the target volatility (kno
   // A alternates ±1%, B flat: portfolio [1, 0] has per-bar σ = sqrt(4e-4 / 3).
   const past = ctx([0.01, 0, -0.01, 0, 0.01, 0, -0.01, 0], 2);
   const w = scheme.targetWeights(new Float32Array([1, 0]), past);
-  close(w[0], (0.1 / Math.sqrt(252)) / Math.sqrt(4e-4 / 3)); // ≈ 0.5455
+  // Conviction is the RMS score, 1/√2 here.
+  close(w[0], (0.1 / Math.sqrt(252)) / Math.sqrt(4e-4 / 3) / Math.SQRT2); // ≈ 0.3857
   assert.equal(w[1], 0);
   // Scores are clipped to [-1, 1] and divided by max(1, Σ|a|) before scaling.
   const w2 = scheme.targetWeights(new Float32Array([5, 0]), past);
@@ -67,11 +68,11 @@ Deno.test("VolatilityTargetedAction scales weights to the target volatility (kno
 Deno.test("VolatilityTargetedAction takes risk in proportion to conviction below full scores", () => {
   const scheme = new VolatilityTargetedAction(2, { lookback: 4, targetVol: 0.1 });
   const past = ctx([0.01, 0, -0.01, 0, 0.01, 0, -0.01, 0], 2);
-  const full = (0.1 / Math.sqrt(252)) / Math.sqrt(4e-4 / 3); // ≈ 0.5455, as above
-  // Σ|a| = 0.5: half the full-conviction weight, not the target vol regardless of the score.
-  close(scheme.targetWeights(new Float32Array([0.5, 0]), past)[0], 0.5 * full);
+  const full = (0.1 / Math.sqrt(252)) / Math.sqrt(4e-4 / 3); // ≈ 0.5455, every |a_i| = 1
+  // RMS score 0.5/√2: that fraction of the full-conviction weight, not the target vol.
+  close(scheme.targetWeights(new Float32Array([0.5, 0]), past)[0], 0.5 / Math.SQRT2 * full);
   // A near-zero score stays a near-zero position.
-  close(scheme.targetWeights(new Float32Array([0.01, 0]), past)[0], 0.01 * full);
+  close(scheme.targetWeights(new Float32Array([0.01, 0]), past)[0], 0.01 / Math.SQRT2 * full);
   assert.deepEqual([...scheme.targetWeights(new Float32Array([0, 0]), past)], [0, 0]);
 });
 
@@ -93,7 +94,9 @@ Deno.test("VolatilityTargetedAction applies the per-asset cap, then the gross ca
 Deno.test("VolatilityTargetedAction leaves weights unscaled without enough history", () => {
   const scheme = new VolatilityTargetedAction(2, { lookback: 4 });
   const w = scheme.targetWeights(new Float32Array([0.5, -0.25]), ctx(new Array(8).fill(NaN), 2));
-  assert.deepEqual([...w], [0.5, -0.25]);
+  const rms = Math.sqrt((0.25 + 0.0625) / 2); // conviction × direction [2/3, -1/3]
+  close(w[0], rms * 2 / 3);
+  close(w[1], -rms / 3);
 });
 
 Deno.test("portfolioVolatility() is the sample std of the weighted returns", () => {
@@ -119,7 +122,8 @@ Deno.test("SimpleDiscreteAction maps short/flat/long to equal weights over activ
 });
 
 Deno.test("DifferentialSharpeReward follows Moody & Saffell's recursion (known answer, η = 0.5)", () => {
-  const dsr = new DifferentialSharpeReward({ eta: 0.5 });
+  // The raw recursion: no prior, no floor, no bound.
+  const dsr = new DifferentialSharpeReward({ eta: 0.5, priorVol: 0, minVol: 0, bound: Infinity });
   dsr.reset(state(100));
   // Returns 1 %, 2 %, -1 %.
   const s0 = state(100), s1 = state(101), s2 = state(101 * 1.02), s3 = state(101 * 1.02 * 0.99);
@@ -187,8 +191,8 @@ Deno.test("portfolio env terminates with stopReason drawdown when the stopper fi
 });
 
 Deno.test("ACTIONS and REWARDS registries build every named scheme", () => {
-  assert.deepEqual(ACTION_NAMES, ["vol-target", "discrete"]);
-  assert.deepEqual(REWARD_NAMES, ["risk-aware", "log-return", "dsr"]);
+  assert.deepEqual(ACTION_NAMES, ["vol-target", "discrete", "allocation", "allocation-ls"]);
+  assert.deepEqual(REWARD_NAMES, ["risk-aware", "log-return", "dsr", "log-return-scaled"]);
   for (const name of ACTION_NAMES) assert.equal(ACTIONS[name](2).name, name);
   for (const name of REWARD_NAMES) assert.equal(REWARDS[name]().name, name);
   assert.equal(parseActionName("discrete"), "discrete");

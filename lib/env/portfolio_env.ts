@@ -4,7 +4,8 @@
  *
  * One step, decided at the close of bar `t`:
  * 1. the action scheme maps the action to target weights, given the weights held
- *    and the returns of bars `≤ t`;
+ *    and the returns of bars `≤ t`; the friction rules (`band`, `rebalanceEvery`,
+ *    `partialAdjustment`, off by default; `friction.ts`) then decide what trades;
  * 2. the {@linkcode MarketSimulator} executes them at bar `t+1` (open by default),
  *    charges commission and slippage there, once, and marks at the close of `t+1`;
  * 3. the reward scheme scores `(state at t, state at t+1)`; stoppers may terminate;
@@ -36,6 +37,12 @@ import { assertAligned, type FeaturePanel } from "../features/feature_panel.ts";
 import { Rng } from "../util/rng.ts";
 import type { ActionScheme } from "./actions.ts";
 import { resolveCostOptions } from "./costs.ts";
+import {
+  applyFriction,
+  isFrictionless,
+  type ResolvedFriction,
+  resolveFriction,
+} from "./friction.ts";
 import {
   type ActionName,
   type ActionOptions,
@@ -95,6 +102,15 @@ export interface PortfolioEnvOptions {
   range?: { start?: number; end?: number };
   /** Allow starts inside the warm-up (NaN features observed as 0). Default false. */
   allowWarmupStart?: boolean;
+  /**
+   * Rebalance band (see `friction.ts`): an instrument whose `|target - current| < band`
+   * is not traded (keeps its units). Default 0 (off).
+   */
+  band?: number;
+  /** Trade only at decisions `0, k, 2k, …` of an episode, hold in between. Default 1. */
+  rebalanceEvery?: number;
+  /** Move a traded instrument `η · (target - current)` of the way, η in (0, 1]. Default 1. */
+  partialAdjustment?: number;
 }
 
 /** The bars an episode may start at. */
@@ -131,6 +147,7 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
   readonly #n: number;
   readonly #f: number;
   readonly #actDim: number;
+  readonly #friction: ResolvedFriction;
   /** Created at the first reset, the one seeding. */
   #rng: Rng | null = null;
   readonly #seed: number;
@@ -188,6 +205,11 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
     ) {
       throw new RangeError(`executeAt = ${options.executeAt}: use "open" or "close"`);
     }
+    this.#friction = resolveFriction({
+      band: options.band,
+      rebalanceEvery: options.rebalanceEvery,
+      partialAdjustment: options.partialAdjustment,
+    });
     this.#stoppers = [new BankruptcyStopper()];
     if (options.drawdownStop !== undefined) {
       this.#stoppers.push(new DrawdownStopper(options.drawdownStop));
@@ -311,12 +333,22 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
       );
     }
     const prev = this.#state;
-    const targetWeights = this.actionScheme.targetWeights(action, {
+    const proposed = this.actionScheme.targetWeights(action, {
       numInstruments: this.#n,
       weights: prev.weights.slice(),
       pastReturns: this.#pastReturns(prev.t, this.actionScheme.lookback),
+      available: this.#available(prev.t),
     });
-    const { state } = this.#sim.step(targetWeights);
+    // Friction (band, rebalancing period, partial adjustment) between scheme and
+    // simulator; held instruments keep their units, and the simulator charges the costs.
+    let targetWeights = proposed;
+    let hold: Uint8Array | undefined;
+    if (!isFrictionless(this.#friction)) {
+      const f = applyFriction(proposed, prev.weights, prev.steps, this.#friction);
+      targetWeights = f.weights;
+      hold = f.hold;
+    }
+    const { state } = this.#sim.step(targetWeights, hold);
     const { reward, terms } = this.rewardScheme.reward(prev, state);
     this.#state = state;
     let stopReason: string | undefined;
@@ -372,6 +404,13 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
     }
     obs.set(state.weights, n * w * f);
     return obs;
+  }
+
+  #available(t: number): Uint8Array {
+    const n = this.#n, close = this.#market.close;
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = Number.isNaN(close[t * n + i]) ? 0 : 1;
+    return out;
   }
 
   #pastReturns(t: number, lookback: number): Float64Array {

@@ -1,13 +1,17 @@
 /**
- * Typed name → factory maps for CLIs (`--action vol-target|discrete`,
- * `--reward risk-aware|log-return|dsr`). No string registry or global context: the
+ * Typed name → factory maps for CLIs (`--action vol-target|discrete|allocation|allocation-ls`,
+ * `--reward risk-aware|log-return|dsr|log-return-scaled`). No string registry or global context: the
  * names are the keys of these objects, and their types follow from them.
  *
  * @module
  */
 import {
   type ActionScheme,
+  AllocationAction,
+  type AllocationOptions,
   type DiscreteActionOptions,
+  LongShortAllocationAction,
+  type LongShortAllocationOptions,
   SimpleDiscreteAction,
   VolatilityTargetedAction,
   type VolTargetOptions,
@@ -19,12 +23,18 @@ import {
   type RewardScheme,
   type RiskAwareOptions,
   RiskAwareReward,
+  type ScaledLogReturnOptions,
+  ScaledLogReturnReward,
 } from "./rewards.ts";
 
 /** Options of every action scheme, by scheme. */
 export interface ActionOptions {
   volTarget?: VolTargetOptions;
   discrete?: DiscreteActionOptions;
+  /** For `"allocation"`. */
+  allocation?: AllocationOptions;
+  /** For `"allocation-ls"`. */
+  allocationLs?: LongShortAllocationOptions;
 }
 
 /** Builds an action scheme for N instruments. */
@@ -40,6 +50,9 @@ export type ActionFactory = (numInstruments: number, options?: ActionOptions) =>
 export const ACTIONS = {
   "vol-target": (n: number, o: ActionOptions = {}) => new VolatilityTargetedAction(n, o.volTarget),
   "discrete": (n: number, o: ActionOptions = {}) => new SimpleDiscreteAction(n, o.discrete),
+  "allocation": (n: number, o: ActionOptions = {}) => new AllocationAction(n, o.allocation),
+  "allocation-ls": (n: number, o: ActionOptions = {}) =>
+    new LongShortAllocationAction(n, o.allocationLs),
 } satisfies Record<string, ActionFactory>;
 
 /** A key of {@linkcode ACTIONS}. */
@@ -51,6 +64,8 @@ export const ACTION_NAMES = Object.keys(ACTIONS) as ActionName[];
 export interface RewardOptions {
   riskAware?: RiskAwareOptions;
   dsr?: DsrOptions;
+  /** For `"log-return-scaled"`. */
+  scaledLogReturn?: ScaledLogReturnOptions;
 }
 
 /** Builds a fresh reward scheme (reward schemes may hold per-episode statistics). */
@@ -67,6 +82,7 @@ export const REWARDS = {
   "risk-aware": (o: RewardOptions = {}) => new RiskAwareReward(o.riskAware),
   "log-return": (_o: RewardOptions = {}) => new LogReturnReward(),
   "dsr": (o: RewardOptions = {}) => new DifferentialSharpeReward(o.dsr),
+  "log-return-scaled": (o: RewardOptions = {}) => new ScaledLogReturnReward(o.scaledLogReturn),
 } satisfies Record<string, RewardFactory>;
 
 /** A key of {@linkcode REWARDS}. */

@@ -215,6 +215,8 @@ export class MarketSimulator {
    * Executes target weights at bar `t+1`, charges costs and slippage, marks at the
    * close of `t+1` and advances to it.
    * @param targetWeights One target weight per instrument (cash is the rest).
+   * @param hold Optional, 1 where an instrument must not trade (it keeps its units), e.g.
+   *   inside a rebalance band (`friction.ts`). Default: none held.
    * @returns The new state and what the execution did.
    * @throws {RangeError} At the last bar, or before reset.
    * @throws {TypeError} When `targetWeights` has the wrong length or a non-finite entry.
@@ -224,7 +226,10 @@ export class MarketSimulator {
    * state.netWorth; execution.cost; execution.slippage;
    * ```
    */
-  step(targetWeights: ArrayLike<number>): { state: PortfolioState; execution: ExecutionReport } {
+  step(
+    targetWeights: ArrayLike<number>,
+    hold?: ArrayLike<number>,
+  ): { state: PortfolioState; execution: ExecutionReport } {
     const m = this.#m, n = m.n;
     if (!this.canStep) {
       throw new RangeError(
@@ -235,6 +240,9 @@ export class MarketSimulator {
       throw new TypeError(
         `MarketSimulator.step(): ${targetWeights.length} target weights for ${n} instruments`,
       );
+    }
+    if (hold !== undefined && hold.length !== n) {
+      throw new TypeError(`MarketSimulator.step(): hold has ${hold.length} entries for ${n}`);
     }
     for (let i = 0; i < n; i++) {
       if (!Number.isFinite(targetWeights[i])) {
@@ -268,6 +276,7 @@ export class MarketSimulator {
         prices[i] = NaN;
         continue;
       }
+      if (hold?.[i]) continue; // no order: units kept, nothing traded or charged
       const target = targetWeights[i] * wealth / prices[i];
       const dq = target - this.#units[i];
       if (dq === 0) continue;
