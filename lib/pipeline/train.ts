@@ -6,20 +6,14 @@
  * @module
  */
 import type { Store } from "../db/store.ts";
+import { linkRunEpisodes, logEpisode } from "../db/episodes_repo.ts";
 import {
   finishTrainRun,
-  logEpisode,
   logTrainMetrics,
   startTrainRun,
   type TrainMetricRow,
-} from "../db/episodes_repo.ts";
-import {
-  codeVersion,
-  loadModel,
-  type ModelConfig,
-  type SavedModel,
-  saveModel,
-} from "../agents/model_io.ts";
+} from "../db/train_runs_repo.ts";
+import { codeVersion, type ModelConfig, type SavedModel } from "../agents/model_io.ts";
 import type { PolicyBackend } from "../agents/policy.ts";
 import {
   ObsNormalizer,
@@ -35,6 +29,7 @@ import { makePortfolioVecEnv } from "../env/vec_env.ts";
 import type { PortfolioEnvOptions } from "../env/portfolio_env.ts";
 import type { FeatureSetName } from "../features/definitions.ts";
 import { type BackendName, createPolicyBackend, resolveBackendName } from "./backends.ts";
+import { resolveModel, saveAndRegisterModel } from "./models.ts";
 import { isoDate, loadMarket, NoDataError, storedRanges } from "./market.ts";
 import {
   actionLabelsFor,
@@ -233,7 +228,7 @@ export async function trainModel(
   const seed = options.seed ?? 1;
   const steps = options.steps ?? 4096;
   const numEnvs = options.numEnvs ?? 4;
-  const resumed = options.resume ? await loadModel(options.resume, store) : null;
+  const resumed = options.resume ? await resolveModel(store, options.resume) : null;
   const rc = resumed?.manifest.config;
   const env: EnvSettings = rc
     ? { ...(rc.env as unknown as EnvSettings) }
@@ -439,8 +434,7 @@ export async function trainModel(
       updates: summary.updates,
     },
   };
-  const saved = await saveModel(backend, config, {
-    store,
+  const saved = await saveAndRegisterModel(store, backend, config, {
     dir: options.out,
     name: options.name ?? resumed?.manifest.name,
     obsNorm: summary.obsNormalizer?.toJSON() ?? null,
@@ -448,7 +442,7 @@ export async function trainModel(
   backend.dispose();
   const modelId = saved.manifest.modelId!;
   await finishTrainRun(store, runId, { modelId });
-  await store.query("UPDATE tt_episode SET model_id = $1 WHERE run_id = $2", [modelId, runId]);
+  await linkRunEpisodes(store, runId, modelId);
   return {
     model: saved,
     modelId,
