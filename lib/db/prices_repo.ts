@@ -6,7 +6,7 @@
 import type { Queryable } from "./store.ts";
 import { upsertColumns } from "./bulk.ts";
 import { type BarColumns, emptyBars } from "./bars.ts";
-import { redactDeep } from "../util/redact.ts";
+import { redact, redactDeep } from "../util/redact.ts";
 
 const PRICE_COLUMNS = [
   { name: "instrument", type: "text" },
@@ -299,7 +299,6 @@ export async function finishIngestRun(
   id: number,
   result: { rowsWritten: number; status: "ok" | "failed"; message?: string },
 ): Promise<void> {
-  const { redact } = await import("../util/redact.ts");
   await q.query(
     "UPDATE tt_ingest_runs SET finished_at = now(), rows_written = $2, status = $3, message = $4 WHERE id = $1",
     [id, result.rowsWritten, result.status, result.message ? redact(result.message) : null],
