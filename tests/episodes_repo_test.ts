@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
 import {
-  finishTrainRun,
+  findBenchmarkEpisode,
+  linkRunEpisodes,
   listEpisodes,
-  listModels,
   logEpisode,
-  logTrainMetrics,
   readEpisode,
-  readModel,
-  readTrainMetrics,
-  readTrainRun,
+  readTargetWeights,
   registerModel,
   startTrainRun,
-  updateModelPath,
 } from "@lib/db/mod.ts";
 import type { EpisodeLog } from "@lib/db/mod.ts";
 import { storeFactories } from "./support/stores.ts";
@@ -146,71 +142,57 @@ for (const factory of storeFactories()) {
     }
   });
 
-  Deno.test(`[${factory.name}] registerModel() numbers versions per name from 1`, async () => {
+  Deno.test(`[${factory.name}] linkRunEpisodes() links only the run's episodes to its model`, async () => {
     const store = await factory.open();
     try {
-      const a = await registerModel(store, {
-        name: "ppo-portfolio",
-        path: "/a",
-        config: { token: "x", seed: 1 },
-      });
-      const b = await registerModel(store, { name: "ppo-portfolio", path: "/b", config: {} });
-      const c = await registerModel(store, { name: "other", path: "/c", config: {} });
-      assert.deepEqual([a.version, b.version, c.version], [1, 2, 1]);
-      assert.equal(a.config.token, "***");
-      await updateModelPath(store, b.id, "/b2");
-      assert.equal((await readModel(store, b.id))?.path, "/b2");
-      assert.deepEqual((await listModels(store, { name: "ppo-portfolio" })).map((m) => m.version), [
-        2,
-        1,
-      ]);
-      assert.equal(await readModel(store, 424242), null);
+      const runId = await startTrainRun(store, { seed: 1 });
+      const other = await startTrainRun(store, { seed: 2 });
+      const a = await logEpisode(store, sampleEpisode({ kind: "train", runId }));
+      const b = await logEpisode(store, sampleEpisode({ kind: "train", runId }));
+      const c = await logEpisode(store, sampleEpisode({ kind: "train", runId: other }));
+      const m = await registerModel(store, { name: "ppo-portfolio", path: "/m", config: {} });
+      assert.equal(await linkRunEpisodes(store, runId, m.id), 2);
+      assert.deepEqual((await listEpisodes(store, { modelId: m.id })).map((e) => e.id), [b, a]);
+      assert.equal((await readEpisode(store, c))?.episode.modelId, null);
+      assert.equal(await linkRunEpisodes(store, 999_999, m.id), 0);
     } finally {
       await store.close();
     }
   });
 
-  Deno.test(`[${factory.name}] train runs store per-update metrics and link their model`, async () => {
+  Deno.test(`[${factory.name}] findBenchmarkEpisode() finds the newest benchmark logged with an eval`, async () => {
     const store = await factory.open();
     try {
-      const runId = await startTrainRun(store, { seed: 3, steps: 4096 });
-      await logTrainMetrics(store, runId, [
-        {
-          updateIndex: 0,
-          timesteps: 2048,
-          policyLoss: -0.01,
-          valueLoss: 0.5,
-          entropy: 1.4,
-          approxKl: 0.002,
-          clipFraction: 0.1,
-          explainedVariance: 0.2,
-          meanEpisodeReturn: 0.03,
-          stepsPerSecond: 2500,
-        },
-        {
-          updateIndex: 1,
-          timesteps: 4096,
-          policyLoss: -0.02,
-          valueLoss: 0.4,
-          entropy: 1.3,
-          approxKl: 0.004,
-          clipFraction: 0.15,
-          explainedVariance: null,
-          meanEpisodeReturn: 0.05,
-          stepsPerSecond: 2600,
-        },
+      const ev = await logEpisode(store, sampleEpisode({ kind: "eval" }));
+      assert.equal(await findBenchmarkEpisode(store, ev), null);
+      const bench = (evalEpisodeId: number) =>
+        logEpisode(
+          store,
+          sampleEpisode({ kind: "benchmark", strategy: "bh", config: { evalEpisodeId } }),
+        );
+      await bench(ev);
+      const newer = await bench(ev);
+      await bench(ev + 1000);
+      // An eval episode whose config names the id is not a benchmark.
+      await logEpisode(store, sampleEpisode({ kind: "eval", config: { evalEpisodeId: ev } }));
+      assert.equal(await findBenchmarkEpisode(store, ev), newer);
+    } finally {
+      await store.close();
+    }
+  });
+
+  Deno.test(`[${factory.name}] readTargetWeights() returns long rows ordered by time and instrument`, async () => {
+    const store = await factory.open();
+    try {
+      const id = await logEpisode(store, sampleEpisode());
+      const rows = await readTargetWeights(store, id);
+      assert.deepEqual(rows.slice(0, 3), [
+        { timestamp: T0, instrument: "AAPL", weight: 0.5 },
+        { timestamp: T0, instrument: "SPX", weight: 0.5 },
+        { timestamp: T0 + DAY, instrument: "AAPL", weight: 0.25 },
       ]);
-      const rows = await readTrainMetrics(store, runId);
-      assert.equal(rows.length, 2);
-      assert.deepEqual(rows.map((r) => r.timesteps), [2048, 4096]);
-      assert.equal(rows[0].approxKl, 0.002);
-      assert.equal(rows[1].explainedVariance, null);
-      const m = await registerModel(store, { name: "ppo-portfolio", path: "/x", config: {} });
-      await finishTrainRun(store, runId, { modelId: m.id });
-      const run = await readTrainRun(store, runId);
-      assert.equal(run?.modelId, m.id);
-      assert.ok(run?.finishedAt instanceof Date);
-      assert.equal(run?.config.seed, 3);
+      assert.deepEqual(rows.map((r) => r.weight), [0.5, 0.5, 0.25, 0.75, 0, 1]);
+      assert.deepEqual(await readTargetWeights(store, 999_999), []);
     } finally {
       await store.close();
     }

@@ -4,7 +4,6 @@ import { listEpisodes, listModels, openStore, readEpisode, readTrainMetrics } fr
 import { ingestSample } from "@lib/data/mod.ts";
 import {
   createKernelPolicy,
-  loadModel,
   loadModelDir,
   type ModelConfig,
   packWeights,
@@ -24,6 +23,9 @@ import {
   loadMarket,
   NoDataError,
   ResumeConflictError,
+  resolveModel,
+  resolveModelDir,
+  saveAndRegisterModel,
   trainModel,
   UniverseMismatchError,
   walkForward,
@@ -79,7 +81,7 @@ function tinyModelConfig(): ModelConfig {
   };
 }
 
-Deno.test("saveModel() registers versions 1, 2 …; loadModel() by id and by directory restores identical deterministic actions", async () => {
+Deno.test("saveAndRegisterModel() registers versions 1, 2 …; resolveModel() by id and by directory restores identical deterministic actions", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "tt_model_io_" });
   const store = await openStore({ dataDir: "memory://" });
   try {
@@ -100,18 +102,22 @@ Deno.test("saveModel() registers versions 1, 2 …; loadModel() by id and by dir
       clip: 10,
       epsilon: 1e-8,
     };
-    const a = await saveModel(backend, config, { store, dir: join(tmp, "a"), obsNorm });
+    const a = await saveAndRegisterModel(store, backend, config, { dir: join(tmp, "a"), obsNorm });
     await assert.rejects(
-      () => saveModel(backend, config, { store, dir: join(tmp, "x") }),
+      () => saveAndRegisterModel(store, backend, config, { dir: join(tmp, "x") }),
       /no obsNorm statistics/,
     );
+    assert.equal((await listModels(store)).length, 1, "a failed write leaves no registry row");
     const plain = { ...config, ppo: ppoConfig({ normalizeObs: false }) };
-    const b = await saveModel(backend, plain, { store, dir: join(tmp, "b") });
+    const b = await saveAndRegisterModel(store, backend, plain, { dir: join(tmp, "b") });
     assert.deepEqual([a.manifest.version, b.manifest.version], [1, 2]);
+    assert.deepEqual([a.record.version, b.record.version], [1, 2]);
+    assert.equal(a.manifest.modelId, a.record.id);
+    assert.equal(a.record.path, join(tmp, "a"));
     assert.equal((await listModels(store, { name: "ppo-portfolio" })).length, 2);
 
-    const byId = await loadModel(String(a.manifest.modelId), store);
-    const byDir = await loadModelDir(join(tmp, "a"));
+    const byId = await resolveModel(store, String(a.manifest.modelId));
+    const byDir = await resolveModel(store, join(tmp, "a"));
     assert.equal(byId.dir, byDir.dir);
     assert.deepEqual(byDir.obsNorm, obsNorm);
     assert.equal((await loadModelDir(join(tmp, "b"))).obsNorm, null);
@@ -143,7 +149,8 @@ Deno.test("a model saved from the kernel backend loads into tfjs-wasm with the s
         values: w.values.map((v) => v + 0.1 * rng.normal()),
       })),
     );
-    await saveModel(kernel, config, { dir: tmp });
+    const written = await saveModel(kernel, config, { dir: tmp });
+    assert.equal(written.manifest.modelId, null, "saveModel() alone registers nothing");
     const saved = await loadModelDir(tmp);
     const tfjs = await createPolicyBackend("wasm", saved.manifest.config.policy);
     tfjs.importWeights(saved.weights);
@@ -222,13 +229,52 @@ Deno.test("loadModelDir() parses the config: fills env defaults of an old model,
   }
 });
 
-Deno.test("loadModel() names what is missing: an unknown id, a directory without model.json", async () => {
+Deno.test("resolveModel() names what is missing: an unknown id, a directory without model.json", async () => {
   const store = await openStore({ dataDir: "memory://" });
   const tmp = await Deno.makeTempDir({ prefix: "tt_model_io_" });
   try {
-    await assert.rejects(() => loadModel("77", store), /No model with id 77 in tt_models/);
-    await assert.rejects(() => loadModel(tmp, store), /No model at .*cannot read model.json/);
+    await assert.rejects(() => resolveModel(store, "77"), /No model with id 77 in tt_models/);
+    await assert.rejects(() => resolveModel(store, tmp), /No model at .*cannot read model.json/);
   } finally {
+    await store.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("resolveModelDir() takes digits that name an existing directory as a directory, other digits as an id", async () => {
+  const store = await openStore({ dataDir: "memory://" });
+  const tmp = await Deno.makeTempDir({ prefix: "tt_model_io_" });
+  const cwd = Deno.cwd();
+  try {
+    Deno.chdir(tmp);
+    await Deno.mkdir("42");
+    assert.equal(await resolveModelDir(store, "42"), join(tmp, "42"));
+    await assert.rejects(() => resolveModelDir(store, "43"), RangeError);
+  } finally {
+    Deno.chdir(cwd);
+    await store.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("saveAndRegisterModel() names the default directory by the registered version", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "tt_model_io_" });
+  const store = await openStore({ dataDir: "memory://" });
+  const before = Deno.env.get("TT_DATA_DIR");
+  try {
+    Deno.env.set("TT_DATA_DIR", tmp);
+    const config = { ...tinyModelConfig(), ppo: ppoConfig({ normalizeObs: false }) };
+    const backend = createKernelPolicy(config.policy);
+    const m1 = await saveAndRegisterModel(store, backend, config, { name: "tiny" });
+    const m2 = await saveAndRegisterModel(store, backend, config, { name: "tiny" });
+    backend.dispose();
+    assert.equal(m1.dir, join(tmp, "models", "tiny-v1"));
+    assert.equal(m2.dir, join(tmp, "models", "tiny-v2"));
+    assert.equal(await resolveModelDir(store, String(m2.record.id)), m2.dir);
+    assert.equal((await loadModelDir(m2.dir)).manifest.version, 2);
+  } finally {
+    if (before === undefined) Deno.env.delete("TT_DATA_DIR");
+    else Deno.env.set("TT_DATA_DIR", before);
     await store.close();
     await Deno.remove(tmp, { recursive: true });
   }

@@ -1,7 +1,8 @@
 /**
  * Saved models: a directory with the network weights, the observation-normaliser
- * statistics and everything needed to rebuild the env the policy was trained on,
- * registered in `tt_models` with a version number.
+ * statistics and everything needed to rebuild the env the policy was trained on.
+ * This file only writes and reads directories; registering a model in `tt_models`
+ * and resolving an id to its directory is `lib/pipeline/models.ts`.
  *
  * Layout of a model directory:
  * - `model.json`: format tag, name/id/version, backend, topology (the actor-critic
@@ -22,8 +23,6 @@
  * @module
  */
 import { isAbsolute, join, resolve } from "node:path";
-import type { Queryable } from "../db/store.ts";
-import { readModel, registerModel, updateModelPath } from "../db/episodes_repo.ts";
 import { type EnvSettings, parseEnvSettings } from "../env/settings.ts";
 import { dataDir, PROJECT_ROOT } from "../util/paths.ts";
 import type { NamedWeight, PolicyBackend, PolicyConfig } from "./policy.ts";
@@ -105,24 +104,23 @@ export interface SaveModelOptions {
   name?: string;
   /** Directory to write. Default `<dataDir>/models/<name>-v<version>` (or `-<timestamp>` unregistered). */
   dir?: string;
-  /** Register in `tt_models` (the version is assigned there). Omit to only write files. */
-  store?: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> };
+  /** The model's registry id and version, recorded in `model.json`. Omit for an unregistered model. */
+  registration?: { modelId: number; version: number };
   /** Observation-normaliser statistics to save with it. */
   obsNorm?: ObsNormStats | null;
 }
 
 /**
- * Writes a model directory and (with `store`) registers it with the next version.
- * Registration and writing happen in one transaction: a failed write leaves no row.
+ * Writes a model directory (`model.json` last, so its presence marks a complete one).
  *
  * @param backend The trained network (its weights are exported).
  * @param config See {@linkcode ModelConfig}.
  * @param options See {@linkcode SaveModelOptions}.
- * @returns What was written, with the model's id and version when registered.
+ * @returns What was written (absolute directory, manifest, weights).
  * @example
  * ```ts
- * const saved = await saveModel(backend, config, { store, obsNorm: summary.obsNormalizer?.toJSON() });
- * console.log(saved.dir, saved.manifest.modelId);
+ * const saved = await saveModel(backend, config, { obsNorm: summary.obsNormalizer?.toJSON() });
+ * console.log(saved.dir);
  * ```
  */
 export async function saveModel(
@@ -174,22 +172,11 @@ export async function saveModel(
     await Deno.writeTextFile(join(dir, "model.json"), JSON.stringify(manifest, null, 2) + "\n");
     return { dir, manifest, weights, obsNorm: options.obsNorm ?? null };
   };
-  const modelsDir = join(dataDir(), "models");
-  if (!options.store) {
-    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
-    return await write(resolveDir(options.dir ?? join(modelsDir, `${name}-${stamp}`)), null, null);
-  }
-  return await options.store.transaction(async (tx) => {
-    const placeholder = resolveDir(options.dir ?? join(modelsDir, name));
-    const row = await registerModel(tx, {
-      name,
-      path: placeholder,
-      config: { ...config },
-    });
-    const dir = resolveDir(options.dir ?? join(modelsDir, `${name}-v${row.version}`));
-    if (dir !== placeholder) await updateModelPath(tx, row.id, dir);
-    return await write(dir, row.id, row.version);
-  });
+  const reg = options.registration;
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+  const dir = options.dir ??
+    join(dataDir(), "models", `${name}-${reg ? `v${reg.version}` : stamp}`);
+  return await write(resolveDir(dir), reg?.modelId ?? null, reg?.version ?? null);
 }
 
 function resolveDir(dir: string): string {
@@ -380,35 +367,8 @@ function checkPolicyShape(v: unknown, where: string): asserts v is PolicyConfig 
 }
 
 /**
- * Loads a model by registry id (digits, needs `store`) or by directory.
- * @param ref `"12"` (a `tt_models.id`) or a directory path.
- * @param store The store, to resolve ids.
- * @returns The saved model.
- * @throws {RangeError} For an id that is not registered.
- * @example
- * ```ts
- * const saved = await loadModel(args.model, store);
- * ```
- */
-export async function loadModel(ref: string, store?: Queryable): Promise<SavedModel> {
-  if (/^\d+$/.test(ref)) {
-    let isDir = false;
-    try {
-      isDir = (await Deno.stat(ref)).isDirectory;
-    } catch { /* not a directory: an id */ }
-    if (!isDir) {
-      if (!store) throw new TypeError(`Model id ${ref} needs a store to look it up`);
-      const row = await readModel(store, Number(ref));
-      if (!row) throw new RangeError(`No model with id ${ref} in tt_models`);
-      return await loadModelDir(row.path);
-    }
-  }
-  return await loadModelDir(ref);
-}
-
-/**
  * Puts saved weights into a freshly created backend of the same config.
- * @param saved From {@linkcode loadModel}.
+ * @param saved From {@linkcode loadModelDir}.
  * @param create Makes an untrained backend for a {@linkcode PolicyConfig}.
  * @returns The backend with the saved weights.
  * @example

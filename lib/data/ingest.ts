@@ -21,6 +21,7 @@
 import type { Queryable, Store } from "../db/store.ts";
 import {
   finishIngestRun,
+  readFirstBars,
   startIngestRun,
   upsertInstruments,
   upsertPrices,
@@ -211,10 +212,7 @@ async function writeFiles(tx: Queryable, files: CsvFileBars[]): Promise<number> 
   let n = 0;
   for (const [barSize, parts] of bySize) n += await upsertPrices(tx, barSize, concatBars(parts));
   const symbols = [...new Set(files.flatMap((r) => r.symbols))];
-  const firsts = await tx.query<{ instrument: string; first: Date }>(
-    "SELECT instrument, min(timestamp) AS first FROM tt_prices WHERE instrument = ANY($1::text[]) GROUP BY instrument",
-    [symbols],
-  );
+  const firsts = await readFirstBars(tx, symbols);
   await upsertInstruments(
     tx,
     firsts.map((r) => ({ symbol: r.instrument, firstBar: new Date(r.first) })),

@@ -5,30 +5,11 @@
  * @module
  */
 
-/** Bars as column arrays (one entry per bar), the shape of `tt_prices` rows. */
-export interface BarColumns {
-  instrument: string[];
-  /** Epoch milliseconds, UTC. */
-  timestamp: number[];
-  open: number[];
-  high: number[];
-  low: number[];
-  close: number[];
-  volume: number[];
-}
-
-/**
- * A {@linkcode BarColumns} with no bars, to fill with `push`.
- * @returns Seven empty column arrays.
- * @example
- * ```ts
- * const bars = emptyBars();
- * bars.instrument.push("AAPL");
- * ```
- */
-export function emptyBars(): BarColumns {
-  return { instrument: [], timestamp: [], open: [], high: [], low: [], close: [], volume: [] };
-}
+// The bar columns are the store's type (lib/db is the lower layer); re-exported here so
+// `@lib/data/mod.ts` users keep working.
+import type { BarColumns } from "../db/bars.ts";
+export type { BarColumns } from "../db/bars.ts";
+export { emptyBars } from "../db/bars.ts";
 
 /** OHLCV for `instruments.length` instruments on a shared calendar of `timestamps.length` bars. */
 export interface PricePanel {

@@ -1,8 +1,8 @@
 /**
- * Repository for what training and evaluation leave behind: episodes (`tt_episode`
- * with its `tt_action`, `tt_reward`, `tt_equity_curve`, `tt_target_weights` rows),
- * training runs and their per-update metrics (`tt_train_runs`, `tt_train_metrics`)
- * and the model registry (`tt_models`).
+ * Repository for the episodes that training, evaluation and benchmarks leave behind:
+ * `tt_episode` with its `tt_action`, `tt_reward`, `tt_equity_curve` and
+ * `tt_target_weights` rows. Training runs live in `train_runs_repo.ts`, the model
+ * registry in `models_repo.ts`.
  *
  * Every episode is written in one transaction, the four detail tables through
  * batched {@linkcode upsertColumns}, so a killed process leaves either the whole
@@ -422,321 +422,87 @@ export async function readEpisode(q: Queryable, id: number): Promise<EpisodeDeta
   };
 }
 
-// ---------------------------------------------------------------------------
-// Models
-
-/** A stored `tt_models` row. */
-export interface ModelRecord {
-  id: number;
-  name: string;
-  version: number;
-  /** Directory of the saved model. */
-  path: string;
-  config: Record<string, unknown>;
-  createdAt: Date;
-}
-
-interface ModelRow {
-  id: number;
-  name: string;
-  version: number;
-  path: string;
-  config_json: Record<string, unknown> | string;
-  created_at: Date;
-}
-
-function toModel(r: ModelRow): ModelRecord {
-  return {
-    id: r.id,
-    name: r.name,
-    version: r.version,
-    path: r.path,
-    config: typeof r.config_json === "string" ? JSON.parse(r.config_json) : r.config_json,
-    createdAt: r.created_at,
-  };
-}
-
 /**
- * Registers a saved model under `name` with the next version number (1 for a new
- * name, else the largest stored version + 1; safe when two processes register at once).
- *
- * @param q The store.
- * @param model Name, directory and (redacted before storing) config.
- * @returns The stored row with its id and version.
- * @example
- * ```ts
- * const m = await registerModel(store, { name: "ppo-portfolio", path: "/data/models/x", config });
- * m.version; // 1, 2, …
- * ```
- */
-export async function registerModel(
-  q: Queryable,
-  model: { name: string; path: string; config: Record<string, unknown> },
-): Promise<ModelRecord> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      const [row] = await q.query<ModelRow>(
-        `INSERT INTO tt_models (name, version, path, config_json)
-         SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3::jsonb FROM tt_models WHERE name = $1
-         RETURNING *`,
-        [model.name, model.path, JSON.stringify(redactDeep(model.config))],
-      );
-      return toModel(row);
-    } catch (e) {
-      // A concurrent registration took the same version: try the next one.
-      if (attempt < 5 && /duplicate key|unique/i.test((e as Error).message)) continue;
-      throw e;
-    }
-  }
-}
-
-/**
- * Changes where a registered model lives (e.g. after its directory is named by its version).
- * @param q The store.
- * @param id `tt_models.id`.
- * @param path The new directory.
- * @example
- * ```ts
- * await updateModelPath(store, 3, "/data/models/ppo-portfolio-v3");
- * ```
- */
-export async function updateModelPath(q: Queryable, id: number, path: string): Promise<void> {
-  await q.query("UPDATE tt_models SET path = $2 WHERE id = $1", [id, path]);
-}
-
-/**
- * Reads one registered model.
- * @param q The store.
- * @param id `tt_models.id`.
- * @returns The model, or `null`.
- * @example
- * ```ts
- * const m = await readModel(store, 3);
- * ```
- */
-export async function readModel(q: Queryable, id: number): Promise<ModelRecord | null> {
-  const [row] = await q.query<ModelRow>("SELECT * FROM tt_models WHERE id = $1", [id]);
-  return row ? toModel(row) : null;
-}
-
-/**
- * Lists registered models, newest first.
- * @param q The store.
- * @param options `name` filters by name.
- * @returns Model rows.
- * @example
- * ```ts
- * const versions = (await listModels(store, { name: "ppo-portfolio" })).map((m) => m.version);
- * ```
- */
-export async function listModels(
-  q: Queryable,
-  options: { name?: string } = {},
-): Promise<ModelRecord[]> {
-  const rows = options.name
-    ? await q.query<ModelRow>("SELECT * FROM tt_models WHERE name = $1 ORDER BY id DESC", [
-      options.name,
-    ])
-    : await q.query<ModelRow>("SELECT * FROM tt_models ORDER BY id DESC");
-  return rows.map(toModel);
-}
-
-// ---------------------------------------------------------------------------
-// Training runs and metrics
-
-/** One PPO update's diagnostics (a `tt_train_metrics` row). */
-export interface TrainMetricRow {
-  /** 0-based update number within the run. */
-  updateIndex: number;
-  /** Env steps collected so far in the run. */
-  timesteps: number;
-  policyLoss?: number | null;
-  valueLoss?: number | null;
-  entropy?: number | null;
-  approxKl?: number | null;
-  clipFraction?: number | null;
-  explainedVariance?: number | null;
-  /** Mean undiscounted return of the episodes finished so far (recent window). */
-  meanEpisodeReturn?: number | null;
-  stepsPerSecond?: number | null;
-}
-
-/** A stored `tt_train_runs` row. */
-export interface TrainRunRecord {
-  id: number;
-  startedAt: Date;
-  finishedAt: Date | null;
-  modelId: number | null;
-  config: Record<string, unknown>;
-}
-
-/**
- * Starts a training run.
- * @param q The store.
- * @param config The run's full configuration (redacted before storing).
- * @returns The run id.
- * @example
- * ```ts
- * const runId = await startTrainRun(store, { seed: 1, steps: 4096 });
- * ```
- */
-export async function startTrainRun(
-  q: Queryable,
-  config: Record<string, unknown>,
-): Promise<number> {
-  const [row] = await q.query<{ id: number }>(
-    "INSERT INTO tt_train_runs (config_json) VALUES ($1::jsonb) RETURNING id",
-    [JSON.stringify(redactDeep(config))],
-  );
-  return row.id;
-}
-
-/**
- * Marks a run finished and links the model it produced.
- * @param q The store.
- * @param runId From {@linkcode startTrainRun}.
- * @param result `modelId` of the saved model, when one was saved.
- * @example
- * ```ts
- * await finishTrainRun(store, runId, { modelId: 3 });
- * ```
- */
-export async function finishTrainRun(
-  q: Queryable,
-  runId: number,
-  result: { modelId?: number | null } = {},
-): Promise<void> {
-  await q.query("UPDATE tt_train_runs SET finished_at = now(), model_id = $2 WHERE id = $1", [
-    runId,
-    result.modelId ?? null,
-  ]);
-}
-
-/**
- * Writes (upserts) per-update training metrics.
- * @param q The store.
- * @param runId From {@linkcode startTrainRun}.
- * @param rows One per update.
- * @returns Rows written.
- * @example
- * ```ts
- * await logTrainMetrics(store, runId, [{ updateIndex: 0, timesteps: 2048, policyLoss: -0.01 }]);
- * ```
- */
-export function logTrainMetrics(
-  q: Queryable,
-  runId: number,
-  rows: readonly TrainMetricRow[],
-): Promise<number> {
-  const col = <K extends keyof TrainMetricRow>(k: K) => rows.map((r) => r[k] ?? null);
-  return upsertColumns(q, {
-    table: "tt_train_metrics",
-    key: ["run_id", "update_index"],
-    columns: [
-      { name: "run_id", type: "int8" },
-      { name: "update_index", type: "int4" },
-      { name: "timesteps", type: "int8" },
-      { name: "policy_loss", type: "float8" },
-      { name: "value_loss", type: "float8" },
-      { name: "entropy", type: "float8" },
-      { name: "approx_kl", type: "float8" },
-      { name: "clip_fraction", type: "float8" },
-      { name: "explained_variance", type: "float8" },
-      { name: "mean_episode_return", type: "float8" },
-      { name: "steps_per_second", type: "float8" },
-    ],
-    data: [
-      new Array(rows.length).fill(runId),
-      col("updateIndex"),
-      col("timesteps"),
-      col("policyLoss"),
-      col("valueLoss"),
-      col("entropy"),
-      col("approxKl"),
-      col("clipFraction"),
-      col("explainedVariance"),
-      col("meanEpisodeReturn"),
-      col("stepsPerSecond"),
-    ],
-  });
-}
-
-/**
- * Reads a run's metrics in update order.
- * @param q The store.
+ * Links every episode of a training run to the model the run produced (training
+ * episodes are logged while the model does not exist yet).
+ * @param q The store or a transaction.
  * @param runId `tt_train_runs.id`.
- * @returns One row per update.
+ * @param modelId `tt_models.id`.
+ * @returns How many episodes were linked.
  * @example
  * ```ts
- * const losses = (await readTrainMetrics(store, runId)).map((r) => r.policyLoss);
+ * await linkRunEpisodes(store, runId, saved.manifest.modelId!);
  * ```
  */
-export async function readTrainMetrics(q: Queryable, runId: number): Promise<TrainMetricRow[]> {
-  const rows = await q.query<Record<string, number | null>>(
-    "SELECT * FROM tt_train_metrics WHERE run_id = $1 ORDER BY update_index",
-    [runId],
+export async function linkRunEpisodes(
+  q: Queryable,
+  runId: number,
+  modelId: number,
+): Promise<number> {
+  const rows = await q.query<{ id: number }>(
+    "UPDATE tt_episode SET model_id = $1 WHERE run_id = $2 RETURNING id",
+    [modelId, runId],
+  );
+  return rows.length;
+}
+
+/**
+ * Finds the benchmark episode logged with an evaluation (a `benchmark` episode whose
+ * config names the eval episode as `evalEpisodeId`); the newest when there are several.
+ * @param q The store.
+ * @param evalEpisodeId `tt_episode.id` of the evaluation.
+ * @returns The benchmark episode's id, or `null` when none was logged with it.
+ * @example
+ * ```ts
+ * const benchId = await findBenchmarkEpisode(store, evalId);
+ * const bench = benchId === null ? null : await readEpisode(store, benchId);
+ * ```
+ */
+export async function findBenchmarkEpisode(
+  q: Queryable,
+  evalEpisodeId: number,
+): Promise<number | null> {
+  const [row] = await q.query<{ id: number }>(
+    `SELECT id FROM tt_episode WHERE kind = 'benchmark' AND config_json->>'evalEpisodeId' = $1
+     ORDER BY id DESC LIMIT 1`,
+    [String(evalEpisodeId)],
+  );
+  return row ? row.id : null;
+}
+
+/** One `tt_target_weights` row as {@linkcode readTargetWeights} returns it. */
+export interface TargetWeightRow {
+  /** Decision time, epoch ms. */
+  timestamp: number;
+  /** Instrument symbol. */
+  instrument: string;
+  /** Target weight of the instrument at that time. */
+  weight: number;
+}
+
+/**
+ * Reads an episode's target weights in long form (one row per time and instrument),
+ * the input of `lib/eval`'s `pivotWeights`.
+ * @param q The store.
+ * @param episodeId `tt_episode.id`.
+ * @returns Rows ordered by time, then instrument (empty for an unknown episode).
+ * @example
+ * ```ts
+ * const w = pivotWeights(await readTargetWeights(store, 12));
+ * ```
+ */
+export async function readTargetWeights(
+  q: Queryable,
+  episodeId: number,
+): Promise<TargetWeightRow[]> {
+  const rows = await q.query<{ timestamp: Date; instrument: string; target_weight: number }>(
+    `SELECT timestamp, instrument, target_weight FROM tt_target_weights
+     WHERE episode_id = $1 ORDER BY timestamp, instrument`,
+    [episodeId],
   );
   return rows.map((r) => ({
-    updateIndex: r.update_index as number,
-    timesteps: r.timesteps as number,
-    policyLoss: r.policy_loss,
-    valueLoss: r.value_loss,
-    entropy: r.entropy,
-    approxKl: r.approx_kl,
-    clipFraction: r.clip_fraction,
-    explainedVariance: r.explained_variance,
-    meanEpisodeReturn: r.mean_episode_return,
-    stepsPerSecond: r.steps_per_second,
+    timestamp: new Date(r.timestamp).getTime(),
+    instrument: r.instrument,
+    weight: r.target_weight,
   }));
-}
-
-/**
- * Reads a training run.
- * @param q The store.
- * @param runId `tt_train_runs.id`.
- * @returns The run, or `null`.
- * @example
- * ```ts
- * const run = await readTrainRun(store, runId);
- * ```
- */
-export async function readTrainRun(q: Queryable, runId: number): Promise<TrainRunRecord | null> {
-  const [r] = await q.query<{
-    id: number;
-    started_at: Date;
-    finished_at: Date | null;
-    model_id: number | null;
-    config_json: Record<string, unknown> | string;
-  }>("SELECT * FROM tt_train_runs WHERE id = $1", [runId]);
-  if (!r) return null;
-  return {
-    id: r.id,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    modelId: r.model_id,
-    config: typeof r.config_json === "string" ? JSON.parse(r.config_json) : r.config_json,
-  };
-}
-
-/**
- * Lists the training runs of a model (the run that produced it and any resumed runs), newest first.
- * @param q The store.
- * @param modelId `tt_models.id`.
- * @returns Run rows.
- * @example
- * ```ts
- * const [latest] = await listTrainRuns(store, modelId);
- * ```
- */
-export async function listTrainRuns(q: Queryable, modelId: number): Promise<TrainRunRecord[]> {
-  const rows = await q.query<{ id: number }>(
-    "SELECT id FROM tt_train_runs WHERE model_id = $1 ORDER BY id DESC",
-    [modelId],
-  );
-  const out: TrainRunRecord[] = [];
-  for (const r of rows) {
-    const run = await readTrainRun(q, r.id);
-    if (run) out.push(run);
-  }
-  return out;
 }

@@ -5,9 +5,8 @@
  */
 import type { Queryable } from "./store.ts";
 import { upsertColumns } from "./bulk.ts";
-import type { BarColumns } from "../data/panel.ts";
-import { emptyBars } from "../data/panel.ts";
-import { redactDeep } from "../util/redact.ts";
+import { type BarColumns, emptyBars } from "./bars.ts";
+import { redact, redactDeep } from "../util/redact.ts";
 
 const PRICE_COLUMNS = [
   { name: "instrument", type: "text" },
@@ -73,24 +72,7 @@ export interface PriceQuery {
  * ```
  */
 export async function readPrices(q: Queryable, query: PriceQuery = {}): Promise<BarColumns> {
-  const where = ["bar_size = $1"];
-  const params: unknown[] = [query.barSize ?? "1 day"];
-  if (query.instruments?.length) {
-    params.push(query.instruments);
-    where.push(`instrument = ANY($${params.length}::text[])`);
-  }
-  if (query.start !== undefined) {
-    params.push(toIso(query.start, false));
-    where.push(`timestamp >= $${params.length}::timestamptz`);
-  }
-  if (query.end !== undefined) {
-    params.push(toIso(query.end, true));
-    where.push(
-      `timestamp ${
-        typeof query.end === "string" && /^\d{4}-\d{2}-\d{2}$/.test(query.end) ? "<" : "<="
-      } $${params.length}::timestamptz`,
-    );
-  }
+  const { where, params } = priceFilter(query);
   const rows = await q.query<{
     instrument: string;
     timestamp: Date;
@@ -115,6 +97,120 @@ export async function readPrices(q: Queryable, query: PriceQuery = {}): Promise<
     out.volume.push(r.volume);
   }
   return out;
+}
+
+/** The WHERE clause and parameters of a {@linkcode PriceQuery}. */
+function priceFilter(query: PriceQuery): { where: string[]; params: unknown[] } {
+  const where = ["bar_size = $1"];
+  const params: unknown[] = [query.barSize ?? "1 day"];
+  if (query.instruments?.length) {
+    params.push(query.instruments);
+    where.push(`instrument = ANY($${params.length}::text[])`);
+  }
+  if (query.start !== undefined) {
+    params.push(toIso(query.start, false));
+    where.push(`timestamp >= $${params.length}::timestamptz`);
+  }
+  if (query.end !== undefined) {
+    params.push(toIso(query.end, true));
+    where.push(
+      `timestamp ${
+        typeof query.end === "string" && /^\d{4}-\d{2}-\d{2}$/.test(query.end) ? "<" : "<="
+      } $${params.length}::timestamptz`,
+    );
+  }
+  return { where, params };
+}
+
+/**
+ * Reads the distinct bar times of `tt_prices` (the union calendar of the instruments).
+ * @param q The store.
+ * @param query Same filters as {@linkcode readPrices}.
+ * @returns Epoch ms, ascending.
+ * @example
+ * ```ts
+ * const calendar = await readBarCalendar(store, { start: "2015-01-01", end: "2020-12-31" });
+ * ```
+ */
+export async function readBarCalendar(q: Queryable, query: PriceQuery = {}): Promise<number[]> {
+  const { where, params } = priceFilter(query);
+  const rows = await q.query<{ timestamp: Date }>(
+    `SELECT DISTINCT timestamp FROM tt_prices WHERE ${where.join(" AND ")} ORDER BY timestamp`,
+    params,
+  );
+  return rows.map((r) => new Date(r.timestamp).getTime());
+}
+
+/** First and last bar of one instrument, see {@linkcode readBarRanges}. */
+export interface BarRange {
+  instrument: string;
+  /** First bar, epoch ms. */
+  first: number;
+  /** Last bar, epoch ms. */
+  last: number;
+  /** Number of bars. */
+  bars: number;
+}
+
+/**
+ * Per-instrument first bar, last bar and bar count of one bar size.
+ * @param q The store.
+ * @param barSize Default `"1 day"`.
+ * @returns One row per instrument with bars, sorted by instrument (empty when there are none).
+ * @example
+ * ```ts
+ * const [aapl] = await readBarRanges(store); // { instrument: "AAPL", first: 1368403200000, … }
+ * ```
+ */
+export async function readBarRanges(q: Queryable, barSize = "1 day"): Promise<BarRange[]> {
+  const rows = await q.query<{ instrument: string; first: Date; last: Date; bars: number }>(
+    `SELECT instrument, min(timestamp) AS first, max(timestamp) AS last, count(*)::int8 AS bars
+     FROM tt_prices WHERE bar_size = $1 GROUP BY instrument ORDER BY instrument`,
+    [barSize],
+  );
+  return rows.map((r) => ({
+    instrument: r.instrument,
+    first: new Date(r.first).getTime(),
+    last: new Date(r.last).getTime(),
+    bars: Number(r.bars),
+  }));
+}
+
+/**
+ * The first stored bar of each instrument, over every bar size (what
+ * `tt_instruments.first_bar` records).
+ * @param q The store or a transaction.
+ * @param instruments Symbols to look up.
+ * @returns One row per symbol that has bars, sorted by symbol.
+ * @example
+ * ```ts
+ * const firsts = await readFirstBars(tx, ["AAPL", "MSFT"]); // [{ instrument: "AAPL", first: … }]
+ * ```
+ */
+export async function readFirstBars(
+  q: Queryable,
+  instruments: readonly string[],
+): Promise<{ instrument: string; first: number }[]> {
+  const rows = await q.query<{ instrument: string; first: Date }>(
+    `SELECT instrument, min(timestamp) AS first FROM tt_prices WHERE instrument = ANY($1::text[])
+     GROUP BY instrument ORDER BY instrument`,
+    [[...instruments]],
+  );
+  return rows.map((r) => ({ instrument: r.instrument, first: new Date(r.first).getTime() }));
+}
+
+/**
+ * Counts the rows of `tt_prices`.
+ * @param q The store.
+ * @returns Bars stored, of every instrument and bar size.
+ * @example
+ * ```ts
+ * if ((await countPrices(store)) === 0) console.log("empty store");
+ * ```
+ */
+export async function countPrices(q: Queryable): Promise<number> {
+  const [row] = await q.query<{ n: number }>("SELECT count(*)::int8 AS n FROM tt_prices");
+  return Number(row.n);
 }
 
 function toIso(v: string | Date, endOfDay: boolean): string {
@@ -203,9 +299,64 @@ export async function finishIngestRun(
   id: number,
   result: { rowsWritten: number; status: "ok" | "failed"; message?: string },
 ): Promise<void> {
-  const { redact } = await import("../util/redact.ts");
   await q.query(
     "UPDATE tt_ingest_runs SET finished_at = now(), rows_written = $2, status = $3, message = $4 WHERE id = $1",
     [id, result.rowsWritten, result.status, result.message ? redact(result.message) : null],
   );
+}
+
+/** A stored `tt_ingest_runs` row (lineage of one import). */
+export interface IngestRunRecord {
+  id: number;
+  /** `sample`, `csv`, `ibkr` … */
+  source: string;
+  /** `running`, `ok` or `failed`. */
+  status: string;
+  rowsWritten: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+  /** Redacted message of a finished run, if any. */
+  message: string | null;
+  /** What the run was asked to do (redacted when stored). */
+  parameters: Record<string, unknown>;
+}
+
+/**
+ * Lists ingest runs, newest first.
+ * @param q The store.
+ * @param options `limit`: at most this many runs (default: all).
+ * @returns Run rows.
+ * @example
+ * ```ts
+ * const lastFive = await listIngestRuns(store, { limit: 5 });
+ * ```
+ */
+export async function listIngestRuns(
+  q: Queryable,
+  options: { limit?: number } = {},
+): Promise<IngestRunRecord[]> {
+  const rows = await q.query<{
+    id: number;
+    source: string;
+    status: string;
+    rows_written: number;
+    started_at: Date;
+    finished_at: Date | null;
+    message: string | null;
+    parameters: Record<string, unknown> | string;
+  }>(
+    `SELECT id, source, status, rows_written, started_at, finished_at, message, parameters
+     FROM tt_ingest_runs ORDER BY id DESC ${options.limit === undefined ? "" : "LIMIT $1"}`,
+    options.limit === undefined ? [] : [options.limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    source: r.source,
+    status: r.status,
+    rowsWritten: Number(r.rows_written),
+    startedAt: new Date(r.started_at),
+    finishedAt: r.finished_at === null ? null : new Date(r.finished_at),
+    message: r.message,
+    parameters: typeof r.parameters === "string" ? JSON.parse(r.parameters) : r.parameters,
+  }));
 }

@@ -32,8 +32,7 @@ export interface WeightMatrix {
  * @throws {RangeError} When a time and instrument appear twice.
  * @example
  * ```ts
- * const w = pivotWeights(await store.query(
- *   "SELECT timestamp, instrument, target_weight AS weight FROM tt_target_weights WHERE episode_id = $1", [id]));
+ * const w = pivotWeights(await readTargetWeights(store, id)); // readTargetWeights: lib/db
  * renderReportHtml({ strategy: { timestamps, equity, weights: w } });
  * ```
  */

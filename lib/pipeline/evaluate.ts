@@ -19,7 +19,7 @@
  */
 import type { Store } from "../db/store.ts";
 import { logEpisode } from "../db/episodes_repo.ts";
-import { codeVersion, loadModel, type SavedModel } from "../agents/model_io.ts";
+import { codeVersion, type SavedModel } from "../agents/model_io.ts";
 import { makePortfolioEnv } from "../env/portfolio_env.ts";
 import { type BenchmarkCurve, equalWeightBuyAndHold } from "../eval/benchmarks.ts";
 import { type BenchmarkComparison, compareWithBenchmark } from "../eval/comparison.ts";
@@ -27,6 +27,7 @@ import type { PerformanceMetrics } from "../eval/metrics.ts";
 import type { FeatureSetName } from "../features/definitions.ts";
 import { BACKEND_NAMES, type BackendName, createPolicyBackend } from "./backends.ts";
 import { historyBarsFor, isoDate, loadMarket, storedRanges } from "./market.ts";
+import { resolveModel } from "./models.ts";
 import {
   benchmarkToEpisodeLog,
   type EpisodeTrace,
@@ -140,7 +141,7 @@ export async function evaluateModel(
   store: Store,
   options: EvaluateOptions,
 ): Promise<EvaluateResult> {
-  const saved = await loadModel(options.model, store);
+  const saved = await resolveModel(store, options.model);
   const cfg = saved.manifest.config;
   const env = cfg.env; // parsed and validated by loadModel
   const instruments = evaluationUniverse(cfg.instruments, options.symbols);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Queryable } from "../db/store.ts";
-import { readPrices } from "../db/prices_repo.ts";
+import { readBarRanges, readPrices } from "../db/prices_repo.ts";
 import { type BarColumns, panelFromBars, type PricePanel } from "../data/panel.ts";
 import {
   computeFeaturePanel,
@@ -80,11 +80,8 @@ export async function loadMarket(q: Queryable, request: MarketRequest = {}): Pro
   const set = request.featureSet ?? "basic";
   const names = resolveFeatureNames({ set });
   const history = request.historyBars ?? 0;
-  const [stats] = await q.query<{ n: number; first: Date | null; last: Date | null }>(
-    "SELECT count(*)::int8 AS n, min(timestamp) AS first, max(timestamp) AS last FROM tt_prices WHERE bar_size = $1",
-    [barSize],
-  );
-  if (!stats || stats.n === 0) {
+  const have = await readBarRanges(q, barSize);
+  if (have.length === 0) {
     throw new NoDataError(
       `The store has no ${barSize} bars. Load the embedded sample data first:\n  ${INGEST_SAMPLE_COMMAND}`,
     );
@@ -102,11 +99,6 @@ export async function loadMarket(q: Queryable, request: MarketRequest = {}): Pro
     end: request.end,
   });
   if (bars.instrument.length === 0) {
-    const have = await q.query<{ instrument: string; first: Date; last: Date }>(
-      `SELECT instrument, min(timestamp) AS first, max(timestamp) AS last FROM tt_prices
-       WHERE bar_size = $1 GROUP BY instrument ORDER BY instrument`,
-      [barSize],
-    );
     throw new NoDataError(
       `No ${barSize} bars for ${request.symbols?.join(",") ?? "any instrument"} between ` +
         `${request.start ?? "the start"} and ${request.end ?? "the end"}. Stored: ` +
@@ -230,12 +222,7 @@ export async function storedRanges(
   q: Queryable,
   barSize = "1 day",
 ): Promise<{ instrument: string; first: string; last: string; bars: number }[]> {
-  const rows = await q.query<{ instrument: string; first: Date; last: Date; bars: number }>(
-    `SELECT instrument, min(timestamp) AS first, max(timestamp) AS last, count(*)::int8 AS bars
-     FROM tt_prices WHERE bar_size = $1 GROUP BY instrument ORDER BY instrument`,
-    [barSize],
-  );
-  return rows.map((r) => ({
+  return (await readBarRanges(q, barSize)).map((r) => ({
     instrument: r.instrument,
     first: isoDate(+r.first),
     last: isoDate(+r.last),

@@ -8,6 +8,7 @@
  */
 export * from "./market.ts";
 export * from "./backends.ts";
+export * from "./models.ts";
 export * from "./rollout.ts";
 export * from "./train.ts";
 export * from "./evaluate.ts";

@@ -11,13 +11,13 @@ import { join } from "node:path";
 import type { Queryable } from "../db/store.ts";
 import {
   type EpisodeDetail,
+  findBenchmarkEpisode,
   listEpisodes,
-  listTrainRuns,
   readEpisode,
-  readModel,
-  readTrainMetrics,
 } from "../db/episodes_repo.ts";
-import { readPrices } from "../db/prices_repo.ts";
+import { readModel } from "../db/models_repo.ts";
+import { listTrainRuns, readTrainMetrics } from "../db/train_runs_repo.ts";
+import { listIngestRuns, readPrices } from "../db/prices_repo.ts";
 import { panelFromBars } from "../data/panel.ts";
 import { equalWeightBuyAndHold } from "../eval/benchmarks.ts";
 import type { EquityCurve } from "../eval/comparison.ts";
@@ -78,12 +78,9 @@ async function benchmarkFor(
   q: Queryable,
   ep: EpisodeDetail,
 ): Promise<{ curve: EquityCurve; source: string } | null> {
-  const [row] = await q.query<{ id: number }>(
-    "SELECT id FROM tt_episode WHERE kind = 'benchmark' AND config_json->>'evalEpisodeId' = $1 ORDER BY id DESC LIMIT 1",
-    [String(ep.episode.id)],
-  );
-  if (row) {
-    const b = (await readEpisode(q, row.id))!;
+  const benchId = await findBenchmarkEpisode(q, ep.episode.id);
+  if (benchId !== null) {
+    const b = (await readEpisode(q, benchId))!;
     const w = wideWeights(b);
     return {
       curve: {
@@ -103,7 +100,7 @@ async function benchmarkFor(
           ? [0, ...(b.rewards.slippage as number[])]
           : undefined,
       },
-      source: `benchmark episode ${row.id}`,
+      source: `benchmark episode ${benchId}`,
     };
   }
   // No logged benchmark (e.g. a training episode): recompute buy & hold from stored prices.
@@ -183,11 +180,7 @@ export async function episodeReportInput(q: Queryable, episodeId: number): Promi
   const kindText = e.kind === "eval"
     ? (cfg.inSample ? "in-sample check" : "out of sample")
     : `${e.kind} episode`;
-  const ingest = await q.query<
-    { id: number; source: string; started_at: Date; rows_written: number; status: string }
-  >(
-    "SELECT id, source, started_at, rows_written, status FROM tt_ingest_runs ORDER BY id DESC LIMIT 5",
-  );
+  const ingest = await listIngestRuns(q, { limit: 5 });
   return {
     title: `${who} on ${w.instruments.join(", ")} (${kindText})`,
     subtitle: `Episode ${e.id} (${e.kind}), ${range}, stop: ${e.stopReason ?? "n/a"}`,
@@ -222,8 +215,8 @@ export async function episodeReportInput(q: Queryable, episodeId: number): Promi
       ingestRuns: ingest.map((r) => ({
         id: r.id,
         source: r.source,
-        startedAt: new Date(r.started_at).toISOString(),
-        rows: r.rows_written,
+        startedAt: r.startedAt.toISOString(),
+        rows: r.rowsWritten,
         status: r.status,
       })),
     },

@@ -6,20 +6,18 @@
  * @module
  */
 import type { Store } from "../db/store.ts";
+import { linkRunEpisodes, logEpisode } from "../db/episodes_repo.ts";
 import {
   finishTrainRun,
-  logEpisode,
   logTrainMetrics,
   startTrainRun,
   type TrainMetricRow,
-} from "../db/episodes_repo.ts";
+} from "../db/train_runs_repo.ts";
 import {
   codeVersion,
   DEFAULT_MODEL_NAME,
-  loadModel,
   type ModelConfig,
   type SavedModel,
-  saveModel,
 } from "../agents/model_io.ts";
 import type { PolicyBackend } from "../agents/policy.ts";
 import {
@@ -43,6 +41,7 @@ import { DEFAULT_SEED, deriveSeed } from "../util/rng.ts";
 export { DEFAULT_ENV_SETTINGS, envOptionsFor, type EnvSettings } from "../env/settings.ts";
 import type { FeatureSetName } from "../features/definitions.ts";
 import { type BackendName, createPolicyBackend, resolveBackendName } from "./backends.ts";
+import { resolveModel, saveAndRegisterModel } from "./models.ts";
 import { isoDate, loadMarket, NoDataError, storedRanges } from "./market.ts";
 import {
   actionLabelsFor,
@@ -207,7 +206,7 @@ export async function trainModel(
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
   const d = DEFAULT_TRAIN_OPTIONS;
-  const resumed = options.resume ? await loadModel(options.resume, store) : null;
+  const resumed = options.resume ? await resolveModel(store, options.resume) : null;
   const rc = resumed?.manifest.config;
   if (rc) checkResumable(rc, options, resumed!.dir);
   const barSize = options.barSize ?? rc?.barSize ?? d.barSize;
@@ -411,8 +410,7 @@ export async function trainModel(
       updates: summary.updates,
     },
   };
-  const saved = await saveModel(backend, config, {
-    store,
+  const saved = await saveAndRegisterModel(store, backend, config, {
     dir: options.out,
     name: options.name ?? resumed?.manifest.name ?? d.name,
     obsNorm: summary.obsNormalizer?.toJSON() ?? null,
@@ -420,7 +418,7 @@ export async function trainModel(
   backend.dispose();
   const modelId = saved.manifest.modelId!;
   await finishTrainRun(store, runId, { modelId });
-  await store.query("UPDATE tt_episode SET model_id = $1 WHERE run_id = $2", [modelId, runId]);
+  await linkRunEpisodes(store, runId, modelId);
   return {
     model: saved,
     modelId,

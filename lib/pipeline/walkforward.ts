@@ -8,6 +8,7 @@
  * @module
  */
 import type { Store } from "../db/store.ts";
+import { readBarCalendar } from "../db/prices_repo.ts";
 import type { PerformanceMetrics } from "../eval/metrics.ts";
 import type { SharpeDifferenceCI } from "../eval/statistics.ts";
 import {
@@ -110,18 +111,12 @@ export async function walkForward(
   const common = await defaultTrainRange(store, options.train.symbols, barSize);
   const start = options.start ?? common.start;
   const end = options.end ?? common.commonEnd;
-  const params: unknown[] = [barSize, `${start}T00:00:00Z`, `${end}T23:59:59.999Z`];
-  let filter = "";
-  if (options.train.symbols?.length) {
-    params.push(options.train.symbols);
-    filter = "AND instrument = ANY($4::text[])";
-  }
-  const rows = await store.query<{ timestamp: Date }>(
-    `SELECT DISTINCT timestamp FROM tt_prices WHERE bar_size = $1 AND timestamp >= $2::timestamptz
-     AND timestamp <= $3::timestamptz ${filter} ORDER BY timestamp`,
-    params,
-  );
-  const calendar = rows.map((r) => new Date(r.timestamp).getTime());
+  const calendar = await readBarCalendar(store, {
+    barSize,
+    start,
+    end,
+    instruments: options.train.symbols,
+  });
   const folds = walkForwardFolds(calendar, {
     trainYears: options.trainYears,
     testYears: options.testYears,

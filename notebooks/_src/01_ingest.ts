@@ -21,7 +21,7 @@
 
 // %%
 import pl from "nodejs-polars";
-import { openStore, readPrices } from "@lib/db/mod.ts";
+import { listIngestRuns, openStore, readPrices } from "@lib/db/mod.ts";
 import { ingestSample, runQualityReport, SAMPLE_DATASETS } from "@lib/data/mod.ts";
 import { barsFrame } from "@lib/features/mod.ts";
 import { storedRanges } from "@lib/pipeline/mod.ts";
@@ -67,11 +67,16 @@ await showTable(pl.readRecords([{
 await showTable(pl.readRecords(await storedRanges(store)));
 
 // %%
-const runs = await store.query<Record<string, unknown>>(
-  `SELECT id, source, status, rows_written, started_at, finished_at, message
-   FROM tt_ingest_runs ORDER BY id`,
-);
-await showTable(pl.readRecords(runs));
+const runs = (await listIngestRuns(store)).reverse(); // oldest first
+await showTable(pl.readRecords(runs.map((r) => ({
+  id: r.id,
+  source: r.source,
+  status: r.status,
+  rows_written: r.rowsWritten,
+  started_at: r.startedAt,
+  finished_at: r.finishedAt,
+  message: r.message,
+}))));
 
 // %% [markdown]
 // ## The bars as a Polars frame

@@ -16,9 +16,15 @@
  */
 import { join } from "node:path";
 import process from "node:process";
-import pg from "pg";
 import { concatBars, listCsvFiles, readCsvFile } from "@lib/data/mod.ts";
-import { openStore, type Store, upsertPrices } from "@lib/db/mod.ts";
+import {
+  countPrices,
+  createScratchDatabase,
+  openStore,
+  serverBackendPids,
+  type Store,
+  upsertPrices,
+} from "@lib/db/mod.ts";
 import { parseCommand, PROJECT_ROOT } from "@lib/util/mod.ts";
 import type { BarColumns } from "@lib/data/mod.ts";
 
@@ -77,7 +83,7 @@ export async function main(args: string[]): Promise<void> {
       console.error("skip postgres: neither DATABASE_URL nor TEST_DATABASE_URL is set");
       return;
     }
-    const db = await scratchDatabase(serverUrl);
+    const db = await createScratchDatabase(serverUrl, { prefix: "tt_bench" });
     try {
       const store = await openStore({ url: db.url });
       try {
@@ -133,7 +139,7 @@ async function measure(store: Store, bars: BarColumns, serverLocal: boolean) {
   const rerun = await write();
   const cpuRerun = cpu;
   const serverRerun = serverCpu;
-  const [{ n }] = await store.query<{ n: number }>("SELECT count(*)::int AS n FROM tt_prices");
+  const n = await countPrices(store);
   if (n !== rows) throw new Error(`bench ingest: ${n} rows stored, expected ${rows}`);
   return {
     seconds: round(seconds),
@@ -164,11 +170,8 @@ async function measure(store: Store, bars: BarColumns, serverLocal: boolean) {
  * from /proc (the server runs on this machine); undefined when /proc cannot tell.
  */
 async function backendCpu(store: Store): Promise<Map<number, number> | undefined> {
-  const pids = await store.query<{ pid: number }>(
-    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()",
-  );
   const out = new Map<number, number>();
-  for (const { pid } of pids) {
+  for (const pid of await serverBackendPids(store)) {
     try {
       const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
       // Fields after "(comm) ": state is field 3, utime 14 and stime 15, in clock ticks.
@@ -189,29 +192,4 @@ function round(x: number): number {
 function isLocalHost(url: string): boolean {
   const host = new URL(url).hostname;
   return host === "127.0.0.1" || host === "localhost" || host === "[::1]" || host === "";
-}
-
-/** A throwaway database on the server of `url` (dropped afterwards). */
-async function scratchDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `tt_bench_${Date.now().toString(36)}_${
-    Math.floor(Math.random() * 1e6).toString(36)
-  }`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }

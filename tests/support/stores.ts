@@ -4,8 +4,7 @@
  *
  * @module
  */
-import pg from "pg";
-import { openStore, type Store } from "@lib/db/mod.ts";
+import { createScratchDatabase, openStore, type ScratchDatabase, type Store } from "@lib/db/mod.ts";
 
 /** A way to open an empty store; `close()` of the store it returns also removes it. */
 export interface StoreFactory {
@@ -25,24 +24,9 @@ export const SERVER_SKIP_REASON =
  * Creates an empty database on the test server and returns its URL.
  * @returns URL of the new database and a function that drops it.
  */
-export async function createTempDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function createTempDatabase(): Promise<ScratchDatabase> {
   if (!TEST_DATABASE_URL) throw new Error(SERVER_SKIP_REASON);
-  const name = `tt_t_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e9).toString(36)}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(TEST_DATABASE_URL);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  return await createScratchDatabase(TEST_DATABASE_URL, { prefix: "tt_t" });
 }
 
 /**
