@@ -8,7 +8,7 @@ import {
   type BenchMarket,
   BenchVecEnv,
   makeBenchMarket,
-} from "@lib/env/bench_market.ts";
+} from "../tasks/bench/_market.ts";
 
 /** 2 assets: asset 0 closes at 100 + t, asset 1 at 100·1.01ᵗ. */
 function handMarket(days: number): BenchMarket {

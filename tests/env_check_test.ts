@@ -1,17 +1,16 @@
 import assert from "node:assert/strict";
 import {
   ACTION_NAMES,
-  BenchVecEnv,
   box,
   checkEnv,
   checkVecEnv,
   type Env,
-  makeBenchMarket,
   makePortfolioEnv,
   makePortfolioVecEnv,
   REWARD_NAMES,
   type StepInfo,
 } from "@lib/env/mod.ts";
+import { BenchVecEnv, makeBenchMarket } from "../tasks/bench/_market.ts";
 import { causalFeatures, syntheticPrices } from "./support/env_panels.ts";
 
 const prices = syntheticPrices(4, 120, 9);

@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
 import {
   applyTransactionCosts,
+  costOptionsFrom,
+  DEFAULT_COSTS,
+  describeCosts,
+  FEE_MODELS,
+  IBKR_FIXED,
+  ibkrFixedCommission,
   makePortfolioEnv,
+  MarketSimulator,
   prepareMarket,
   resolveCostOptions,
   slippageCost,
+  stepCosts,
   trailingImpactInputs,
 } from "@lib/env/mod.ts";
 import { handPanel, zeroFeatures } from "./support/env_panels.ts";
@@ -45,12 +53,108 @@ Deno.test("slippageCost() is fixed bps plus k·σ·sqrt(Q/ADV) of the notional",
 
 Deno.test("resolveCostOptions() fills defaults and rejects negative costs", () => {
   assert.deepEqual(resolveCostOptions({ costPerTurnBps: 2 }), {
+    feeModel: "bps",
     costPerTurnBps: 2,
     slippageBps: 5,
     impactK: 0,
     impactLookback: 20,
   });
   assert.throws(() => resolveCostOptions({ slippageBps: -1 }), RangeError);
+  assert.throws(
+    // @ts-expect-error: not a fee model
+    () => resolveCostOptions({ feeModel: "ibkr-tiered" }),
+    /feeModel = "ibkr-tiered": use one of bps, ibkr-fixed/,
+  );
+  assert.deepEqual(FEE_MODELS, ["bps", "ibkr-fixed"]);
+  assert.equal(DEFAULT_COSTS.feeModel, "bps");
+});
+
+Deno.test("ibkrFixedCommission(): USD 0.005/share, min USD 1.00, max 1 % of trade value (known answers)", () => {
+  assert.deepEqual({ ...IBKR_FIXED }, {
+    perShare: 0.005,
+    minPerOrder: 1,
+    maxFractionOfValue: 0.01,
+  });
+  close(ibkrFixedCommission(100, 50), 1); // 0.50 → the USD 1.00 minimum
+  close(ibkrFixedCommission(10_000, 20), 50); // 10,000 × 0.005
+  close(ibkrFixedCommission(1_000, 0.3), 3); // 5.00 capped at 1 % of USD 300
+  close(ibkrFixedCommission(-1_000, 0.3), 3); // a sale costs the same
+  // IB's own examples on its commissions page (Fixed, United States).
+  close(ibkrFixedCommission(100, 25), 1);
+  close(ibkrFixedCommission(1_000, 25), 5);
+  close(ibkrFixedCommission(1_000, 0.25), 2.5);
+  assert.equal(ibkrFixedCommission(0, 50), 0); // no order, no fee
+});
+
+Deno.test("stepCosts(): bps on summed notional; ibkr-fixed one order per traded instrument", () => {
+  const orders = {
+    notional: [5_000, -200_000, 0, 300],
+    units: [100, -10_000, 0, 1_000],
+    sigma: [0.02, 0.02, 0.02, NaN],
+    adv: [1e6, 1e6, 1e6, 1e6],
+  };
+  const bps = stepCosts(orders, resolveCostOptions({ costPerTurnBps: 10, slippageBps: 5 }));
+  close(bps.notional, 205_300);
+  close(bps.commission, 205.3);
+  close(bps.slippage, 102.65);
+  assert.equal(bps.impact, 0);
+  assert.equal(bps.orders, 3);
+  const ib = stepCosts(
+    orders,
+    resolveCostOptions({ feeModel: "ibkr-fixed", costPerTurnBps: 10, slippageBps: 5, impactK: 1 }),
+  );
+  close(ib.commission, 1 + 50 + 3); // min, per share, 1 % cap; costPerTurnBps unused
+  const impact = 5_000 * 0.02 * Math.sqrt(5_000 / 1e6) + 200_000 * 0.02 * Math.sqrt(0.2);
+  close(ib.impact, impact); // no σ for the last order: no impact there
+  close(ib.slippage, 102.65 + impact);
+  assert.throws(() => stepCosts({ ...orders, units: [1] }, DEFAULT_COSTS), /one per instrument/);
+});
+
+Deno.test("costOptionsFrom() reads cost fields from JSON and names a bad one", () => {
+  assert.deepEqual(
+    costOptionsFrom({ costPerTurnBps: 10, slippageBps: 5, window: 1, feeModel: "ibkr-fixed" }, "x"),
+    { costPerTurnBps: 10, slippageBps: 5, feeModel: "ibkr-fixed" },
+  );
+  assert.deepEqual(costOptionsFrom(undefined, "x"), {});
+  assert.throws(
+    () => costOptionsFrom({ slippageBps: "5" }, "episode 3 config"),
+    /episode 3 config: slippageBps must be a number, got "5"/,
+  );
+  assert.throws(() => costOptionsFrom({ feeModel: "flat" }, "cfg"), /cfg: feeModel must be one of/);
+  assert.throws(() => costOptionsFrom([1], "cfg"), /cfg: cost settings must be an object/);
+});
+
+Deno.test("describeCosts() names the fee model and its figures", () => {
+  assert.equal(describeCosts(DEFAULT_COSTS), "commission 10 bps, slippage 5 bps");
+  assert.equal(
+    describeCosts(resolveCostOptions({ feeModel: "ibkr-fixed", slippageBps: 0, impactK: 0.5 })),
+    "IBKR fixed commission (USD 0.005/share, min USD 1, max 1 % of trade value), slippage 0 bps, impact k 0.5",
+  );
+});
+
+Deno.test("simulator under ibkr-fixed charges one order per instrument traded, from the traded shares", () => {
+  // A at 50, B at 0.30 (a penny stock): 10,000 cash, targets 0.5 / 0.5 at open 1.
+  const p = handPanel(["A", "B"], {
+    open: [[50, 0.3], [50, 0.3], [50, 0.3]],
+    close: [[50, 0.3], [50, 0.3], [50, 0.3]],
+  });
+  const sim = new MarketSimulator(prepareMarket(p), {
+    executeAt: "open",
+    costs: resolveCostOptions({ feeModel: "ibkr-fixed", slippageBps: 0 }),
+    initialCash: 10_000,
+  });
+  sim.reset(0);
+  const { execution, state } = sim.step([0.5, 0.5]);
+  // A: 100 shares → USD 1.00 minimum; B: 16,666.7 shares → 83.33 capped at 1 % of 5,000 = 50.
+  close(execution.units[0], 100);
+  close(execution.units[1], 5_000 / 0.3);
+  close(execution.cost, 1 + 50);
+  close(state.netWorth, 10_000 - 51);
+  // Holding (no order) costs nothing; step(null) keeps every unit.
+  const held = sim.step(null);
+  assert.equal(held.execution.cost, 0);
+  assert.deepEqual([...held.execution.units], [0, 0]);
+  close(held.state.netWorth, 10_000 - 51);
 });
 
 Deno.test("portfolio env charges cost and slippage once, at the next bar's open (known answer)", () => {

@@ -51,7 +51,10 @@ function fixture(edge = 0.002): ReportInput {
     avgRet.push(mean);
   });
   const panel = panelFromBars(bars, "1 day");
-  const benchmark = equalWeightBuyAndHold(panel, { initialCash: 10_000, commission: 0.001 });
+  const benchmark = equalWeightBuyAndHold(panel, {
+    initialCash: 10_000,
+    costs: { costPerTurnBps: 10, slippageBps: 0 },
+  });
   let v = 10_000;
   const equity = avgRet.map((r, k) => (k === 0 ? v : (v *= 1 + r + edge)));
   const rows = ts.slice(1).map((_, k) => {

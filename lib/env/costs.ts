@@ -1,12 +1,22 @@
 /**
- * Trading costs: a commission (`costPerTurnBps`, in basis points of traded notional,
- * the seed's `apply_transaction_costs`) and slippage (a fixed number of basis points
- * plus a volume-participation square-root market-impact term). Costs and slippage
- * are computed separately so that they can be reported separately.
+ * The one cost model: every commission, fixed slippage and square-root impact
+ * charged anywhere in the project (the simulator, hence the policy's env and every
+ * benchmark, which runs through the same simulator) is computed here, by
+ * {@linkcode stepCosts}. Costs and slippage are computed separately so that they
+ * can be reported separately.
  *
- * Square-root impact (Almgren et al. 2005; Kissell & Glantz): trading notional `Q` in
- * an instrument with daily return volatility `σ` and average dollar volume `ADV`
- * moves its price, in fractional terms, by
+ * Commission, by {@linkcode FeeModel}:
+ * - `"bps"` (default): `costPerTurnBps` basis points of traded notional (the seed's
+ *   `apply_transaction_costs`), summed over the step's orders.
+ * - `"ibkr-fixed"`: Interactive Brokers' *Fixed* pricing for US stocks, per order
+ *   (one order per instrument traded in a step): USD 0.005 a share, at least USD 1.00,
+ *   at most 1 % of the trade value (see {@linkcode ibkrFixedCommission}).
+ *   `costPerTurnBps` is not used.
+ *
+ * Slippage is `slippageBps` of traded notional plus square-root impact
+ * (Almgren et al. 2005; Kissell & Glantz): trading notional `Q` in an instrument
+ * with daily return volatility `σ` and average dollar volume `ADV` moves its price,
+ * in fractional terms, by
  *
  *     impact = impactK · σ · sqrt(Q / ADV)
  *
@@ -18,9 +28,16 @@
  * @module
  */
 
+/** The commission schedules {@linkcode stepCosts} knows. */
+export const FEE_MODELS = ["bps", "ibkr-fixed"] as const;
+/** `"bps"`: basis points of notional; `"ibkr-fixed"`: IBKR Fixed per-share pricing (US stocks). */
+export type FeeModel = typeof FEE_MODELS[number];
+
 /** Cost and slippage settings. */
 export interface CostOptions {
-  /** Commission in basis points of traded notional. Default 10. */
+  /** How commission is charged. Default `"bps"`. */
+  feeModel?: FeeModel;
+  /** Commission in basis points of traded notional (fee model `"bps"` only). Default 10. */
   costPerTurnBps?: number;
   /** Fixed slippage in basis points of traded notional. Default 5. */
   slippageBps?: number;
@@ -34,27 +51,37 @@ export interface CostOptions {
 export type ResolvedCostOptions = Required<CostOptions>;
 
 /** The defaults of {@linkcode CostOptions}. */
-export const DEFAULT_COSTS: ResolvedCostOptions = {
+export const DEFAULT_COSTS: Readonly<ResolvedCostOptions> = Object.freeze({
+  feeModel: "bps",
   costPerTurnBps: 10,
   slippageBps: 5,
   impactK: 0,
   impactLookback: 20,
-};
+});
+
+const NUMERIC_COST_KEYS = ["costPerTurnBps", "slippageBps", "impactK", "impactLookback"] as const;
 
 /**
  * Fills in defaults and validates.
  * @param options Partial settings.
- * @returns Complete settings.
- * @throws {RangeError} On a negative or non-finite value.
+ * @returns Complete settings (a new object).
+ * @throws {RangeError} On a negative or non-finite value or an unknown fee model.
  * @example
  * ```ts
  * resolveCostOptions({ costPerTurnBps: 2 }).slippageBps; // 5
+ * resolveCostOptions({ feeModel: "ibkr-fixed" }).feeModel; // "ibkr-fixed"
  * ```
  */
 export function resolveCostOptions(options: CostOptions = {}): ResolvedCostOptions {
-  const r = { ...DEFAULT_COSTS, ...stripUndefined(options) };
-  for (const [k, v] of Object.entries(r)) {
-    if (!Number.isFinite(v) || v < 0) {
+  const r: ResolvedCostOptions = { ...DEFAULT_COSTS, ...stripUndefined(options) };
+  if (!(FEE_MODELS as readonly string[]).includes(r.feeModel)) {
+    throw new RangeError(
+      `Cost option feeModel = ${JSON.stringify(r.feeModel)}: use one of ${FEE_MODELS.join(", ")}`,
+    );
+  }
+  for (const k of NUMERIC_COST_KEYS) {
+    const v = r[k];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
       throw new RangeError(`Cost option ${k} = ${v} must be finite and ≥ 0`);
     }
   }
@@ -116,6 +143,182 @@ export function slippageCost(
     impact = q * options.impactK * sigma * Math.sqrt(q / adv);
   }
   return { fixed, impact };
+}
+
+/**
+ * The cost settings found in a JSON record (e.g. a saved episode's `config.env`),
+ * checked field by field: only the {@linkcode CostOptions} keys are read, absent
+ * ones stay absent (so {@linkcode resolveCostOptions} gives their defaults).
+ * @param json A parsed JSON object, or undefined/null (no settings).
+ * @param where Where the record came from, for error messages.
+ * @returns The cost options it holds.
+ * @throws {TypeError} When `json` is not an object or a field has the wrong type, naming it.
+ * @example
+ * ```ts
+ * costOptionsFrom({ costPerTurnBps: 10, slippageBps: 5, window: 1 }, "episode 3 config.env");
+ * // { costPerTurnBps: 10, slippageBps: 5 }
+ * ```
+ */
+export function costOptionsFrom(json: unknown, where: string): CostOptions {
+  if (json === undefined || json === null) return {};
+  if (typeof json !== "object" || Array.isArray(json)) {
+    throw new TypeError(`${where}: cost settings must be an object, got ${JSON.stringify(json)}`);
+  }
+  const rec = json as Record<string, unknown>;
+  const out: CostOptions = {};
+  for (const k of NUMERIC_COST_KEYS) {
+    const v = rec[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== "number") {
+      throw new TypeError(`${where}: ${k} must be a number, got ${JSON.stringify(v)}`);
+    }
+    out[k] = v;
+  }
+  const fm = rec.feeModel;
+  if (fm !== undefined && fm !== null) {
+    if (typeof fm !== "string" || !(FEE_MODELS as readonly string[]).includes(fm)) {
+      throw new TypeError(
+        `${where}: feeModel must be one of ${FEE_MODELS.join(", ")}, got ${JSON.stringify(fm)}`,
+      );
+    }
+    out.feeModel = fm as FeeModel;
+  }
+  return out;
+}
+
+/**
+ * One line describing cost settings, for rationales and reports.
+ * @param costs Resolved settings.
+ * @returns E.g. `"commission 10 bps, slippage 5 bps"`.
+ * @example
+ * ```ts
+ * describeCosts(resolveCostOptions({ feeModel: "ibkr-fixed", impactK: 0.5 }));
+ * // "IBKR fixed commission (USD 0.005/share, min USD 1, max 1 % of trade value), slippage 5 bps, impact k 0.5"
+ * ```
+ */
+export function describeCosts(costs: ResolvedCostOptions): string {
+  const f = IBKR_FIXED;
+  const commission = costs.feeModel === "ibkr-fixed"
+    ? `IBKR fixed commission (USD ${f.perShare}/share, min USD ${f.minPerOrder}, max ${
+      f.maxFractionOfValue * 100
+    } % of trade value)`
+    : `commission ${costs.costPerTurnBps} bps`;
+  return `${commission}, slippage ${costs.slippageBps} bps` +
+    (costs.impactK > 0 ? `, impact k ${costs.impactK}` : "");
+}
+
+/**
+ * Interactive Brokers' *IBKR Pro Fixed* schedule for US stocks and ETFs
+ * (https://www.interactivebrokers.com/en/pricing/commissions-stocks.php, "Fixed"
+ * column for the United States; its examples: 100 shares at USD 25 → USD 1.00,
+ * 1,000 at USD 25 → USD 5.00, 1,000 at USD 0.25 → USD 2.50): USD 0.005 per share, minimum USD 1.00 per order, maximum 1 % of the trade
+ * value. It includes exchange and most regulatory fees; the pass-through transaction
+ * fees on sales, the lower minimum for fractional-share orders (USD 0.01) and volume
+ * tiers are not modelled. Amounts are in the account currency, assumed USD.
+ */
+export const IBKR_FIXED = Object.freeze({
+  /** USD per share. */
+  perShare: 0.005,
+  /** USD per order, at least. */
+  minPerOrder: 1,
+  /** Fraction of the trade value, at most. */
+  maxFractionOfValue: 0.01,
+});
+
+/**
+ * IBKR Fixed commission of one order (see {@linkcode IBKR_FIXED}):
+ * `min(max(0.005 · shares, 1.00), 0.01 · shares · price)`; 0 for no shares.
+ * @param shares Shares in the order (sign ignored; fractional allowed).
+ * @param price Fill price per share, USD.
+ * @returns The commission, USD.
+ * @example
+ * ```ts
+ * ibkrFixedCommission(100, 50); // 1 (the minimum)
+ * ibkrFixedCommission(10_000, 20); // 50
+ * ibkrFixedCommission(1_000, 0.3); // 3 (capped at 1 % of USD 300)
+ * ```
+ */
+export function ibkrFixedCommission(shares: number, price: number): number {
+  return ibkrFee(shares, shares * price);
+}
+
+function ibkrFee(shares: number, tradeValue: number): number {
+  const q = Math.abs(shares);
+  if (q === 0) return 0;
+  const f = IBKR_FIXED;
+  return Math.min(
+    Math.max(q * f.perShare, f.minPerOrder),
+    Math.abs(tradeValue) * f.maxFractionOfValue,
+  );
+}
+
+/** One step's orders, one entry per instrument (0 where it did not trade). */
+export interface StepOrders {
+  /** Signed traded notional per instrument (units × fill price), in currency. */
+  notional: ArrayLike<number>;
+  /** Signed traded units (shares) per instrument. */
+  units: ArrayLike<number>;
+  /** Trailing return volatility per instrument at the decision bar (NaN when unknown). */
+  sigma: ArrayLike<number>;
+  /** Trailing average dollar volume per instrument at the decision bar (NaN when unknown). */
+  adv: ArrayLike<number>;
+}
+
+/** What one step's orders cost, in currency. */
+export interface StepCosts {
+  /** Commission, by the fee model. */
+  commission: number;
+  /** Fixed slippage plus impact. */
+  slippage: number;
+  /** The impact part of `slippage`. */
+  impact: number;
+  /** Absolute traded notional, summed over instruments. */
+  notional: number;
+  /** Orders placed: instruments with a non-zero trade. */
+  orders: number;
+}
+
+/**
+ * The costs of one step's orders: commission by the fee model (one order per
+ * instrument traded), fixed slippage and square-root impact per instrument. This is
+ * the only place costs are computed; the simulator calls it for every step.
+ * @param orders Traded notional, units and impact inputs per instrument.
+ * @param costs Resolved cost settings.
+ * @returns Commission, slippage (with its impact part), notional and order count.
+ * @throws {TypeError} When the arrays' lengths differ.
+ * @example
+ * ```ts
+ * const c = stepCosts(
+ *   { notional: [5_000, -2_000], units: [100, -40], sigma: [NaN, NaN], adv: [NaN, NaN] },
+ *   resolveCostOptions({ costPerTurnBps: 10, slippageBps: 5 }),
+ * );
+ * c.commission; // 7  (10 bps of 7,000)
+ * c.slippage; // 3.5
+ * ```
+ */
+export function stepCosts(orders: StepOrders, costs: ResolvedCostOptions): StepCosts {
+  const n = orders.notional.length;
+  if (orders.units.length !== n || orders.sigma.length !== n || orders.adv.length !== n) {
+    throw new TypeError(
+      `stepCosts(): notional, units, sigma, adv have ${n}, ${orders.units.length}, ` +
+        `${orders.sigma.length}, ${orders.adv.length} entries; expected one per instrument`,
+    );
+  }
+  const ibkr = costs.feeModel === "ibkr-fixed";
+  let notional = 0, slippage = 0, impact = 0, fees = 0, count = 0;
+  for (let i = 0; i < n; i++) {
+    const q = orders.notional[i];
+    if (q === 0) continue;
+    count++;
+    notional += Math.abs(q);
+    if (ibkr) fees += ibkrFee(orders.units[i], q);
+    const s = slippageCost(q, orders.sigma[i], orders.adv[i], costs);
+    slippage += s.fixed + s.impact;
+    impact += s.impact;
+  }
+  // bps: on the summed notional, as the seed's apply_transaction_costs.
+  const commission = ibkr ? fees : applyTransactionCosts(notional, costs.costPerTurnBps);
+  return { commission, slippage, impact, notional, orders: count };
 }
 
 /**

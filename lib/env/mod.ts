@@ -20,4 +20,3 @@ export * from "./portfolio_env.ts";
 export * from "./vec_env.ts";
 export * from "./episode.ts";
 export * from "./check_env.ts";
-export * from "./bench_market.ts";

@@ -36,7 +36,7 @@ import type { PricePanel } from "../data/panel.ts";
 import { assertAligned, type FeaturePanel } from "../features/feature_panel.ts";
 import { Rng } from "../util/rng.ts";
 import type { ActionScheme } from "./actions.ts";
-import { resolveCostOptions } from "./costs.ts";
+import { type FeeModel, resolveCostOptions, type ResolvedCostOptions } from "./costs.ts";
 import {
   applyFriction,
   isFrictionless,
@@ -77,7 +77,9 @@ export interface PortfolioEnvOptions {
   window?: number;
   /** Fill the order decided at t at bar t+1's `"open"` or `"close"`. Default `"open"`. */
   executeAt?: ExecuteAt;
-  /** Commission, bps of traded notional. Default 10. */
+  /** How commission is charged (`"bps"` or `"ibkr-fixed"`, see `costs.ts`). Default `"bps"`. */
+  feeModel?: FeeModel;
+  /** Commission, bps of traded notional (fee model `"bps"`). Default 10. */
   costPerTurnBps?: number;
   /** Fixed slippage, bps of traded notional. Default 5. */
   slippageBps?: number;
@@ -139,6 +141,8 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
   readonly window: number;
   /** Valid starts. */
   readonly startRange: StartRange;
+  /** The cost settings its simulator charges (pass them to a benchmark for the same costs). */
+  readonly costs: Readonly<ResolvedCostOptions>;
   readonly #market: MarketData;
   readonly #features: FeaturePanel;
   readonly #sim: MarketSimulator;
@@ -189,14 +193,16 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
     this.actionSpace = this.actionScheme.space;
     this.#actDim = flatDim(this.actionSpace);
     this.observationSpace = box([n * this.window * this.#f + n]);
+    this.costs = Object.freeze(resolveCostOptions({
+      feeModel: options.feeModel,
+      costPerTurnBps: options.costPerTurnBps,
+      slippageBps: options.slippageBps,
+      impactK: options.impactK,
+      impactLookback: options.impactLookback,
+    }));
     this.#sim = new MarketSimulator(market, {
       executeAt: options.executeAt ?? "open",
-      costs: resolveCostOptions({
-        costPerTurnBps: options.costPerTurnBps,
-        slippageBps: options.slippageBps,
-        impactK: options.impactK,
-        impactLookback: options.impactLookback,
-      }),
+      costs: this.costs,
       initialCash: options.initialCash ?? 1_000_000,
     });
     if (

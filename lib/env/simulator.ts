@@ -13,10 +13,14 @@
  *   execution prices `p` and `target_i` the target weight. Costs and slippage are
  *   then taken from cash, so after a trade to weights summing to 1 cash is slightly
  *   negative (the costs): weights are targets before costs.
- * - Commission = `costPerTurnBps` of the traded notional; slippage = `slippageBps`
- *   of it plus the square-root impact term (see `costs.ts`), charged as cash, which
- *   is the same as filling at a worse price. Impact inputs `σ`, `ADV` are taken at
- *   the decision bar `t`.
+ * - Commission, slippage and impact come from the one cost model, `stepCosts` in
+ *   `costs.ts` (commission by its fee model: bps of traded notional, or IBKR fixed
+ *   per-share pricing with one order per instrument traded in the step; slippage =
+ *   `slippageBps` of notional plus the square-root impact term), charged as cash,
+ *   which is the same as filling at a worse price. Impact inputs `σ`, `ADV` are
+ *   taken at the decision bar `t`.
+ * - `step(null)` places no order: units are kept (weights drift with prices) and
+ *   nothing is charged; that is how a buy & hold holds.
  * - An instrument without a valid (finite, positive) execution price at `t+1` cannot
  *   trade: its units are kept and the other instruments trade to their targets.
  * - Marking uses the last known close (carried forward over missing bars); an
@@ -26,7 +30,7 @@
  * @module
  */
 import type { PricePanel } from "../data/panel.ts";
-import { type ResolvedCostOptions, slippageCost, trailingImpactInputs } from "./costs.ts";
+import { type ResolvedCostOptions, stepCosts, trailingImpactInputs } from "./costs.ts";
 
 /** When the order decided at bar t is filled. */
 export const EXECUTION_TIMES = ["open", "close"] as const;
@@ -66,6 +70,8 @@ export interface ExecutionReport {
   prices: Float64Array;
   /** Signed traded notional per instrument (0 where it could not trade). */
   traded: Float64Array;
+  /** Signed traded units (shares) per instrument (0 where it did not trade). */
+  units: Float64Array;
   /** 1 where the instrument could trade. */
   tradable: Uint8Array;
   /** Net worth marked at the execution prices, before the trade. */
@@ -137,7 +143,7 @@ export function prepareMarket(prices: PricePanel, impactLookback = 20): MarketDa
 /** Settings of a {@linkcode MarketSimulator}. */
 export interface SimulatorOptions {
   executeAt: ExecuteAt;
-  costs: ResolvedCostOptions;
+  costs: Readonly<ResolvedCostOptions>;
   /** Cash at reset. */
   initialCash: number;
 }
@@ -214,7 +220,8 @@ export class MarketSimulator {
   /**
    * Executes target weights at bar `t+1`, charges costs and slippage, marks at the
    * close of `t+1` and advances to it.
-   * @param targetWeights One target weight per instrument (cash is the rest).
+   * @param targetWeights One target weight per instrument (cash is the rest), or
+   *   `null` to place no order (hold every unit; nothing is charged).
    * @param hold Optional, 1 where an instrument must not trade (it keeps its units), e.g.
    *   inside a rebalance band (`friction.ts`). Default: none held.
    * @returns The new state and what the execution did.
@@ -224,10 +231,11 @@ export class MarketSimulator {
    * ```ts
    * const { state, execution } = sim.step(new Float64Array([0.5, -0.5]));
    * state.netWorth; execution.cost; execution.slippage;
+   * sim.step(null); // hold
    * ```
    */
   step(
-    targetWeights: ArrayLike<number>,
+    targetWeights: ArrayLike<number> | null,
     hold?: ArrayLike<number>,
   ): { state: PortfolioState; execution: ExecutionReport } {
     const m = this.#m, n = m.n;
@@ -236,7 +244,7 @@ export class MarketSimulator {
         `MarketSimulator.step() at bar ${this.#t}: no next bar to execute at (reset first)`,
       );
     }
-    if (targetWeights.length !== n) {
+    if (targetWeights !== null && targetWeights.length !== n) {
       throw new TypeError(
         `MarketSimulator.step(): ${targetWeights.length} target weights for ${n} instruments`,
       );
@@ -244,7 +252,7 @@ export class MarketSimulator {
     if (hold !== undefined && hold.length !== n) {
       throw new TypeError(`MarketSimulator.step(): hold has ${hold.length} entries for ${n}`);
     }
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; targetWeights !== null && i < n; i++) {
       if (!Number.isFinite(targetWeights[i])) {
         throw new TypeError(`MarketSimulator.step(): target weight ${i} is ${targetWeights[i]}`);
       }
@@ -269,29 +277,31 @@ export class MarketSimulator {
       }
     }
     const traded = new Float64Array(n);
-    let notional = 0, slip = 0, impact = 0;
-    const { costPerTurnBps, slippageBps, impactK } = this.#o.costs;
+    const units = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       if (!tradable[i]) {
         prices[i] = NaN;
         continue;
       }
-      if (hold?.[i]) continue; // no order: units kept, nothing traded or charged
+      if (targetWeights === null || hold?.[i]) continue; // no order: units kept, nothing traded or charged
       const target = targetWeights[i] * wealth / prices[i];
       const dq = target - this.#units[i];
       if (dq === 0) continue;
       const q = dq * prices[i];
       traded[i] = q;
+      units[i] = dq;
       this.#units[i] = target;
       this.#cash -= q;
-      notional += Math.abs(q);
-      const s = slippageCost(q, m.sigma[d * n + i], m.adv[d * n + i], { slippageBps, impactK });
-      slip += s.fixed + s.impact;
-      impact += s.impact;
     }
-    const cost = notional * costPerTurnBps / 1e4;
+    const charged = stepCosts({
+      notional: traded,
+      units,
+      sigma: m.sigma.subarray(d * n, d * n + n),
+      adv: m.adv.subarray(d * n, d * n + n),
+    }, this.#o.costs);
+    const cost = charged.commission, slip = charged.slippage, impact = charged.impact;
     this.#cash -= cost + slip;
-    const turnover = wealth !== 0 ? notional / Math.abs(wealth) : 0;
+    const turnover = wealth !== 0 ? charged.notional / Math.abs(wealth) : 0;
     this.#t = b;
     this.#steps++;
     const state = this.#snapshot(cost, slip, impact, turnover);
@@ -302,6 +312,7 @@ export class MarketSimulator {
         bar: b,
         prices,
         traded,
+        units,
         tradable,
         netWorthAtExecution: wealth,
         cost,

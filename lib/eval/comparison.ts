@@ -86,7 +86,7 @@ export interface ComparisonOptions extends Partial<Omit<BootstrapOptions, "perio
  * @throws {RangeError} With fewer than 4 equity points or a benchmark starting after the strategy.
  * @example
  * ```ts
- * const bh = equalWeightBuyAndHold(panel, { commission: 0.001, from: ts[0], to: ts.at(-1) });
+ * const bh = equalWeightBuyAndHold(panel, { costs: env.costs, from: ts[0], to: ts.at(-1) });
  * const cmp = compareWithBenchmark({ timestamps: ts, equity: netWorth }, bh, { seed: 1 });
  * console.log(cmp.verdict);
  * ```

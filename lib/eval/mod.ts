@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { compareWithBenchmark, equalWeightBuyAndHold } from "@lib/eval/mod.ts";
- * const bh = equalWeightBuyAndHold(panel, { commission: 0.001 });
+ * const bh = equalWeightBuyAndHold(panel, { costs: env.costs });
  * console.log(compareWithBenchmark({ timestamps, equity }, bh).verdict);
  * ```
  *

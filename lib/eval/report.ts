@@ -196,7 +196,7 @@ export function reportCharts(input: ReportInput): ReportCharts {
  * const html = await renderReportHtml({
  *   title: "PPO on daily_sp41 (out of sample)",
  *   strategy: { name: "PPO", timestamps, equity: netWorth, weights: { instruments, rows }, costs },
- *   benchmark: equalWeightBuyAndHold(panel, { commission: 0.001, from: timestamps[0], to: timestamps.at(-1) }),
+ *   benchmark: equalWeightBuyAndHold(panel, { costs: env.costs, from: timestamps[0], to: timestamps.at(-1) }),
  *   training: trainMetrics,
  *   config, lineage,
  * });

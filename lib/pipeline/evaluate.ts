@@ -2,8 +2,9 @@
  * Out-of-sample evaluation of a saved model: one deterministic pass (mean or arg-max
  * actions, frozen observation normaliser) over a date range it was not trained on,
  * logged as an `eval` episode, next to an equal-weight buy & hold benchmark of the
- * same universe with the same commission and slippage (logged as a `benchmark`
- * episode), compared with PSR and a block-bootstrap interval of the Sharpe difference.
+ * same universe run through the same market simulator with the env's own cost
+ * settings (`PortfolioEnv.costs`: same commission, slippage and impact; logged as a
+ * `benchmark` episode), compared with PSR and a block-bootstrap interval of the Sharpe difference.
  *
  * Which universes a model can be evaluated on: the portfolio env's observation is
  * `N·window·F + N` values (every instrument's features, then the N weights) and the
@@ -20,6 +21,7 @@
 import type { Store } from "../db/store.ts";
 import { logEpisode } from "../db/episodes_repo.ts";
 import { codeVersion, type SavedModel } from "../agents/model_io.ts";
+import { describeCosts, type FeeModel } from "../env/costs.ts";
 import { makePortfolioEnv } from "../env/portfolio_env.ts";
 import { type BenchmarkCurve, equalWeightBuyAndHold } from "../eval/benchmarks.ts";
 import { type BenchmarkComparison, compareWithBenchmark } from "../eval/comparison.ts";
@@ -67,6 +69,8 @@ export interface EvaluateOptions {
   allowInSample?: boolean;
   /** Also log the benchmark as a `benchmark` episode. Default true. */
   logBenchmark?: boolean;
+  /** Commission schedule for the policy and its benchmark. Default: `"bps"`. */
+  feeModel?: FeeModel;
 }
 
 /** What {@linkcode evaluateModel} returns. */
@@ -187,6 +191,7 @@ export async function evaluateModel(
   }
   const portfolioEnv = makePortfolioEnv(market.prices, market.features, {
     ...envOptionsFor(env, false),
+    ...(options.feeModel === undefined ? {} : { feeModel: options.feeModel }),
     range: { start: market.startIndex, end: market.endIndex },
   });
   const backend = await createPolicyBackend(options.backend ?? backendOf(saved), cfg.policy);
@@ -212,8 +217,8 @@ export async function evaluateModel(
   const to = trace.equityTimestamps[trace.equityTimestamps.length - 1];
   const benchmark = equalWeightBuyAndHold(market.prices, {
     initialCash: env.initialCash,
-    commission: env.costPerTurnBps / 1e4,
-    slippage: env.slippageBps / 1e4,
+    costs: portfolioEnv.costs,
+    executeAt: env.executeAt,
     from,
     to,
     name: `Equal-weight buy & hold (${instruments.join(", ")})`,
@@ -256,6 +261,7 @@ export async function evaluateModel(
     },
     inSample,
     env,
+    costs: portfolioEnv.costs,
     features: cfg.features,
     deterministic: true,
     codeVersion: cfg.codeVersion,
@@ -291,8 +297,10 @@ export async function evaluateModel(
         modelId: saved.manifest.modelId,
         strategy: "equal_weight_buy_and_hold",
         rationale:
-          `Bought equal weights at the close of ${range.start} (commission ${env.costPerTurnBps} bps, ` +
-          `slippage ${env.slippageBps} bps), then held; weights drift with prices`,
+          `Equal weights decided at the close of ${range.start}, filled at the next bar's ${env.executeAt} ` +
+          `by the policy's simulator (${
+            describeCosts(portfolioEnv.costs)
+          }), then held; weights drift with prices`,
         config: { ...config, evalEpisodeId: episodeId },
       }),
     );

@@ -19,6 +19,8 @@ import { readModel } from "../db/models_repo.ts";
 import { listTrainRuns, readTrainMetrics } from "../db/train_runs_repo.ts";
 import { listIngestRuns, readPrices } from "../db/prices_repo.ts";
 import { panelFromBars } from "../data/panel.ts";
+import { costOptionsFrom } from "../env/costs.ts";
+import { EXECUTION_TIMES } from "../env/simulator.ts";
 import { equalWeightBuyAndHold } from "../eval/benchmarks.ts";
 import type { EquityCurve } from "../eval/comparison.ts";
 import { type ReportInput, writeReportHtml } from "../eval/report.ts";
@@ -105,9 +107,13 @@ async function benchmarkFor(
   }
   // No logged benchmark (e.g. a training episode): recompute buy & hold from stored prices.
   const cfg = ep.episode.config as {
-    env?: { costPerTurnBps?: number; slippageBps?: number };
+    env?: Record<string, unknown>;
+    costs?: Record<string, unknown>;
     data?: { barSize?: string };
   };
+  // The resolved costs an evaluation logged, else the env settings (defaults for what is absent).
+  const costs = costOptionsFrom(cfg.costs ?? cfg.env, `episode ${ep.episode.id} config`);
+  const executeAt = EXECUTION_TIMES.find((e) => e === cfg.env?.executeAt);
   const instruments = [...new Set(ep.weights.label)].sort();
   const from = ep.equity.timestamp[0], to = ep.equity.timestamp[ep.equity.timestamp.length - 1];
   if (instruments.length === 0 || from === undefined) return null;
@@ -120,8 +126,8 @@ async function benchmarkFor(
   if (bars.instrument.length === 0) return null;
   const curve = equalWeightBuyAndHold(panelFromBars(bars, cfg.data?.barSize ?? "1 day"), {
     initialCash: ep.equity.netWorth[0],
-    commission: (cfg.env?.costPerTurnBps ?? 0) / 1e4,
-    slippage: (cfg.env?.slippageBps ?? 0) / 1e4,
+    costs,
+    executeAt,
     from,
     to,
   });

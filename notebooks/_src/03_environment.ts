@@ -202,8 +202,7 @@ const startMs = prices.timestamps[start];
 const endMs = prices.timestamps[prices.timestamps.length - 1];
 const buyHold = equalWeightBuyAndHold(prices, {
   initialCash: envOptions.initialCash,
-  commission: envOptions.costPerTurnBps / 1e4,
-  slippage: envOptions.slippageBps / 1e4,
+  costs: env.costs, // the env's own cost settings: same simulator, same costs
   from: startMs,
   to: endMs,
 });

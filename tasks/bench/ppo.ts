@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import { existsSync } from "node:fs";
 import process from "node:process";
 import { numberArg, parseCommand, Progress, PROJECT_ROOT } from "@lib/util/mod.ts";
-import { BenchVecEnv, makeBenchMarket } from "@lib/env/mod.ts";
+import { BenchVecEnv, makeBenchMarket } from "./_market.ts";
 import {
   createKernelPolicy,
   type PolicyBackend,

@@ -8,10 +8,24 @@
  * Random numbers come from {@linkcode Rng} (sfc32), not numpy's PCG64: the same
  * distributions, sizes and definitions, not the same draws (SPEC: "same work").
  *
+ * The SPEC's proportional cost on turnover (0.0005 = 5 bps) is charged by the
+ * project's one cost model (`applyTransactionCosts` of `lib/env/costs.ts`, fee model
+ * `"bps"`, no slippage), on turnover as a fraction of net worth.
+ *
+ * A benchmark harness private to `tasks/bench/` (not env API): `tasks/bench/ppo.ts`
+ * runs it, and the tests of the harness and of the env checker import it.
+ *
  * @module
  */
-import { Rng } from "../util/rng.ts";
-import type { BoxSpace, StepInfo, VecEnv, VecStepResult } from "./types.ts";
+import { Rng } from "@lib/util/rng.ts";
+import {
+  applyTransactionCosts,
+  type BoxSpace,
+  resolveCostOptions,
+  type StepInfo,
+  type VecEnv,
+  type VecStepResult,
+} from "@lib/env/mod.ts";
 
 /** Constants of SPEC section 1. */
 export const BENCH_MARKET = {
@@ -31,9 +45,14 @@ export const BENCH_MARKET = {
   warmup: 20,
   /** Steps per episode. */
   episodeLength: 252,
-  /** Proportional cost on turnover. */
-  cost: 0.0005,
+  /** Proportional cost on turnover, in basis points (SPEC: 0.0005). */
+  costBps: 5,
 } as const;
+
+/** The SPEC's costs in the cost model's terms: 5 bps commission on turnover, nothing else. */
+export const BENCH_COSTS = Object.freeze(
+  resolveCostOptions({ costPerTurnBps: BENCH_MARKET.costBps, slippageBps: 0, impactK: 0 }),
+);
 
 /** A generated price history with its features, all time-major. */
 export interface BenchMarket {
@@ -191,7 +210,7 @@ export interface BenchVecEnvOptions {
  * SPEC section 1's vectorised env: `numEnvs` portfolios on one price history,
  * each with its own clock. Observation = the 80 features of day t + the 10
  * current weights. Step: clip the action to [-1, 1], `w = a / max(1, Σ|a|)`,
- * reward `Σ w·r_{t+1} − 0.0005·Σ|w − w_prev|`, t ← t+1. Episodes last 252 steps
+ * reward `Σ w·r_{t+1} − 5 bps·Σ|w − w_prev|` (the cost model's commission on turnover), t ← t+1. Episodes last 252 steps
  * from a start day uniform in `[20, T−1−252]`; a finished env reports
  * `truncated = 1`, its final observation in `finalObservations`, and the first
  * observation of its next episode in `observations`. The SPEC (CleanRL) treats
@@ -333,7 +352,8 @@ export class BenchVecEnv implements VecEnv {
         turnover += Math.abs(wi - this.#w[e * a + i]);
         this.#w[e * a + i] = wi;
       }
-      const reward = gain - BENCH_MARKET.cost * turnover;
+      const cost = applyTransactionCosts(turnover, BENCH_COSTS.costPerTurnBps);
+      const reward = gain - cost;
       this.#t[e]++;
       this.#k[e]++;
       this.#epRet[e] += reward;
@@ -344,9 +364,9 @@ export class BenchVecEnv implements VecEnv {
         timestamp: this.#t[e] * 86_400_000,
         netWorth: this.#worth[e],
         weights: w.slice(),
-        cost: BENCH_MARKET.cost * turnover,
+        cost,
         turnover,
-        rewardTerms: { return: gain, cost: -BENCH_MARKET.cost * turnover },
+        rewardTerms: { return: gain, cost: -cost },
       };
       if (this.#k[e] >= BENCH_MARKET.episodeLength) {
         truncated[e] = 1;
