@@ -11,6 +11,6 @@ export * from "./backends.ts";
 export * from "./rollout.ts";
 export * from "./train.ts";
 export * from "./evaluate.ts";
-export * from "./walkforward.ts";
-export * from "./report.ts";
+export * from "./walk_forward.ts";
+export * from "./episode_report.ts";
 export * from "./demo.ts";

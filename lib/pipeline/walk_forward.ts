@@ -15,7 +15,7 @@ import {
   type FoldAggregate,
   stitchEquityCurves,
   walkForwardFolds,
-} from "../eval/walk_forward.ts";
+} from "../eval/folds.ts";
 import { evaluateModel } from "./evaluate.ts";
 import { isoDate, NoDataError } from "./market.ts";
 import { defaultTrainRange, type TrainHooks, trainModel, type TrainOptions } from "./train.ts";
