@@ -27,12 +27,8 @@ import type { PerformanceMetrics } from "../eval/metrics.ts";
 import type { FeatureSetName } from "../features/definitions.ts";
 import { BACKEND_NAMES, type BackendName, createPolicyBackend } from "./backends.ts";
 import { historyBarsFor, isoDate, loadMarket, storedRanges } from "./market.ts";
-import {
-  benchmarkToEpisodeLog,
-  type EpisodeTrace,
-  runDeterministicEpisode,
-  traceToEpisodeLog,
-} from "./rollout.ts";
+import type { EpisodeTrace } from "../env/episode.ts";
+import { benchmarkTrace, runDeterministicEpisode, traceToEpisodeLog } from "./rollout.ts";
 import { envOptionsFor, type EnvSettings } from "./train.ts";
 
 /** Thrown when asked to evaluate a model on instruments it was not trained on. */
@@ -282,7 +278,8 @@ export async function evaluateModel(
   if (options.logBenchmark ?? true) {
     benchmarkEpisodeId = await logEpisode(
       store,
-      benchmarkToEpisodeLog(benchmark, {
+      traceToEpisodeLog(benchmarkTrace(benchmark), {
+        kind: "benchmark",
         modelId: saved.manifest.modelId,
         strategy: "equal_weight_buy_and_hold",
         rationale:

@@ -36,12 +36,8 @@ import type { PortfolioEnvOptions } from "../env/portfolio_env.ts";
 import type { FeatureSetName } from "../features/definitions.ts";
 import { type BackendName, createPolicyBackend, resolveBackendName } from "./backends.ts";
 import { isoDate, loadMarket, NoDataError, storedRanges } from "./market.ts";
-import {
-  actionLabelsFor,
-  EpisodeRecorder,
-  type EpisodeTrace,
-  traceToEpisodeLog,
-} from "./rollout.ts";
+import { actionLabelsFor, EpisodeRecorder, type EpisodeTrace } from "../env/episode.ts";
+import { traceToEpisodeLog } from "./rollout.ts";
 
 /** The env settings a model is trained with and evaluated under (JSON-serialisable). */
 export interface EnvSettings {
