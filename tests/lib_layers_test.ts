@@ -108,6 +108,20 @@ Deno.test("no two lib/ files share a base name (mod.ts aside)", async () => {
   assert.deepEqual(twins, []);
 });
 
+Deno.test("no two lib/ files export the same name (one home per concept)", async () => {
+  const byName = new Map<string, string[]>();
+  const re =
+    /^export\s+(?:declare\s+)?(?:async\s+)?(?:abstract\s+)?(?:function\*?|class|interface|type|const|let|enum)\s+([A-Za-z_$][\w$]*)/gm;
+  for (const file of await tsFiles(LIB)) {
+    for (const m of (await Deno.readTextFile(file)).matchAll(re)) {
+      byName.set(m[1], [...byName.get(m[1]) ?? [], relative(PROJECT_ROOT, file)]);
+    }
+  }
+  assert.ok(byName.has("EpisodeTrace"), "the walk sees the exports");
+  const twins = [...byName].filter(([, files]) => files.length > 1).map(([n, f]) => `${n}: ${f}`);
+  assert.deepEqual(twins, []);
+});
+
 Deno.test("private _ files of lib/ are imported only from their folder (or below it) by lib/ and tasks/", async () => {
   const files = [...await tsFiles(LIB), ...await tsFiles(join(PROJECT_ROOT, "tasks"))];
   const bad: string[] = [];
