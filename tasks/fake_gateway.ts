@@ -8,8 +8,13 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { listArg, numberArg, parseCommand, runTask, UsageError } from "@lib/util/mod.ts";
-import { clockFromEnv, readWatchlist, scaledClock } from "@lib/data/ibkr/mod.ts";
-import { FakeGateway, type GatewayFaults } from "../tests/support/fake_gateway.ts";
+import {
+  clockFromEnv,
+  type GatewayFaults,
+  LoopbackGateway,
+  readWatchlist,
+  scaledClock,
+} from "@lib/data/ibkr/mod.ts";
 import { PROJECT_ROOT } from "@lib/util/paths.ts";
 
 const SHARED = join(PROJECT_ROOT, "..", "shared", "data");
@@ -123,7 +128,7 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   };
   const scale = numberArg(a, "time-scale", { min: 1 });
   const quiet = a.quiet === true;
-  const gw = new FakeGateway({
+  const gw = new LoopbackGateway({
     hostname: String(a.host),
     port,
     dataDirs,

@@ -7,6 +7,14 @@
 import { openStore, type Store } from "@lib/db/mod.ts";
 import { ingestCsv, ingestSample, type IngestSummary, listCsvFiles } from "@lib/data/mod.ts";
 import {
+  IBKR_MODES,
+  IBKR_REQUEST_DEFAULTS,
+  type IbkrIngestOptions,
+  ibkrIngestOptions,
+  type IbkrIngestSummary,
+  ingestIbkr,
+} from "@lib/data/ibkr/mod.ts";
+import {
   DB_URL_OPTION,
   listArg,
   numberArg,
@@ -91,26 +99,26 @@ const SPEC = {
     mode: {
       type: "string",
       description: "IBKR request plan",
-      choices: ["lean", "advanced"],
-      default: "advanced",
+      choices: IBKR_MODES,
+      default: IBKR_REQUEST_DEFAULTS.mode,
     },
     host: {
       type: "string",
       valueName: "HOST",
       description: "IB Gateway/TWS host (--source ibkr)",
-      default: "127.0.0.1",
+      default: IBKR_REQUEST_DEFAULTS.host,
     },
     port: {
       type: "string",
       valueName: "N",
       description: "IB Gateway/TWS port (--source ibkr)",
-      default: "4002",
+      default: String(IBKR_REQUEST_DEFAULTS.port),
     },
     "client-id": {
       type: "string",
       valueName: "N",
       description: "IBKR client id (--source ibkr)",
-      default: "1",
+      default: String(IBKR_REQUEST_DEFAULTS.clientId),
     },
     "db-url": DB_URL_OPTION,
     json: {
@@ -142,8 +150,9 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   if (delimiter.length !== 1) {
     throw new UsageError(`--delimiter must be one character; got "${a.delimiter}"`);
   }
-  // Fail on a wrong path or missing IBKR options before opening (and possibly creating) a store.
+  // Fail on a wrong path or bad IBKR options before opening (and possibly creating) a store.
   if (source === "csv") await listCsvFiles(a.path as string);
+  let ibkr: IbkrIngestOptions | undefined;
   if (source === "ibkr") {
     if (typeof a.start !== "string" || typeof a.end !== "string") {
       throw new UsageError("--source ibkr needs --start and --end");
@@ -151,6 +160,20 @@ export async function main(args: string[] = Deno.args): Promise<void> {
     if (typeof a.watchlist !== "string" && !symbols) {
       throw new UsageError("--source ibkr needs --watchlist FILE or --symbols A,B");
     }
+    ibkr = await ibkrIngestOptions({
+      start: a.start,
+      end: a.end,
+      watchlist: str(a.watchlist),
+      symbols,
+      barSize: str(a["bar-size"]),
+      mode: str(a.mode),
+      host: str(a.host),
+      port: numberArg(a, "port", { min: 1, max: 65535, integer: true }),
+      clientId: numberArg(a, "client-id", { min: 0, integer: true }),
+      silent: json,
+    }).catch((e) => {
+      throw e instanceof RangeError ? new UsageError(e.message) : e;
+    });
   }
   const url = typeof a["db-url"] === "string" ? a["db-url"] : undefined;
   let store: Store;
@@ -161,8 +184,8 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   }
   try {
     const hooks = crashTestHooks();
-    if (source === "ibkr") {
-      await runIbkr(store, a, symbols, json);
+    if (ibkr) {
+      printIbkrSummary(await ingestIbkr(store, ibkr), store, json);
       return;
     }
     const common = {
@@ -249,61 +272,22 @@ function crashTestHooks() {
   };
 }
 
-type WatchItem = { symbol: string; primaryExchange?: string };
-
-async function runIbkr(
+function printIbkrSummary(
+  summary: IbkrIngestSummary,
   store: Store,
-  a: Record<string, unknown>,
-  symbols: string[] | undefined,
   json: boolean,
-) {
-  const start = str(a.start as string | undefined), end = str(a.end as string | undefined);
-  if (!start || !end) throw new UsageError("--source ibkr needs --start and --end");
-  const port = numberArg(a as never, "port", { min: 1, max: 65535, integer: true })!;
-  const clientId = numberArg(a as never, "client-id", { min: 0, integer: true })!;
-  // Loaded on demand: the IBKR module is optional for the other sources.
-  // A variable specifier keeps type-checking independent of that module.
-  const specifier = "@lib/data/ibkr/mod.ts";
-  const ibkr = await import(specifier).catch((e) => {
-    throw new Error(`The IBKR source is not available: ${(e as Error).message}`);
-  });
-  let list: WatchItem[] = symbols?.map((symbol) => ({ symbol })) ?? [];
-  if (typeof a.watchlist === "string") {
-    const fromFile: WatchItem[] = await ibkr.readWatchlist(a.watchlist);
-    list = symbols ? fromFile.filter((w) => symbols.includes(w.symbol)) : fromFile;
+): void {
+  if (json) {
+    console.log(JSON.stringify({ source: "ibkr", ...summary, store: store.description }));
+    return;
   }
-  if (list.length === 0) {
-    throw new UsageError("--source ibkr needs --watchlist FILE or --symbols A,B");
-  }
-  const barSize = str(a["bar-size"] as string | undefined) ?? "1 day";
-  if (!(barSize in ibkr.BAR_SIZES)) {
-    throw new UsageError(
-      `--bar-size "${barSize}" is not an IB bar size; one of: ${
-        Object.keys(ibkr.BAR_SIZES).join(", ")
-      }`,
-    );
-  }
-  const summary = await ibkr.ingestIbkr(store, {
-    symbols: list,
-    start,
-    end,
-    barSize,
-    mode: a.mode as "lean" | "advanced",
-    host: String(a.host),
-    port,
-    clientId,
-    silent: json,
-  });
-  if (json) console.log(JSON.stringify({ source: "ibkr", ...summary, store: store.description }));
-  else {
-    console.log(
-      `ibkr: wrote ${summary.rowsWritten.toLocaleString("en-US")} bars in ${
-        summary.seconds.toFixed(1)
-      } s ` +
-        `(${summary.requests} requests, ${summary.pacingWaits} pacing waits, ${summary.retries} retries) into ${store.description}`,
-    );
-    for (const s of summary.symbolsSkipped) console.log(`  skipped ${s.symbol}: ${s.reason}`);
-  }
+  console.log(
+    `ibkr: wrote ${summary.rowsWritten.toLocaleString("en-US")} bars in ${
+      summary.seconds.toFixed(1)
+    } s ` +
+      `(${summary.requests} requests, ${summary.pacingWaits} pacing waits, ${summary.retries} retries) into ${store.description}`,
+  );
+  for (const s of summary.symbolsSkipped) console.log(`  skipped ${s.symbol}: ${s.reason}`);
 }
 
 if (import.meta.main) await runTask(main);

@@ -210,10 +210,10 @@ Deno.test("runEpisode() makes a deterministic full pass from a start to the end 
   const policy = policyFor(env);
   const a = runEpisode(env, policy, { start: 20 });
   const b = runEpisode(env, policy, { start: 20 });
-  assert.equal(a.steps, 40);
+  assert.equal(a.rewards.length, 40);
   assert.equal(a.netWorth.length, 41);
-  assert.equal(a.t.at(-1), 60);
-  assert.equal(a.truncated, true);
+  assert.equal(a.equityTimestamps.at(-1), prices.timestamps[60]);
+  assert.deepEqual(a.decisionTimestamps, a.equityTimestamps.slice(0, -1));
   assert.equal(a.stopReason, "end_of_data");
   assert.deepEqual(a, b);
 });

@@ -9,6 +9,9 @@ import {
   IbClient,
   type IbkrIngestOptions,
   ingestIbkr,
+  LOOPBACK_SERVER_VERSION,
+  LoopbackGateway,
+  type LoopbackGatewayOptions,
   parseIbTime,
   parseRange,
   parseWatchlist,
@@ -19,11 +22,6 @@ import {
   type WatchlistEntry,
 } from "@lib/data/ibkr/mod.ts";
 import { PROJECT_ROOT } from "@lib/util/paths.ts";
-import {
-  FAKE_SERVER_VERSION,
-  FakeGateway,
-  type FakeGatewayOptions,
-} from "./support/fake_gateway.ts";
 import { createTempDatabase, storeFactories, TEST_DATABASE_URL } from "./support/stores.ts";
 
 const DAY = 86_400_000;
@@ -48,8 +46,8 @@ const clock = scaledClock(SCALE, ORIGIN);
 const CLIENT_PACING = { marginMs: 100_000 };
 const INTEGRATION = { sanitizeOps: false, sanitizeResources: false };
 
-function gateway(options: FakeGatewayOptions = {}): { gw: FakeGateway; port: number } {
-  const gw = new FakeGateway({ dataDirs: DATA_DIRS, clock, ...options });
+function gateway(options: LoopbackGatewayOptions = {}): { gw: LoopbackGateway; port: number } {
+  const gw = new LoopbackGateway({ dataDirs: DATA_DIRS, clock, ...options });
   const { port } = gw.start();
   return { gw, port };
 }
@@ -104,7 +102,7 @@ async function stored(
 /** Asserts the store holds exactly the gateway's series for `[start, end)`, and that it is what was sent. */
 async function assertRowsEqualServed(
   store: Store,
-  gw: FakeGateway,
+  gw: LoopbackGateway,
   symbols: string[],
   barSize: string,
   start: number,
@@ -246,7 +244,7 @@ Deno.test({
     });
     const ib = new IbClient({ host: "127.0.0.1", port, clientId: 5 });
     try {
-      assert.equal(await ib.connect(), FAKE_SERVER_VERSION);
+      assert.equal(await ib.connect(), LOOPBACK_SERVER_VERSION);
       const [d] = await ib.contractDetails(
         stockContract({ symbol: "IBM", primaryExchange: "NYSE" }),
       );

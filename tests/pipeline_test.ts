@@ -14,7 +14,7 @@ import {
 } from "@lib/agents/mod.ts";
 import { box, DEFAULT_ENV_SETTINGS } from "@lib/env/mod.ts";
 import {
-  benchmarkToEpisodeLog,
+  benchmarkTrace,
   createPolicyBackend,
   evaluateModel,
   evaluationUniverse,
@@ -26,6 +26,7 @@ import {
   resolveModel,
   resolveModelDir,
   saveAndRegisterModel,
+  traceToEpisodeLog,
   trainModel,
   UniverseMismatchError,
   walkForward,
@@ -307,9 +308,9 @@ Deno.test("loadMarket() on an empty store says which command loads the sample da
   }
 });
 
-Deno.test("benchmarkToEpisodeLog() logs one decision per bar, the period returns and the purchase costs in step 0", () => {
+Deno.test("benchmarkTrace() logs one decision per bar, the period returns and the purchase costs in step 0", () => {
   const t0 = Date.UTC(2020, 0, 2);
-  const log = benchmarkToEpisodeLog({
+  const trace = benchmarkTrace({
     name: "bh",
     timestamps: [t0, t0 + DAY, t0 + 2 * DAY],
     equity: new Float64Array([100, 99.9, 101]),
@@ -322,8 +323,22 @@ Deno.test("benchmarkToEpisodeLog() logs one decision per bar, the period returns
     costs: new Float64Array([0.1, 0, 0]),
     slippage: new Float64Array([0.05, 0, 0]),
     traded: new Float64Array([0.998, 0, 0]),
-  }, { strategy: "equal_weight_buy_and_hold", rationale: "r", config: {} });
+  });
+  assert.equal(trace.stopReason, "end_of_data");
+  assert.deepEqual(trace.netWorth, [100, 99.9, 101]);
+  assert.deepEqual(trace.heldWeights, [
+    new Float64Array([0.4, 0.6]),
+    new Float64Array([0.45, 0.55]),
+  ]);
+  const log = traceToEpisodeLog(trace, {
+    kind: "benchmark",
+    strategy: "equal_weight_buy_and_hold",
+    rationale: "r",
+    config: {},
+  });
   assert.equal(log.kind, "benchmark");
+  assert.deepEqual(log.actions, [0.5, 0.5, 0.4, 0.6]);
+  assert.deepEqual(log.equityTimestamps, [t0, t0 + DAY, t0 + 2 * DAY]);
   assert.deepEqual(log.decisionTimestamps, [t0, t0 + DAY]);
   assert.deepEqual(log.rewardTimestamps, [t0 + DAY, t0 + 2 * DAY]);
   assert.deepEqual(log.targetWeights, [0.5, 0.5, 0.4, 0.6]);

@@ -5,7 +5,6 @@ import {
   equityChart,
   featurePanelChart,
   type PanelRow,
-  type QualityClass,
   renderSvg,
   rollingSharpeChart,
   sampleIndices,
@@ -14,6 +13,7 @@ import {
   type VegaLiteSpec,
   weightsChart,
 } from "@lib/viz/mod.ts";
+import type { QualityClass } from "@lib/data/mod.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2024, 0, 1);

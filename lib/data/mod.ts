@@ -6,7 +6,7 @@
  */
 export * from "./panel.ts";
 export * from "./csv.ts";
-export * from "./ingest.ts";
+export * from "./csv_ingest.ts";
 export * from "./sample.ts";
 export * from "./quality.ts";
 export * from "./ibkr/mod.ts";

@@ -11,7 +11,7 @@
  */
 import type { Store } from "../db/store.ts";
 import { packageFile } from "../util/paths.ts";
-import { type CsvSource, ingestCsv, type IngestOptions, type IngestSummary } from "./ingest.ts";
+import { type CsvSource, ingestCsv, type IngestOptions, type IngestSummary } from "./csv_ingest.ts";
 
 /** One sample file: where it ships and the symbol it is stored under. */
 export interface SampleDataset {

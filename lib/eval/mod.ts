@@ -1,7 +1,8 @@
 /**
  * Evaluation: performance metrics, benchmarks, honest statistics (probabilistic
- * Sharpe ratio, bootstrap confidence intervals), walk-forward folds and the
- * self-contained HTML report.
+ * Sharpe ratio, bootstrap confidence intervals) and walk-forward folds. The HTML
+ * report that presents them is `lib/viz/html_report.ts` (viz builds on eval, never
+ * the other way round).
  *
  * @example
  * ```ts
@@ -16,6 +17,5 @@ export * from "./metrics.ts";
 export * from "./benchmarks.ts";
 export * from "./statistics.ts";
 export * from "./comparison.ts";
-export * from "./walk_forward.ts";
-export * from "./report.ts";
+export * from "./folds.ts";
 export * from "./series.ts";

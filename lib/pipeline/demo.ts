@@ -18,7 +18,7 @@ import { refreshFeatures, refreshSignals } from "../features/refresh.ts";
 import { dataDir } from "../util/paths.ts";
 import { DEFAULT_SEED } from "../util/rng.ts";
 import { evaluateModel, evaluationSummary } from "./evaluate.ts";
-import { writeEpisodeReport } from "./report.ts";
+import { writeEpisodeReport } from "./episode_report.ts";
 import { type TrainHooks, trainModel } from "./train.ts";
 
 /** The demo's fixed choices (see the module documentation). */

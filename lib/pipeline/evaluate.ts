@@ -30,12 +30,8 @@ import type { FeatureSetName } from "../features/definitions.ts";
 import { BACKEND_NAMES, type BackendName, createPolicyBackend } from "./backends.ts";
 import { historyBarsFor, isoDate, loadMarket, storedRanges } from "./market.ts";
 import { resolveModel } from "./models.ts";
-import {
-  benchmarkToEpisodeLog,
-  type EpisodeTrace,
-  runDeterministicEpisode,
-  traceToEpisodeLog,
-} from "./rollout.ts";
+import type { EpisodeTrace } from "../env/episode.ts";
+import { benchmarkTrace, runDeterministicEpisode, traceToEpisodeLog } from "./rollout.ts";
 import { envOptionsFor } from "../env/settings.ts";
 import { deriveSeed } from "../util/rng.ts";
 
@@ -293,7 +289,8 @@ export async function evaluateModel(
   if (options.logBenchmark ?? true) {
     benchmarkEpisodeId = await logEpisode(
       store,
-      benchmarkToEpisodeLog(benchmark, {
+      traceToEpisodeLog(benchmarkTrace(benchmark), {
+        kind: "benchmark",
         modelId: saved.manifest.modelId,
         strategy: "equal_weight_buy_and_hold",
         rationale:

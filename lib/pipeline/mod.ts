@@ -12,6 +12,6 @@ export * from "./models.ts";
 export * from "./rollout.ts";
 export * from "./train.ts";
 export * from "./evaluate.ts";
-export * from "./walkforward.ts";
-export * from "./report.ts";
+export * from "./walk_forward.ts";
+export * from "./episode_report.ts";
 export * from "./demo.ts";

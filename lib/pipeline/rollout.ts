@@ -1,150 +1,19 @@
 /**
- * Recording episodes: what a policy did step by step (decision bar, action, target
- * weights, reward, net worth, costs), a deterministic full pass of a saved policy
- * over a date range, and the conversion of a trace or a benchmark curve into the
- * {@linkcode EpisodeLog} the store keeps.
+ * Episodes of a policy or a benchmark, as the store keeps them: a deterministic full
+ * pass of a saved policy over a date range, a benchmark curve replayed through the
+ * same {@linkcode EpisodeRecorder} (`lib/env/episode.ts`, the one recorder), and the
+ * conversion of a trace into the {@linkcode EpisodeLog} the store keeps.
  *
  * @module
  */
 import type { EpisodeKind, EpisodeLog } from "../db/episodes_repo.ts";
 import type { PolicyBackend } from "../agents/policy.ts";
 import { ObsNormalizer, type ObsNormStats } from "../agents/ppo.ts";
+import { EpisodeRecorder, type EpisodeTrace, runEpisode } from "../env/episode.ts";
 import type { PortfolioEnv } from "../env/portfolio_env.ts";
-import type { StepInfo } from "../env/types.ts";
 import type { BenchmarkCurve } from "../eval/benchmarks.ts";
 import { computeMetrics, type PerformanceMetrics } from "../eval/metrics.ts";
 import { Rng } from "../util/rng.ts";
-
-/** One episode, step by step. Per-step arrays have one entry per step. */
-export interface EpisodeTrace {
-  instruments: string[];
-  /** Labels of the action columns (the instruments when the action has one entry per instrument). */
-  actionLabels: string[];
-  /** Epoch ms of the bar whose close produced each decision. */
-  decisionTimestamps: number[];
-  /** Raw policy output, `steps × actionLabels.length`. */
-  actions: number[];
-  /** Target weights of each decision, `steps × N`. */
-  targetWeights: number[];
-  /** Weights held after each step's execution (for turnover and exposure). */
-  heldWeights: Float64Array[];
-  /** Epoch ms of the bar at which each step's reward and net worth were marked. */
-  rewardTimestamps: number[];
-  rewards: number[];
-  /** Start bar, then one per step. */
-  equityTimestamps: number[];
-  netWorth: number[];
-  /** Commission and slippage paid per step, in currency. */
-  costs: number[];
-  slippage: number[];
-  /** Traded notional / net worth per step. */
-  stepTurnover: number[];
-  /** Sum of per-step turnover. */
-  turnover: number;
-  /** Why it ended. */
-  stopReason: string;
-}
-
-/**
- * Builds an {@linkcode EpisodeTrace} from successive steps (used for a single env and
- * for one row of a vectorised env during training).
- * @example
- * ```ts
- * const rec = new EpisodeRecorder(["AAPL", "SPX"], ["AAPL", "SPX"], { timestamp: t0, netWorth: 1e6 });
- * rec.record(t0, action, result.reward, result.info);
- * const trace = rec.finish();
- * ```
- */
-export class EpisodeRecorder {
-  #trace: EpisodeTrace;
-
-  /**
-   * @param instruments Weight columns.
-   * @param actionLabels Action columns.
-   * @param start Epoch ms and net worth at reset.
-   */
-  constructor(
-    instruments: readonly string[],
-    actionLabels: readonly string[],
-    start: { timestamp: number; netWorth: number },
-  ) {
-    this.#trace = {
-      instruments: [...instruments],
-      actionLabels: [...actionLabels],
-      decisionTimestamps: [],
-      actions: [],
-      targetWeights: [],
-      heldWeights: [],
-      rewardTimestamps: [],
-      rewards: [],
-      equityTimestamps: [start.timestamp],
-      netWorth: [start.netWorth],
-      costs: [],
-      slippage: [],
-      stepTurnover: [],
-      turnover: 0,
-      stopReason: "running",
-    };
-  }
-
-  /** Steps recorded so far. */
-  get steps(): number {
-    return this.#trace.rewards.length;
-  }
-
-  /**
-   * Records one step.
-   * @param decisionTimestamp Epoch ms of the bar the action was decided at.
-   * @param action The action row (copied).
-   * @param reward The step's reward.
-   * @param info The step's info (target weights, weights, net worth, costs).
-   */
-  record(
-    decisionTimestamp: number,
-    action: ArrayLike<number>,
-    reward: number,
-    info: StepInfo,
-  ): void {
-    const t = this.#trace;
-    const n = t.instruments.length;
-    t.decisionTimestamps.push(decisionTimestamp);
-    for (let j = 0; j < t.actionLabels.length; j++) t.actions.push(action[j]);
-    const target = info.targetWeights ?? info.weights;
-    for (let i = 0; i < n; i++) t.targetWeights.push(target[i]);
-    t.heldWeights.push(Float64Array.from(info.weights));
-    t.rewardTimestamps.push(info.timestamp);
-    t.rewards.push(reward);
-    t.equityTimestamps.push(info.timestamp);
-    t.netWorth.push(info.netWorth);
-    t.costs.push(info.cost ?? 0);
-    t.slippage.push(info.slippage ?? 0);
-    t.stepTurnover.push(info.turnover ?? 0);
-    t.turnover += info.turnover ?? 0;
-    if (info.stopReason) t.stopReason = info.stopReason;
-  }
-
-  /** @returns The trace (the recorder must not be used afterwards). */
-  finish(): EpisodeTrace {
-    return this.#trace;
-  }
-}
-
-/**
- * Column labels for an action: the instruments when the action has one entry per
- * instrument, else `a0, a1, …`.
- * @param instruments The env's instruments.
- * @param actDim Length of one action.
- * @returns Labels.
- * @example
- * ```ts
- * actionLabelsFor(["AAPL", "SPX"], 2); // ["AAPL", "SPX"]
- * ```
- */
-export function actionLabelsFor(instruments: readonly string[], actDim: number): string[] {
-  return actDim === instruments.length
-    ? [...instruments]
-    : Array.from({ length: actDim }, (_, j) => `a${j}`);
-}
 
 /** Options of {@linkcode runDeterministicEpisode}. */
 export interface DeterministicRunOptions {
@@ -186,27 +55,25 @@ export function runDeterministicEpisode(
   const actDim = backend.config.action.kind === "gaussian"
     ? backend.config.action.dim
     : backend.config.action.nvec.length;
+  const space = env.actionSpace;
+  const envActDim = space.kind === "box"
+    ? space.shape[0]
+    : space.kind === "multi_discrete"
+    ? space.nvec.length
+    : 1;
+  if (envActDim !== actDim) {
+    throw new TypeError(
+      `The policy gives actions of ${actDim} values but the env expects ${envActDim}`,
+    );
+  }
   const rng = new Rng(0); // unused by deterministic actions; act() requires one
-  const reset = env.reset({ start });
-  const rec = new EpisodeRecorder(env.instruments, actionLabelsFor(env.instruments, actDim), {
-    timestamp: reset.info.timestamp,
-    netWorth: reset.info.netWorth,
-  });
-  let obs = reset.observation;
-  let decisionTs = reset.info.timestamp;
   const input = new Float32Array(obsDim);
-  for (;;) {
+  return runEpisode(env, (obs) => {
     if (norm) norm.normalize(obs, 1, input);
     else input.set(obs);
     const { actions } = backend.act(input, 1, rng, { deterministic: true });
-    const action = actions.slice(0, actDim);
-    const r = env.step(action);
-    rec.record(decisionTs, action, r.reward, r.info);
-    if (r.terminated || r.truncated) break;
-    obs = r.observation;
-    decisionTs = r.info.timestamp;
-  }
-  return rec.finish();
+    return actions.slice(0, actDim);
+  }, { start });
 }
 
 /**
@@ -282,62 +149,42 @@ export function traceToEpisodeLog(
 }
 
 /**
- * The store's record of a benchmark curve: one decision per bar (the weights it holds,
- * which drift with prices after the initial purchase), the period return as reward.
- * @param curve From `equalWeightBuyAndHold`.
- * @param meta Model it is compared with, strategy label, config.
- * @returns An {@linkcode EpisodeLog} of kind `benchmark`.
+ * Replays a benchmark curve through the {@linkcode EpisodeRecorder}: one decision per
+ * bar (the weights it holds, which drift with prices after the initial purchase),
+ * marked at the next bar, the period return as reward. The purchase at the first bar
+ * shows in the first step's return, so its costs go there.
+ * @param curve From `equalWeightBuyAndHold` (at least one bar).
+ * @returns The trace, ending with `"end_of_data"`; log it with
+ *   {@linkcode traceToEpisodeLog} and kind `"benchmark"`.
+ * @throws {RangeError} When the curve has no bar.
  * @example
  * ```ts
- * await logEpisode(store, benchmarkToEpisodeLog(equalWeightBuyAndHold(panel), { strategy: "equal_weight_buy_and_hold", rationale: "…", config: {} }));
+ * const trace = benchmarkTrace(equalWeightBuyAndHold(panel));
+ * await logEpisode(store, traceToEpisodeLog(trace, { kind: "benchmark", strategy: "equal_weight_buy_and_hold", rationale: "…", config: {} }));
  * ```
  */
-export function benchmarkToEpisodeLog(
-  curve: BenchmarkCurve,
-  meta: {
-    modelId?: number | null;
-    strategy: string;
-    rationale: string;
-    config: Record<string, unknown>;
-  },
-): EpisodeLog {
+export function benchmarkTrace(curve: BenchmarkCurve): EpisodeTrace {
   const T = curve.timestamps.length;
-  const n = curve.instruments.length;
-  const steps = T - 1;
-  const weights: number[] = [];
-  for (let s = 0; s < steps; s++) for (let i = 0; i < n; i++) weights.push(curve.weights[s][i]);
-  const rewards: number[] = [];
-  for (let s = 0; s < steps; s++) rewards.push(curve.equity[s + 1] / curve.equity[s] - 1);
-  // The purchase at the first bar shows in the first step's return, so its costs go there.
-  const costs: number[] = [], slippage: number[] = [], stepTurnover: number[] = [];
-  for (let s = 0; s < steps; s++) {
+  if (T === 0) throw new RangeError(`benchmarkTrace(): benchmark "${curve.name}" has no bar`);
+  const rec = new EpisodeRecorder(curve.instruments, curve.instruments, {
+    timestamp: curve.timestamps[0],
+    netWorth: curve.equity[0],
+  });
+  for (let s = 0; s + 1 < T; s++) {
     const first = s === 0;
-    costs.push(curve.costs[s + 1] + (first ? curve.costs[0] : 0));
-    slippage.push(curve.slippage[s + 1] + (first ? curve.slippage[0] : 0));
-    stepTurnover.push(curve.traded[s + 1] + (first ? curve.traded[0] : 0));
+    rec.record(curve.timestamps[s], curve.weights[s], curve.equity[s + 1] / curve.equity[s] - 1, {
+      t: s + 1,
+      timestamp: curve.timestamps[s + 1],
+      netWorth: curve.equity[s + 1],
+      weights: Float64Array.from(curve.weights[s + 1]),
+      targetWeights: Float64Array.from(curve.weights[s]),
+      cost: curve.costs[s + 1] + (first ? curve.costs[0] : 0),
+      slippage: curve.slippage[s + 1] + (first ? curve.slippage[0] : 0),
+      turnover: curve.traded[s + 1] + (first ? curve.traded[0] : 0),
+      stopReason: s + 2 === T ? "end_of_data" : undefined,
+    });
   }
-  const turnover = stepTurnover.reduce((a, b) => a + b, 0);
-  const metrics = T >= 2 ? computeMetrics(curve.equity, { timestamps: curve.timestamps }) : null;
-  return {
-    kind: "benchmark",
-    modelId: meta.modelId ?? null,
-    stopReason: "end_of_data",
-    maxDrawdown: metrics?.maxDrawdown ?? NaN,
-    sharpeRatio: metrics?.sharpe ?? NaN,
-    turnover,
-    config: meta.config,
-    instruments: curve.instruments,
-    decisionTimestamps: curve.timestamps.slice(0, steps),
-    actions: weights,
-    targetWeights: weights,
-    rewardTimestamps: curve.timestamps.slice(1),
-    rewards,
-    costs,
-    slippage,
-    stepTurnover,
-    equityTimestamps: curve.timestamps,
-    netWorth: Array.from(curve.equity),
-    strategy: meta.strategy,
-    rationale: meta.rationale,
-  };
+  const trace = rec.finish();
+  if (T === 1) trace.stopReason = "end_of_data";
+  return trace;
 }

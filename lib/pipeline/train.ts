@@ -43,12 +43,8 @@ import type { FeatureSetName } from "../features/definitions.ts";
 import { type BackendName, createPolicyBackend, resolveBackendName } from "./backends.ts";
 import { resolveModel, saveAndRegisterModel } from "./models.ts";
 import { isoDate, loadMarket, NoDataError, storedRanges } from "./market.ts";
-import {
-  actionLabelsFor,
-  EpisodeRecorder,
-  type EpisodeTrace,
-  traceToEpisodeLog,
-} from "./rollout.ts";
+import { actionLabelsFor, EpisodeRecorder, type EpisodeTrace } from "../env/episode.ts";
+import { traceToEpisodeLog } from "./rollout.ts";
 
 /** Defaults of {@linkcode TrainOptions} (the one place they are written; `deno task train --help` shows them). */
 export const DEFAULT_TRAIN_OPTIONS = Object.freeze({

@@ -1,6 +1,8 @@
 /**
  * Charts as plain Vega-Lite specs (JSON you can test, store or hand to any
- * Vega-Lite front end) and one renderer to SVG that needs no browser.
+ * Vega-Lite front end), one renderer to SVG that needs no browser, and the
+ * self-contained HTML report composed of them. Viz sits above `lib/eval`: it may
+ * compute drawdowns or compare with a benchmark through eval, eval never imports viz.
  *
  * @example
  * ```ts
@@ -17,3 +19,4 @@ export * from "./weights.ts";
 export * from "./training.ts";
 export * from "./panels.ts";
 export * from "./notebook.ts";
+export * from "./html_report.ts";

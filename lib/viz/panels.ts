@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { QualityClass } from "../data/quality.ts";
 import { type ChartSize, finishSpec, sampleIndices, timeX, type VegaLiteSpec } from "./theme.ts";
 
 /** A time: epoch ms, a `Date`, or an ISO date string such as `"2024-01-31"` (read as UTC). */
@@ -178,10 +179,8 @@ export interface QualityRow {
   class: QualityClass;
 }
 
-/** The day classes of `tt_data_quality`. */
-export const QUALITY_CLASSES = ["present", "missing", "not_listed", "suspicious"] as const;
-/** One of {@linkcode QUALITY_CLASSES}. */
-export type QualityClass = typeof QUALITY_CLASSES[number];
+/** The classes of `lib/data/quality.ts` in legend order. */
+const LEGEND_ORDER: readonly QualityClass[] = ["present", "missing", "not_listed", "suspicious"];
 
 const QUALITY_COLORS: Record<QualityClass, string> = {
   present: "#59a14f",
@@ -227,7 +226,7 @@ export function dataQualityChart(
     if (!(r.class in SEVERITY)) {
       throw new RangeError(
         `Unknown data-quality class "${r.class}" for ${r.instrument}; expected ${
-          QUALITY_CLASSES.join(", ")
+          LEGEND_ORDER.join(", ")
         }`,
       );
     }
@@ -252,7 +251,7 @@ export function dataQualityChart(
       if (run) values.push(run);
     }
   }
-  const domain = QUALITY_CLASSES.filter((c) => counts[c] > 0);
+  const domain = LEGEND_ORDER.filter((c) => counts[c] > 0);
   return finishSpec({
     data: { values },
     mark: { type: "rect" },

@@ -221,10 +221,10 @@ await showTable(pl.readRecords([
     metricsRow(
       name,
       computeMetrics(rec.netWorth, {
-        timestamps: rec.timestamps,
-        weights: rec.weights.slice(1),
-        traded: rec.turnover,
-        costs: rec.cost,
+        timestamps: rec.equityTimestamps,
+        weights: rec.heldWeights,
+        traded: rec.stepTurnover,
+        costs: rec.costs,
         slippage: rec.slippage,
       }),
     )
@@ -250,16 +250,16 @@ await showTable(pl.readRecords([
 // %%
 const longBoth = runs.find((r) => r.name === "long both")!.rec;
 await showChart(equityChart({
-  strategy: { name: "long both (vol-targeted)", timestamps: longBoth.timestamps, equity: longBoth.netWorth },
+  strategy: { name: "long both (vol-targeted)", timestamps: longBoth.equityTimestamps, equity: longBoth.netWorth },
   benchmark: { name: "equal-weight buy & hold", timestamps: buyHold.timestamps, equity: buyHold.equity },
   title: "Hand policy vs buy & hold, same costs",
 }));
 
 // %%
 await showChart(weightsChart({
-  timestamps: longBoth.timestamps,
+  timestamps: longBoth.equityTimestamps.slice(1),
   instruments: prices.instruments,
-  rows: longBoth.weights,
+  rows: longBoth.heldWeights,
   title: "Long both (vol-targeted): weights held",
 }));
 
@@ -281,14 +281,14 @@ await showTable(pl.readRecords([[0, 0], [10, 5], [50, 25]].map(([c, s]) => {
     commission_bps: c,
     slippage_bps: s,
     final_net_worth: rec.netWorth[rec.netWorth.length - 1],
-    commission_paid: rec.cost.reduce((a, b) => a + b, 0),
+    commission_paid: rec.costs.reduce((a, b) => a + b, 0),
     slippage_paid: rec.slippage.reduce((a, b) => a + b, 0),
   };
 })), 2);
 const a = randomRun(10, 5, 11), b = randomRun(10, 5, 11);
 console.log(
   `same seed twice: ${a.netWorth.every((v, i) => Object.is(v, b.netWorth[i])) ? "identical" : "DIFFERENT"} ` +
-    `(${a.steps} steps, final ${a.netWorth[a.steps].toFixed(2)})`,
+    `(${a.rewards.length} steps, final ${a.netWorth[a.rewards.length].toFixed(2)})`,
 );
 
 // %% [markdown]

@@ -29,6 +29,11 @@ import { pacingKey, stockContract, type StockSpec } from "./contracts.ts";
 import { type PacingKey, PacingLimiter, type PacingRules } from "./pacing.ts";
 import type { WatchlistEntry } from "./watchlist.ts";
 
+/** The request plans of an IBKR ingest (see {@linkcode IbkrIngestOptions.mode}). */
+export const IBKR_MODES = ["lean", "advanced"] as const;
+/** One of {@linkcode IBKR_MODES}. */
+export type IbkrMode = typeof IBKR_MODES[number];
+
 /** Options of {@linkcode ingestIbkr}. */
 export interface IbkrIngestOptions {
   /** Stocks to fetch (e.g. from {@linkcode readWatchlist}). */
@@ -44,7 +49,7 @@ export interface IbkrIngestOptions {
    * primary exchange when it gives one), chunked only where IB's limits force it. `"advanced"`: contract details first (SMART + primary exchange
    * fallback), head timestamp clipping, chunks of at most IB's limits, resume.
    */
-  mode: "lean" | "advanced";
+  mode: IbkrMode;
   /** TWS / IB Gateway host. */
   host: string;
   /** TWS / IB Gateway API port (4002 paper Gateway, 7497 paper TWS …). */

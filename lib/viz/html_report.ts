@@ -17,23 +17,19 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { redact, redactDeep } from "../util/redact.ts";
 import {
-  dataQualityChart,
-  drawdownChart,
-  equityChart,
-  type PanelRow,
-  type QualityRow,
-  renderSvg,
-  rollingSharpeChart,
-  signalPanelChart,
-  trainingChart,
-  type TrainingMetricRecord,
-  type VegaLiteSpec,
-  weightsChart,
-} from "../viz/mod.ts";
-import { type BenchmarkComparison, compareWithBenchmark, type EquityCurve } from "./comparison.ts";
-import { computeMetrics, inferPeriodsPerYear, type PerformanceMetrics } from "./metrics.ts";
-import type { BootstrapOptions } from "./statistics.ts";
-import type { FoldAggregate } from "./walk_forward.ts";
+  type BenchmarkComparison,
+  compareWithBenchmark,
+  type EquityCurve,
+} from "../eval/comparison.ts";
+import { computeMetrics, inferPeriodsPerYear, type PerformanceMetrics } from "../eval/metrics.ts";
+import type { BootstrapOptions } from "../eval/statistics.ts";
+import type { FoldAggregate } from "../eval/folds.ts";
+import { dataQualityChart, type PanelRow, type QualityRow, signalPanelChart } from "./panels.ts";
+import { drawdownChart, equityChart, rollingSharpeChart } from "./performance.ts";
+import { renderSvg } from "./render.ts";
+import type { VegaLiteSpec } from "./theme.ts";
+import { trainingChart, type TrainingMetricRecord } from "./training.ts";
+import { weightsChart } from "./weights.ts";
 
 /** One walk-forward fold's out-of-sample result, for the report's fold table. */
 export interface ReportFold {
@@ -308,7 +304,7 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="tensortrade-mvp lib/eval/report.ts">
+<meta name="generator" content="tensortrade-mvp lib/viz/html_report.ts">
 <title>${esc(title)}</title>
 <style>${CSS}</style>
 </head>

@@ -3,7 +3,7 @@
  * per-step costs), its benchmark (the `benchmark` episode logged with an evaluation,
  * or equal-weight buy & hold recomputed from stored prices with the episode's costs),
  * the training curves of its model and its configuration and data lineage, rendered
- * to one self-contained HTML file by `lib/eval`'s `renderReportHtml`.
+ * to one self-contained HTML file by `lib/viz`'s `renderReportHtml`.
  *
  * @module
  */
@@ -23,7 +23,7 @@ import { costOptionsFrom } from "../env/costs.ts";
 import { EXECUTION_TIMES } from "../env/simulator.ts";
 import { equalWeightBuyAndHold } from "../eval/benchmarks.ts";
 import type { EquityCurve } from "../eval/comparison.ts";
-import { type ReportInput, writeReportHtml } from "../eval/report.ts";
+import { type ReportInput, writeReportHtml } from "../viz/html_report.ts";
 import { dataDir } from "../util/paths.ts";
 import { DEFAULT_SEED, deriveSeed } from "../util/rng.ts";
 import { isoDate } from "./market.ts";

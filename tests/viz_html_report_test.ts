@@ -8,11 +8,8 @@ import {
   computeMetrics,
   equalWeightBuyAndHold,
   pivotWeights,
-  renderReportHtml,
-  reportCharts,
-  type ReportInput,
-  writeReportHtml,
 } from "@lib/eval/mod.ts";
+import { renderReportHtml, reportCharts, type ReportInput, writeReportHtml } from "@lib/viz/mod.ts";
 import { Rng } from "@lib/util/rng.ts";
 
 const DAY = 86_400_000;

@@ -7,10 +7,15 @@
  * definition" for a symbol asked without its primary exchange, ambiguous contracts,
  * slow answers, a later listing date.
  *
+ * A product, not a test fixture: `deno task fake-gateway` serves it so the IBKR
+ * ingest can be tried without an IB account, and `tests/ibkr_ingest_test.ts` runs the
+ * real ingest against it. The wire format is in `_tws_wire.ts`, the bars it serves in
+ * `_tws_data.ts` (both private to this folder).
+ *
  * @module
  */
-import { type Clock, systemClock } from "@lib/data/ibkr/clock.ts";
-import { IB_HISTORICAL_PACING, type PacingRules } from "@lib/data/ibkr/pacing.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { IB_HISTORICAL_PACING, type PacingRules } from "./pacing.ts";
 import {
   FieldCursor,
   frame,
@@ -22,10 +27,10 @@ import {
 } from "./_tws_wire.ts";
 import { CsvBars, type GatewayBar, generatedBars, isRegularSession } from "./_tws_data.ts";
 
-/** Server version announced (TWS 10.19's, below the client's maximum 193). */
-export const FAKE_SERVER_VERSION = 176;
+export type { GatewayBar };
 
-const DAY = 86_400_000;
+/** Server version announced (TWS 10.19's, below the client's maximum 193). */
+export const LOOPBACK_SERVER_VERSION = 176;
 
 /** Faults the gateway injects on request. */
 export interface GatewayFaults {
@@ -43,8 +48,8 @@ export interface GatewayFaults {
   listings?: Record<string, string>;
 }
 
-/** Options of {@linkcode FakeGateway}. */
-export interface FakeGatewayOptions {
+/** Options of {@linkcode LoopbackGateway}. */
+export interface LoopbackGatewayOptions {
   /** Default 127.0.0.1. */
   hostname?: string;
   /** 0 (default) picks a free port. */
@@ -162,14 +167,14 @@ interface Session {
  * The loopback gateway.
  * @example
  * ```ts
- * const gw = new FakeGateway({ dataDirs: ["../shared/data/daily_sp41"] });
+ * const gw = new LoopbackGateway({ dataDirs: ["../shared/data/daily_sp41"] });
  * const { port } = gw.start();
  * // ... ingest against 127.0.0.1:port ...
  * await gw.stop();
  * gw.stats.pacingViolations; // 0
  * ```
  */
-export class FakeGateway {
+export class LoopbackGateway {
   readonly stats: GatewayStats = {
     connections: 0,
     historicalRequests: 0,
@@ -188,7 +193,7 @@ export class FakeGateway {
   /** Bars sent, by `SYMBOL|bar size` then time (the last values sent win). */
   readonly served = new Map<string, Map<number, GatewayBar>>();
 
-  #o: FakeGatewayOptions;
+  #o: LoopbackGatewayOptions;
   #rules: PacingRules;
   #clock: Clock;
   #csv: CsvBars;
@@ -201,8 +206,8 @@ export class FakeGateway {
   #accepting?: Promise<void>;
   #handlers = new Set<Promise<void>>();
 
-  /** @param options See {@linkcode FakeGatewayOptions}. */
-  constructor(options: FakeGatewayOptions = {}) {
+  /** @param options See {@linkcode LoopbackGatewayOptions}. */
+  constructor(options: LoopbackGatewayOptions = {}) {
     this.#o = options;
     this.#rules = { ...IB_HISTORICAL_PACING, marginMs: 0, ...options.pacing };
     this.#clock = options.clock ?? systemClock;
@@ -214,7 +219,7 @@ export class FakeGateway {
   describe(): string[] {
     const files = this.#csv.describe();
     return [
-      `server version ${FAKE_SERVER_VERSION}, account DU0000000`,
+      `server version ${LOOPBACK_SERVER_VERSION}, account DU0000000`,
       files.length ? `${files.length} CSV series: ${files.join(", ")}` : "no CSV files",
       this.#o.generate === false
         ? "no generated bars"
@@ -312,8 +317,8 @@ export class FakeGateway {
         if (!version) {
           const range = reader.handshake();
           if (!range) continue;
-          if (range.max < FAKE_SERVER_VERSION && range.max < 100) break;
-          version = Math.min(FAKE_SERVER_VERSION, range.max);
+          if (range.max < LOOPBACK_SERVER_VERSION && range.max < 100) break;
+          version = Math.min(LOOPBACK_SERVER_VERSION, range.max);
           // First message: server version and connection time, framed.
           this.#write(s, frame([version, connectionTime(this.#clock.now())]), false);
         }
@@ -821,5 +826,3 @@ function yearsBefore(ms: number, n: number): number {
   d.setUTCFullYear(d.getUTCFullYear() - n);
   return d.getTime();
 }
-
-export { DAY as ONE_DAY_MS };

@@ -16,7 +16,7 @@ import {
   type FoldAggregate,
   stitchEquityCurves,
   walkForwardFolds,
-} from "../eval/walk_forward.ts";
+} from "../eval/folds.ts";
 import { evaluateModel } from "./evaluate.ts";
 import { isoDate, NoDataError } from "./market.ts";
 import {
