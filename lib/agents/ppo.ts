@@ -11,12 +11,19 @@
  */
 import { Rng } from "../util/rng.ts";
 import type { Space, StepInfo, VecEnv, VecStepResult } from "../env/types.ts";
-import type { PolicyBackend, PolicyConfig, UpdateStats } from "./policy.ts";
+import type { PolicyBackend, PolicyConfig, PolicyTopology, UpdateStats } from "./policy.ts";
+import { DEFAULT_PPO_LOSS, type PpoLossConfig, validatePpoLoss } from "./ppo_loss.ts";
+import { assetCount, policyDims } from "./per_asset.ts";
 
 // ------------------------------------------------------------------ config
 
-/** PPO settings; network and loss settings live in {@linkcode PolicyConfig}. */
-export interface PpoConfig {
+/**
+ * PPO settings, the loss coefficients included ({@linkcode PpoLossConfig}: clipCoef,
+ * vfCoef, entCoef, maxGradNorm, vfClip, normAdvantages; `trainPpo` hands them to
+ * `backend.update` with every minibatch). Network and optimiser settings live in
+ * {@linkcode PolicyConfig}.
+ */
+export interface PpoConfig extends PpoLossConfig {
   /** Env steps to take in total (summed over envs). Default 1_000_000. Updates = ⌊total / (nSteps·numEnvs)⌋, at least 1. */
   totalTimesteps: number;
   /** Steps per env per rollout (SB3 `n_steps`). Default 2048. */
@@ -64,6 +71,7 @@ export const DEFAULT_PPO_CONFIG: Readonly<PpoConfig> = Object.freeze({
   clipObs: 10,
   cleanrlDones: false,
   seed: 1,
+  ...DEFAULT_PPO_LOSS,
 });
 
 /**
@@ -95,7 +103,7 @@ export function ppoConfig(overrides: Partial<PpoConfig> = {}): PpoConfig {
     throw new RangeError(`PpoConfig.targetKl must be > 0 or null, got ${c.targetKl}`);
   }
   if (!(c.clipObs > 0)) throw new RangeError(`PpoConfig.clipObs must be > 0, got ${c.clipObs}`);
-  return c;
+  return validatePpoLoss(c, "PpoConfig");
 }
 
 /** Defaults of {@linkcode PolicyConfig} (CleanRL / SB3). */
@@ -104,30 +112,51 @@ export const DEFAULT_POLICY_OPTIONS = Object.freeze({
   logStdInit: 0,
   seed: 1,
   adamEps: 1e-5,
-  maxGradNorm: 0.5,
-  clipCoef: 0.2,
-  vfCoef: 0.5,
-  entCoef: 0,
-  normAdvantages: true,
-  vfClip: null as number | null,
 });
+
+/** Options of {@linkcode policyConfigForSpaces}. */
+export interface PolicyOptions {
+  hidden?: readonly number[];
+  logStdInit?: number;
+  seed?: number;
+  adamEps?: number;
+  /**
+   * `"mlp"` (default): the portfolio-level MLP. `"per-asset"`: the shared-weight
+   * per-asset network ({@linkcode PerAssetTopology}); needs `assetFeatures`.
+   * A full {@linkcode PolicyTopology} object is accepted too.
+   */
+  topology?: "mlp" | "per-asset" | PolicyTopology;
+  /** Per-asset: features per asset before its weight (`window × F` of the portfolio env). */
+  assetFeatures?: number;
+  /**
+   * Per-asset: the action ends with one cash score. Default: inferred from the action
+   * space (`N + 1` components → true, `N` → false).
+   */
+  cashScore?: boolean;
+}
 
 /**
  * Builds a {@linkcode PolicyConfig} from an env's spaces: a box action space gives a
- * Gaussian head, discrete / multi-discrete a categorical head per choice.
+ * Gaussian head, discrete / multi-discrete a categorical head per choice. With
+ * `topology: "per-asset"` the observation must be `N · (assetFeatures + 1)` values
+ * and the action box `N` (or `N + 1` with a cash score) values.
  * @param observationSpace Must be a box; its size is the observation length.
- * @param actionSpace Box, discrete or multi-discrete.
- * @param options Overrides of {@linkcode DEFAULT_POLICY_OPTIONS}.
+ * @param actionSpace Box, discrete or multi-discrete (per-asset: box only).
+ * @param options Overrides of {@linkcode DEFAULT_POLICY_OPTIONS} and the topology.
  * @returns The policy config.
+ * @throws {TypeError} When the spaces do not fit the topology.
  * @example
  * ```ts
  * const pc = policyConfigForSpaces(env.observationSpace, env.actionSpace, { seed: 7 });
+ * const pa = policyConfigForSpaces(env.observationSpace, env.actionSpace, {
+ *   topology: "per-asset", assetFeatures: window * F,
+ * });
  * ```
  */
 export function policyConfigForSpaces(
   observationSpace: Space,
   actionSpace: Space,
-  options: Partial<Omit<PolicyConfig, "obsDim" | "action">> = {},
+  options: PolicyOptions = {},
 ): PolicyConfig {
   if (observationSpace.kind !== "box") {
     throw new TypeError(`PPO needs a box observation space, got ${observationSpace.kind}`);
@@ -141,7 +170,36 @@ export function policyConfigForSpaces(
   } else {
     action = { kind: "categorical", nvec: [...actionSpace.nvec] };
   }
-  return { ...DEFAULT_POLICY_OPTIONS, ...options, obsDim, action };
+  const { topology, assetFeatures, cashScore, ...rest } = options;
+  const config: PolicyConfig = { ...DEFAULT_POLICY_OPTIONS, ...rest, obsDim, action };
+  const kind = typeof topology === "string" ? topology : topology?.kind ?? "mlp";
+  if (kind === "mlp") return config;
+  if (kind !== "per-asset") {
+    throw new TypeError(`policyConfigForSpaces(): unknown topology ${JSON.stringify(kind)}`);
+  }
+  const t = typeof topology === "object" && topology.kind === "per-asset" ? topology : null;
+  const F = assetFeatures ?? t?.assetFeatures;
+  if (!(Number.isInteger(F) && F! >= 1)) {
+    throw new TypeError(
+      `policyConfigForSpaces(): the per-asset topology needs assetFeatures (window × features, a positive integer); got ${F}`,
+    );
+  }
+  const probe = { kind: "per-asset" as const, assetFeatures: F!, cashScore: false };
+  const N = assetCount(probe, obsDim, "policyConfigForSpaces()");
+  if (action.kind !== "gaussian") {
+    throw new TypeError(
+      "policyConfigForSpaces(): the per-asset topology needs a box (continuous) action space",
+    );
+  }
+  const cash = cashScore ?? t?.cashScore ?? action.dim === N + 1;
+  if (action.dim !== N + (cash ? 1 : 0)) {
+    throw new TypeError(
+      `policyConfigForSpaces(): per-asset with ${N} assets${
+        cash ? " and a cash score" : ""
+      } needs ${N + (cash ? 1 : 0)} action values; the action space has ${action.dim}`,
+    );
+  }
+  return { ...config, topology: { kind: "per-asset", assetFeatures: F!, cashScore: cash } };
 }
 
 // ------------------------------------------------------------------ observation normaliser
@@ -471,7 +529,7 @@ export interface TrainPpoOptions extends PpoHooks {
  * minibatches through `backend.update`.
  *
  * @param vecEnv Auto-resetting vectorised env (`finalObservations` used for truncation bootstrap).
- * @param backend Network; its `config.obsDim` must match the env.
+ * @param backend Network; its `config.obsDim` must match the env (per-asset: any N).
  * @param config PPO settings (missing fields take {@linkcode DEFAULT_PPO_CONFIG}).
  * @param hooks Callbacks, abort signal and optional resumed normaliser.
  * @returns Summary with per-update statistics and the profile split.
@@ -490,16 +548,18 @@ export async function trainPpo(
 ): Promise<PpoSummary> {
   const cfg = ppoConfig(config);
   const E = vecEnv.numEnvs;
-  const obsDim = backend.config.obsDim;
-  const envObsDim = spaceSize(vecEnv.observationSpace);
-  if (envObsDim !== obsDim) {
+  const { obsDim, actDim } = policyDims(
+    backend.config,
+    spaceSize(vecEnv.observationSpace),
+    "trainPpo",
+  );
+  if (spaceSize(vecEnv.actionSpace) !== actDim) {
     throw new TypeError(
-      `trainPpo: env observations have ${envObsDim} values but the policy expects ${obsDim}`,
+      `trainPpo: env actions have ${
+        spaceSize(vecEnv.actionSpace)
+      } values but the policy gives ${actDim}`,
     );
   }
-  const actDim = backend.config.action.kind === "gaussian"
-    ? backend.config.action.dim
-    : backend.config.action.nvec.length;
   const N = cfg.nSteps;
   const batch = N * E;
   const numUpdates = Math.max(1, Math.floor(cfg.totalTimesteps / batch));
@@ -648,15 +708,19 @@ export async function trainPpo(
           mbVal[i] = valBuf[j];
         }
         const full = size === cfg.batchSize;
-        const s = backend.update({
-          size,
-          obs: full ? mbObs : mbObs.subarray(0, size * obsDim),
-          actions: full ? mbAct : mbAct.subarray(0, size * actDim),
-          oldLogProbs: full ? mbLogp : mbLogp.subarray(0, size),
-          advantages: full ? mbAdv : mbAdv.subarray(0, size),
-          returns: full ? mbRet : mbRet.subarray(0, size),
-          oldValues: full ? mbVal : mbVal.subarray(0, size),
-        }, lr);
+        const s = backend.update(
+          {
+            size,
+            obs: full ? mbObs : mbObs.subarray(0, size * obsDim),
+            actions: full ? mbAct : mbAct.subarray(0, size * actDim),
+            oldLogProbs: full ? mbLogp : mbLogp.subarray(0, size),
+            advantages: full ? mbAdv : mbAdv.subarray(0, size),
+            returns: full ? mbRet : mbRet.subarray(0, size),
+            oldValues: full ? mbVal : mbVal.subarray(0, size),
+          },
+          lr,
+          cfg,
+        );
         sums.policyLoss += s.policyLoss;
         sums.valueLoss += s.valueLoss;
         sums.entropy += s.entropy;
@@ -720,7 +784,7 @@ export async function trainPpo(
   };
 }
 
-/** Number of scalars in a box space (other spaces: their number of choices). */
+/** Number of scalars in a box space (discrete: 1; multi-discrete: its number of heads). */
 function spaceSize(space: Space): number {
   if (space.kind === "box") return space.shape.reduce((a, b) => a * b, 1);
   if (space.kind === "discrete") return 1;
