@@ -143,3 +143,113 @@ export interface PolicyBackend {
   /** Frees native or tensor memory. */
   dispose(): void;
 }
+
+/**
+ * Reads a {@linkcode PolicyConfig} from JSON (a saved model's `config.policy`),
+ * validating every field and naming the bad one. Configs saved before the loss
+ * coefficients moved to `PpoConfig` carry `clipCoef`, `vfCoef`, `entCoef`,
+ * `maxGradNorm`, `vfClip` and `normAdvantages`; they are accepted and left out of
+ * the result (read them with {@linkcode legacyPpoLoss}).
+ * @param json The parsed JSON value.
+ * @param where Where it came from, for error messages.
+ * @returns The config.
+ * @throws {TypeError} Naming the first missing or invalid field.
+ * @example
+ * ```ts
+ * const policy = parsePolicyConfig(manifest.config.policy, "model.json config.policy");
+ * ```
+ */
+export function parsePolicyConfig(json: unknown, where = "policy config"): PolicyConfig {
+  const o = record(json, where);
+  const posInt = (v: unknown, field: string): number => {
+    if (!(typeof v === "number" && Number.isInteger(v) && v >= 1)) {
+      throw new TypeError(`${where}.${field} must be a positive integer; got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const num = (v: unknown, field: string): number => {
+    if (!(typeof v === "number" && Number.isFinite(v))) {
+      throw new TypeError(`${where}.${field} must be a finite number; got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const list = (v: unknown, field: string): number[] => {
+    if (!Array.isArray(v) || v.length === 0) {
+      throw new TypeError(`${where}.${field} must be a non-empty array; got ${JSON.stringify(v)}`);
+    }
+    return v.map((x, i) => posInt(x, `${field}[${i}]`));
+  };
+  const a = record(o.action, `${where}.action`);
+  let action: PolicyConfig["action"];
+  if (a.kind === "gaussian") action = { kind: "gaussian", dim: posInt(a.dim, "action.dim") };
+  else if (a.kind === "categorical") {
+    action = { kind: "categorical", nvec: list(a.nvec, "action.nvec") };
+  } else {
+    throw new TypeError(
+      `${where}.action.kind must be "gaussian" or "categorical"; got ${JSON.stringify(a.kind)}`,
+    );
+  }
+  const config: PolicyConfig = {
+    obsDim: posInt(o.obsDim, "obsDim"),
+    action,
+    hidden: list(o.hidden, "hidden"),
+    logStdInit: num(o.logStdInit, "logStdInit"),
+    seed: num(o.seed, "seed"),
+    adamEps: num(o.adamEps, "adamEps"),
+  };
+  if (!(config.adamEps > 0)) {
+    throw new TypeError(`${where}.adamEps must be > 0; got ${config.adamEps}`);
+  }
+  if (o.topology !== undefined && o.topology !== null) {
+    const t = record(o.topology, `${where}.topology`);
+    if (t.kind === "mlp") config.topology = { kind: "mlp" };
+    else if (t.kind === "per-asset") {
+      if (typeof t.cashScore !== "boolean") {
+        throw new TypeError(
+          `${where}.topology.cashScore must be a boolean; got ${JSON.stringify(t.cashScore)}`,
+        );
+      }
+      if (action.kind !== "gaussian") {
+        throw new TypeError(`${where}.topology: per-asset needs a gaussian action`);
+      }
+      config.topology = {
+        kind: "per-asset",
+        assetFeatures: posInt(t.assetFeatures, "topology.assetFeatures"),
+        cashScore: t.cashScore,
+      };
+    } else {
+      throw new TypeError(
+        `${where}.topology.kind must be "mlp" or "per-asset"; got ${JSON.stringify(t.kind)}`,
+      );
+    }
+  }
+  return config;
+}
+
+/**
+ * The PPO loss coefficients a policy config saved before they moved to `PpoConfig`
+ * carries (absent fields are left out), so a resumed run can keep them.
+ * @param json A saved `config.policy`.
+ * @returns The coefficients found (`{}` for a current config).
+ * @example
+ * ```ts
+ * const ppo = ppoConfig({ ...legacyPpoLoss(saved.manifest.config.policy), ...saved.manifest.config.ppo });
+ * ```
+ */
+export function legacyPpoLoss(json: unknown): Partial<PpoLossConfig> {
+  const o = record(json, "policy config");
+  const out: Partial<PpoLossConfig> = {};
+  for (const k of ["clipCoef", "vfCoef", "entCoef", "maxGradNorm"] as const) {
+    if (typeof o[k] === "number") out[k] = o[k] as number;
+  }
+  if (typeof o.vfClip === "number" || o.vfClip === null) out.vfClip = o.vfClip as number | null;
+  if (typeof o.normAdvantages === "boolean") out.normAdvantages = o.normAdvantages;
+  return out;
+}
+
+function record(v: unknown, where: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new TypeError(`${where} must be an object; got ${JSON.stringify(v)}`);
+  }
+  return v as Record<string, unknown>;
+}
