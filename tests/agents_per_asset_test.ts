@@ -15,6 +15,7 @@ import {
   legacyPpoLoss,
   type Minibatch,
   type NamedWeight,
+  ObsNormalizer,
   parsePolicyConfig,
   type PolicyBackend,
   type PolicyConfig,
@@ -371,4 +372,39 @@ Deno.test("ppoConfig() carries the loss coefficients with their defaults and nam
   assert.throws(() => ppoConfig({ clipCoef: 0 }), /PpoConfig\.clipCoef must be > 0/);
   assert.throws(() => ppoConfig({ entCoef: -1 }), /PpoConfig\.entCoef/);
   assert.throws(() => ppoConfig({ vfClip: -0.1 }), /PpoConfig\.vfClip/);
+});
+
+Deno.test("ObsNormalizer with assetFeatures shares statistics across assets: any N, permutation-equivariant; trainPpo uses it for per-asset policies", async () => {
+  const norm = new ObsNormalizer(3, { assetFeatures: 2 });
+  // 2 observations × 2 assets: features (a0f0 a0f1 a1f0 a1f1) then weights (w0 w1)
+  norm.update(Float32Array.of(1, 10, 3, 30, 0.5, -0.5, 5, 50, 7, 70, 0.25, 0.75), 2);
+  [4, 40, 0.25].forEach((m, j) => assert.ok(Math.abs(norm.mean[j] - m) < 1e-3, `mean[${j}]`));
+  assert.ok(norm.count > 4 && norm.count < 4.001, `four asset rows, count ${norm.count}`);
+  const one = norm.normalize(Float32Array.of(4, 40, 0.25), 1); // N = 1
+  one.forEach((z) => assert.ok(Math.abs(z) < 1e-3));
+  const obs = Float32Array.of(1, 2, 3, 4, 5, 6, 0.1, 0.2, 0.3); // N = 3
+  const shuffled = Float32Array.of(5, 6, 1, 2, 3, 4, 0.3, 0.1, 0.2);
+  const a = norm.normalize(obs, 1), s = norm.normalize(shuffled, 1);
+  assert.deepEqual([s[0], s[1], s[6]], [a[4], a[5], a[8]]);
+  assert.throws(() => norm.normalize(new Float32Array(4), 1), /not N assets/);
+  const again = ObsNormalizer.fromJSON(JSON.parse(JSON.stringify(norm)));
+  assert.equal(again.assetFeatures, 2);
+  assert.deepEqual(again.normalize(obs, 1), a);
+
+  const env = new SignalVecEnv({ numEnvs: 2, assets: 3, weights: true });
+  const backend = createKernelPolicy(
+    policyConfigForSpaces(env.observationSpace, env.actionSpace, {
+      topology: "per-asset",
+      assetFeatures: 2,
+    }),
+  );
+  const summary = await trainPpo(env, backend, {
+    totalTimesteps: 128,
+    nSteps: 64,
+    nEpochs: 1,
+    normalizeObs: true,
+  });
+  assert.equal(summary.obsNormalizer?.dim, 3);
+  assert.equal(summary.obsNormalizer?.assetFeatures, 2);
+  backend.dispose();
 });

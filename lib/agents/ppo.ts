@@ -13,7 +13,7 @@ import { Rng } from "../util/rng.ts";
 import type { Space, StepInfo, VecEnv, VecStepResult } from "../env/types.ts";
 import type { PolicyBackend, PolicyConfig, PolicyTopology, UpdateStats } from "./policy.ts";
 import { DEFAULT_PPO_LOSS, type PpoLossConfig, validatePpoLoss } from "./ppo_loss.ts";
-import { assetCount, policyDims } from "./per_asset.ts";
+import { assetCount, gatherAssetRows, perAssetTopology, policyDims } from "./per_asset.ts";
 
 // ------------------------------------------------------------------ config
 
@@ -211,12 +211,23 @@ export interface ObsNormStats {
   count: number;
   clip: number;
   epsilon: number;
+  /**
+   * Per-asset statistics (for the per-asset policy): `mean`/`var` have
+   * `assetFeatures + 1` entries shared by every asset. Absent: one entry per
+   * observation value.
+   */
+  assetFeatures?: number;
 }
 
 /**
  * Running mean / variance of observations (SB3 `RunningMeanStd`, Chan et al.'s
  * parallel update), normalising as `clip((x - mean) / sqrt(var + ε), ±clip)`.
  * Frozen statistics (evaluation) are used but never updated.
+ *
+ * With `assetFeatures` (the per-asset policy's layout: `N · assetFeatures` features,
+ * then N weights) the statistics are shared across assets: `dim = assetFeatures + 1`
+ * and every observation folds in its N asset rows. The normalisation is then
+ * permutation-equivariant and works for any N, like the policy.
  */
 export class ObsNormalizer {
   readonly dim: number;
@@ -225,6 +236,8 @@ export class ObsNormalizer {
   count: number;
   readonly clip: number;
   readonly epsilon: number;
+  /** Per-asset statistics: features per asset, or null (per observation value). */
+  readonly assetFeatures: number | null;
   /** When true, {@linkcode ObsNormalizer.update} does nothing. */
   frozen = false;
   #std: Float64Array;
@@ -233,7 +246,8 @@ export class ObsNormalizer {
 
   /**
    * @param dim Observation length.
-   * @param options `clip` (default 10), `epsilon` (default 1e-8).
+   * @param options `clip` (default 10), `epsilon` (default 1e-8), `assetFeatures`
+   *   (per-asset statistics; then `dim` must be `assetFeatures + 1`).
    * @example
    * ```ts
    * const norm = new ObsNormalizer(90);
@@ -241,7 +255,18 @@ export class ObsNormalizer {
    * norm.normalize(obs, 8, out);
    * ```
    */
-  constructor(dim: number, options: { clip?: number; epsilon?: number } = {}) {
+  constructor(
+    dim: number,
+    options: { clip?: number; epsilon?: number; assetFeatures?: number | null } = {},
+  ) {
+    this.assetFeatures = options.assetFeatures ?? null;
+    if (this.assetFeatures !== null && dim !== this.assetFeatures + 1) {
+      throw new RangeError(
+        `ObsNormalizer: per-asset statistics need dim = assetFeatures + 1 = ${
+          this.assetFeatures + 1
+        }; got ${dim}`,
+      );
+    }
     this.dim = dim;
     this.mean = new Float64Array(dim);
     this.var = new Float64Array(dim).fill(1);
@@ -269,7 +294,11 @@ export class ObsNormalizer {
         `ObsNormStats: mean has ${stats.mean.length} values but var has ${stats.var.length}`,
       );
     }
-    const n = new ObsNormalizer(stats.mean.length, { clip: stats.clip, epsilon: stats.epsilon });
+    const n = new ObsNormalizer(stats.mean.length, {
+      clip: stats.clip,
+      epsilon: stats.epsilon,
+      assetFeatures: stats.assetFeatures ?? null,
+    });
     n.mean.set(stats.mean);
     n.var.set(stats.var);
     n.count = stats.count;
@@ -285,7 +314,21 @@ export class ObsNormalizer {
       count: this.count,
       clip: this.clip,
       epsilon: this.epsilon,
+      ...(this.assetFeatures !== null ? { assetFeatures: this.assetFeatures } : {}),
     };
+  }
+
+  /** Per-asset mode: `n` observations as `n · N` rows of `dim` values, and N. */
+  #assetRows(obs: Float32Array, n: number): { rows: Float32Array; N: number } {
+    const F = this.assetFeatures!;
+    const N = assetCount(
+      { kind: "per-asset", assetFeatures: F, cashScore: false },
+      n > 0 ? obs.length / n : 0,
+      "ObsNormalizer",
+    );
+    const rows = new Float32Array(n * N * this.dim);
+    gatherAssetRows(obs, n, N, F, rows, 0, this.dim);
+    return { rows, N };
   }
 
   /** Stops updating (evaluation). @returns this */
@@ -296,11 +339,16 @@ export class ObsNormalizer {
 
   /**
    * Folds `n` observations into the running statistics (no-op when frozen).
-   * @param obs `n × dim` row-major.
+   * @param obs `n × dim` row-major (per-asset: `n` whole observations, exactly).
    * @param n Number of rows.
    */
   update(obs: Float32Array, n: number): void {
     if (this.frozen || n === 0) return;
+    if (this.assetFeatures !== null) {
+      const { rows, N } = this.#assetRows(obs, n);
+      obs = rows;
+      n *= N;
+    }
     const d = this.dim, bm = this.#bm, bv = this.#bv;
     bm.fill(0);
     bv.fill(0);
@@ -332,15 +380,31 @@ export class ObsNormalizer {
    * Writes normalised observations into `out` (may be `obs` itself).
    * @param obs `n × dim` raw observations.
    * @param n Number of rows.
-   * @param out Destination, at least `n × dim` long.
+   * @param out Destination, at least as long as the observations (default: a new array).
    * @returns `out`
    */
   normalize(
     obs: Float32Array,
     n: number,
-    out: Float32Array = new Float32Array(n * this.dim),
+    out?: Float32Array,
   ): Float32Array {
     const d = this.dim, c = this.clip, mean = this.mean, std = this.#std;
+    if (this.assetFeatures !== null) {
+      const F = this.assetFeatures, len = n > 0 ? obs.length / n : 0, N = len / d;
+      out ??= new Float32Array(n * len);
+      if (!Number.isInteger(N)) {
+        throw new TypeError(
+          `ObsNormalizer: an observation of ${len} values is not N assets × (${F} features + 1 weight)`,
+        );
+      }
+      for (let i = 0; i < n * len; i++) {
+        const k = i % len, j = k < N * F ? k % F : F;
+        const z = (obs[i] - mean[j]) / std[j];
+        out[i] = z > c ? c : z < -c ? -c : z;
+      }
+      return out;
+    }
+    out ??= new Float32Array(n * d);
     for (let i = 0; i < n; i++) {
       const o = i * d;
       for (let j = 0; j < d; j++) {
@@ -584,8 +648,15 @@ export async function trainPpo(
   const mbRet = new Float32Array(cfg.batchSize);
   const mbVal = new Float32Array(cfg.batchSize);
 
+  const pa = perAssetTopology(backend.config);
   const normalizer = cfg.normalizeObs
-    ? (hooks.obsNormalizer ?? new ObsNormalizer(obsDim, { clip: cfg.clipObs }))
+    ? (hooks.obsNormalizer ??
+      (pa
+        ? new ObsNormalizer(pa.assetFeatures + 1, {
+          clip: cfg.clipObs,
+          assetFeatures: pa.assetFeatures,
+        })
+        : new ObsNormalizer(obsDim, { clip: cfg.clipObs })))
     : null;
   if (normalizer) normalizer.frozen = false;
   const epReturn = new Float64Array(E);
@@ -604,10 +675,11 @@ export async function trainPpo(
   storeObs(first, lastSlot);
 
   function storeObs(raw: Float32Array, dest: Float32Array): void {
+    const rows = raw.subarray(0, E * obsDim);
     if (normalizer) {
-      normalizer.update(raw, E);
-      normalizer.normalize(raw, E, dest);
-    } else dest.set(raw.subarray(0, E * obsDim));
+      normalizer.update(rows, E);
+      normalizer.normalize(rows, E, dest);
+    } else dest.set(rows);
   }
 
   outer: for (let update = 1; update <= numUpdates; update++) {
@@ -647,8 +719,13 @@ export async function trainPpo(
           if (!fo) {
             throw new TypeError(`trainPpo: env ${e} was truncated without a final observation`);
           }
-          if (normalizer) normalizer.normalize(fo, 1, finalObsBuf.subarray(nBootstrap * obsDim));
-          else finalObsBuf.set(fo.subarray(0, obsDim), nBootstrap * obsDim);
+          if (normalizer) {
+            normalizer.normalize(
+              fo.subarray(0, obsDim),
+              1,
+              finalObsBuf.subarray(nBootstrap * obsDim),
+            );
+          } else finalObsBuf.set(fo.subarray(0, obsDim), nBootstrap * obsDim);
           finalIdx[nBootstrap++] = e;
         }
       }
