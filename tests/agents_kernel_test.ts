@@ -7,13 +7,16 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { createKernelPolicy, type KernelPolicy } from "@lib/agents/kernel_policy.ts";
 import { createTfjsPolicy } from "@lib/agents/tfjs_policy.ts";
-import type { Minibatch, NamedWeight, PolicyConfig } from "@lib/agents/mod.ts";
+import type { Minibatch, NamedWeight, PolicyConfig, PpoLossConfig } from "@lib/agents/mod.ts";
 import { Rng } from "@lib/util/mod.ts";
 import { KERNEL_WASM_BASE64 } from "../lib/agents/_kernel_wasm.ts";
 import { assembleKernel } from "../tools/build_kernel.ts";
 import { runPpoBench } from "../tasks/bench/ppo.ts";
 
-function config(overrides: Partial<PolicyConfig> = {}): PolicyConfig {
+/** A network config plus the loss coefficients (passed to update / gradients). */
+type TestConfig = PolicyConfig & PpoLossConfig;
+
+function config(overrides: Partial<TestConfig> = {}): TestConfig {
   return {
     obsDim: 90,
     action: { kind: "gaussian", dim: 10 },
@@ -26,6 +29,7 @@ function config(overrides: Partial<PolicyConfig> = {}): PolicyConfig {
     vfCoef: 0.5,
     entCoef: 0,
     normAdvantages: true,
+    vfClip: null,
     ...overrides,
   };
 }
@@ -52,7 +56,7 @@ function randomBatch(policy: KernelPolicy, size: number, seed: number, spread = 
 function tfjsGradients(
   weights: NamedWeight[],
   batch: Minibatch,
-  c: PolicyConfig,
+  c: TestConfig,
 ): Map<string, Float32Array> {
   const dim = c.action.kind === "gaussian" ? c.action.dim : 0;
   const out = new Map<string, Float32Array>();
@@ -142,9 +146,9 @@ for (
   Deno.test(`KernelPolicy.gradients() matches tfjs autodiff of the full PPO loss to 1e-5 (${label})`, () => {
     const policy = createKernelPolicy(c);
     // move away from the initial weights so every layer carries gradient
-    for (let i = 0; i < 5; i++) policy.update(randomBatch(policy, 64, 100 + i), 1e-2);
+    for (let i = 0; i < 5; i++) policy.update(randomBatch(policy, 64, 100 + i), 1e-2, c);
     const batch = randomBatch(policy, 64, 7);
-    const mine = policy.gradients(batch);
+    const mine = policy.gradients(batch, c).gradients;
     const ref = tfjsGradients(policy.exportWeights(), batch, c);
     let nonzero = 0;
     for (const g of mine) {
@@ -160,7 +164,7 @@ Deno.test("KernelPolicy.gradients() matches tfjs for a minibatch that is not a m
   const c = config({ seed: 3 });
   const policy = createKernelPolicy(c);
   const batch = randomBatch(policy, 13, 11);
-  const mine = policy.gradients(batch);
+  const mine = policy.gradients(batch, c).gradients;
   const ref = tfjsGradients(policy.exportWeights(), batch, c);
   for (const g of mine) assertClose(g.values, ref.get(g.name)!, 1e-5, g.name);
 });
@@ -181,10 +185,10 @@ Deno.test("KernelPolicy.update() takes PyTorch's Adam steps after global-norm cl
     return Math.min(1, c.maxGradNorm / (norm + 1e-6));
   };
   const p0 = flat(policy.exportWeights());
-  const g1 = flat(policy.gradients(batch));
+  const g1 = flat(policy.gradients(batch, c).gradients);
   const s1 = clipScale(g1);
   assert.ok(s1 < 1, "the test must exercise clipping");
-  policy.update(batch, lr);
+  policy.update(batch, lr, c);
   const p1 = flat(policy.exportWeights());
   // step 1: m = 0.1·g, v = 0.001·g², so Δp = −lr·g/(|g| + eps) for the clipped g
   for (let i = 0; i < p0.length; i++) {
@@ -195,9 +199,9 @@ Deno.test("KernelPolicy.update() takes PyTorch's Adam steps after global-norm cl
       `param ${i} after step 1`,
     );
   }
-  const g2 = flat(policy.gradients(batch));
+  const g2 = flat(policy.gradients(batch, c).gradients);
   const s2 = clipScale(g2);
-  policy.update(batch, lr);
+  policy.update(batch, lr, c);
   const p2 = flat(policy.exportWeights());
   for (let i = 0; i < p0.length; i++) {
     const a = s1 * g1[i], b = s2 * g2[i];
@@ -258,8 +262,9 @@ Deno.test("createKernelPolicy() starts from the same weights, names and shapes a
 
 Deno.test("KernelPolicy with the same seed gives byte-identical weights after 40 updates; another seed differs", () => {
   const run = (seed: number) => {
-    const policy = createKernelPolicy(config({ seed }));
-    for (let i = 0; i < 40; i++) policy.update(randomBatch(policy, 64, 1000 + i), 3e-4);
+    const c = config({ seed });
+    const policy = createKernelPolicy(c);
+    for (let i = 0; i < 40; i++) policy.update(randomBatch(policy, 64, 1000 + i), 3e-4, c);
     return new Uint8Array(
       Float32Array.from(policy.exportWeights().flatMap((w) => Array.from(w.values))).buffer,
     );

@@ -98,6 +98,9 @@ function recordingBackend(
       });
       return { policyLoss: 0, valueLoss: 0, entropy: 0, approxKl, clipFraction: 0 };
     },
+    gradients() {
+      throw new Error("recordingBackend has no gradients");
+    },
     exportWeights: () => [],
     importWeights() {},
     dispose() {},

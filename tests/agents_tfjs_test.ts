@@ -9,11 +9,18 @@ import * as tf from "@tensorflow/tfjs";
 import {
   createTfjsPolicy,
   DEFAULT_POLICY_OPTIONS,
+  DEFAULT_PPO_LOSS,
   initTf,
   policyConfigForSpaces,
   trainPpo,
 } from "@lib/agents/mod.ts";
-import type { Minibatch, NamedWeight, PolicyBackend, PolicyConfig } from "@lib/agents/mod.ts";
+import type {
+  Minibatch,
+  NamedWeight,
+  PolicyBackend,
+  PolicyConfig,
+  PpoLossConfig,
+} from "@lib/agents/mod.ts";
 import { Rng } from "@lib/util/rng.ts";
 import { SignalVecEnv } from "./support/toy_envs.ts";
 
@@ -21,12 +28,16 @@ await initTf("wasm");
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
+/** A network config plus the loss coefficients (passed to update). */
+type TestConfig = PolicyConfig & PpoLossConfig;
+
 function smallConfig(
   action: PolicyConfig["action"],
-  extra: Partial<PolicyConfig> = {},
-): PolicyConfig {
+  extra: Partial<TestConfig> = {},
+): TestConfig {
   return {
     ...DEFAULT_POLICY_OPTIONS,
+    ...DEFAULT_PPO_LOSS,
     obsDim: 3,
     hidden: [4, 5],
     action,
@@ -59,7 +70,7 @@ function mlp(p: Params, net: "actor" | "critic", hidden: readonly number[], x: n
 /** log π(a|s) and entropy from the reference actor. */
 function refLogpEntropy(
   p: Params,
-  cfg: PolicyConfig,
+  cfg: TestConfig,
   obs: number[],
   action: number[],
 ): [number, number] {
@@ -87,7 +98,7 @@ function refLogpEntropy(
 }
 
 /** CleanRL's minibatch loss, written independently of the backend. */
-function refLoss(p: Params, cfg: PolicyConfig, mb: Minibatch): number {
+function refLoss(p: Params, cfg: TestConfig, mb: Minibatch): number {
   const B = mb.size, A = cfg.action.kind === "gaussian" ? cfg.action.dim : cfg.action.nvec.length;
   const adv = Array.from(mb.advantages);
   const mean = adv.reduce((s, a) => s + a, 0) / B;
@@ -118,7 +129,7 @@ function refLoss(p: Params, cfg: PolicyConfig, mb: Minibatch): number {
 }
 
 /** A minibatch whose ratios sit inside and outside the clip range (away from the kinks). */
-function gradMinibatch(backend: PolicyBackend, cfg: PolicyConfig, seed: number): Minibatch {
+function gradMinibatch(backend: PolicyBackend, cfg: TestConfig, seed: number): Minibatch {
   const rng = new Rng(seed),
     B = 6,
     A = cfg.action.kind === "gaussian" ? cfg.action.dim : cfg.action.nvec.length;
@@ -152,12 +163,12 @@ function gradMinibatch(backend: PolicyBackend, cfg: PolicyConfig, seed: number):
  * With lr = adamEps = 1e4 and no clipping, Adam's first step moves each parameter by
  * exactly g / (1 + |g|/1e4), so the gradient can be read back from the weights.
  */
-function checkGradients(action: PolicyConfig["action"], extra: Partial<PolicyConfig> = {}): void {
+function checkGradients(action: PolicyConfig["action"], extra: Partial<TestConfig> = {}): void {
   const cfg = smallConfig(action, { adamEps: 1e4, maxGradNorm: 1e9, ...extra });
   const backend = createTfjsPolicy(cfg);
   const mb = gradMinibatch(backend, cfg, 5);
   const before = toParams(backend.exportWeights());
-  backend.update(mb, 1e4);
+  backend.update(mb, 1e4, cfg);
   const after = toParams(backend.exportWeights());
   backend.dispose();
   let checked = 0;
@@ -247,7 +258,7 @@ Deno.test("TfjsPolicy.update() clips the global gradient norm to maxGradNorm", (
   const backend = createTfjsPolicy(cfg);
   const mb = gradMinibatch(backend, cfg, 6);
   const before = backend.exportWeights();
-  backend.update(mb, 1e4);
+  backend.update(mb, 1e4, cfg);
   const after = backend.exportWeights();
   backend.dispose();
   let sq = 0;
@@ -262,7 +273,7 @@ Deno.test("TfjsPolicy act/values agree with the exported actor and critic after 
   ) {
     const cfg = smallConfig(action);
     const backend = createTfjsPolicy(cfg);
-    for (let s = 0; s < 5; s++) backend.update(gradMinibatch(backend, cfg, 20 + s), 1e-2);
+    for (let s = 0; s < 5; s++) backend.update(gradMinibatch(backend, cfg, 20 + s), 1e-2, cfg);
     const rng = new Rng(3);
     const obs = Float32Array.from({ length: 4 * 3 }, () => rng.normal());
     const p = toParams(backend.exportWeights());

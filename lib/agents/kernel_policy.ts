@@ -2,8 +2,10 @@
  * A hand-written PPO network backend: separate actor and critic tanh MLPs with a
  * Gaussian head and a state-independent log-std, forward + backward + global-norm
  * clip + Adam in one WebAssembly module (f32x4 SIMD, `_kernel_wat.ts`), with the
- * small PPO loss head (log-probs, ratio, clipped surrogate, value loss) in
- * JavaScript doubles. It exists because tfjs's per-operation overhead dominates
+ * PPO loss of `ppo_loss.ts` (shared with the tfjs backend) in JavaScript doubles
+ * on views of the kernel's output buffers. Both topologies of {@linkcode PolicyConfig}
+ * run here: the portfolio-level MLP, and the per-asset shared-weight network
+ * (`n · N` rows of `assetFeatures + 1` values through the same MLP kernel). It exists because tfjs's per-operation overhead dominates
  * at this network size (batch 64, 90 → 64 → 64 → 10): the arithmetic is small,
  * the number of operations is what costs.
  *
@@ -19,10 +21,21 @@ import type {
   ActResult,
   Minibatch,
   NamedWeight,
+  PerAssetTopology,
   PolicyBackend,
   PolicyConfig,
   UpdateStats,
 } from "./policy.ts";
+import { gradClipScale, type PpoHeadOutputs, ppoLoss, type PpoLossConfig } from "./ppo_loss.ts";
+import {
+  assetCount,
+  expandLogStd,
+  foldLogStdGradient,
+  gatherAssetRows,
+  perAssetHead,
+  perAssetTopology,
+  scatterPerAssetGradients,
+} from "./per_asset.ts";
 import { KERNEL_WASM_BASE64 } from "./_kernel_wasm.ts";
 import { MM_ROWS } from "./_kernel_wat.ts";
 import { orthogonalKernel } from "./_tf_init.ts";
@@ -105,6 +118,11 @@ export class KernelPolicy implements PolicyBackend {
   readonly name = "kernel";
   readonly config: PolicyConfig;
   readonly #k: KernelExports;
+  /** Per-asset topology, or null for the portfolio-level MLP. */
+  readonly #pa: PerAssetTopology | null;
+  /** Network input width: `obsDim`, or `assetFeatures + 1` per asset. */
+  readonly #inDim: number;
+  /** Actor outputs per row (MLP: action dims; per-asset: 1, or 2 with the cash score) = log-std count. */
   readonly #actDim: number;
   readonly #actOut: number;
   readonly #obsPad: number;
@@ -124,8 +142,6 @@ export class KernelPolicy implements PolicyBackend {
   #t = 0;
   #disposed = false;
   readonly #std: Float64Array;
-  readonly #invVar: Float64Array;
-  readonly #dLogStd: Float64Array;
 
   /**
    * @param config Network and optimiser settings; Gaussian actions only.
@@ -147,15 +163,20 @@ export class KernelPolicy implements PolicyBackend {
       );
     }
     this.config = config;
-    this.#actDim = config.action.dim;
+    this.#pa = perAssetTopology(config);
+    if (this.#pa && !(Number.isInteger(this.#pa.assetFeatures) && this.#pa.assetFeatures >= 1)) {
+      throw new RangeError(
+        `createKernelPolicy(): topology.assetFeatures must be a positive integer; got ${this.#pa.assetFeatures}`,
+      );
+    }
+    this.#inDim = this.#pa ? this.#pa.assetFeatures + 1 : config.obsDim;
+    this.#actDim = this.#pa ? (this.#pa.cashScore ? 2 : 1) : config.action.dim;
     this.#actOut = pad4(this.#actDim);
-    this.#obsPad = pad4(config.obsDim);
+    this.#obsPad = pad4(this.#inDim);
     this.#std = new Float64Array(this.#actDim);
-    this.#invVar = new Float64Array(this.#actDim);
-    this.#dLogStd = new Float64Array(this.#actDim);
     let off = 0;
     const makeNet = (name: "actor" | "critic", outReal: number): Net => {
-      const dims = [config.obsDim, ...config.hidden, outReal];
+      const dims = [this.#inDim, ...config.hidden, outReal];
       const layers: Layer[] = [];
       for (let l = 0; l + 1 < dims.length; l++) {
         const inDim = pad4(dims[l]), outDim = pad4(dims[l + 1]);
@@ -251,35 +272,70 @@ export class KernelPolicy implements PolicyBackend {
     }
   }
 
-  #loadObs(obs: Float32Array, n: number): number {
-    const rows = Math.ceil(n / MM_ROWS) * MM_ROWS;
+  /**
+   * Loads `n` observations as network input rows (MLP: one per observation;
+   * per-asset: `n · N`, asset-major within each observation), zero-padded.
+   * @returns Padded row count, real row count and N (1 for the MLP).
+   */
+  #loadObs(obs: Float32Array, n: number): { rows: number; real: number; N: number } {
+    const pa = this.#pa;
+    const N = pa ? assetCount(pa, n > 0 ? obs.length / n : 0, "KernelPolicy") : 1;
+    const real = n * N;
+    const rows = Math.ceil(real / MM_ROWS) * MM_ROWS;
     this.#ensureRows(rows);
-    const d = this.config.obsDim, dp = this.#obsPad, f = this.#f32, x = this.#x;
-    if (obs.length < n * d) {
-      throw new TypeError(`KernelPolicy: expected ${n}×${d} observation values; got ${obs.length}`);
-    }
-    if (dp === d) f.set(obs.subarray(0, n * d), x);
-    else {
-      for (let i = 0; i < n; i++) {
-        f.set(obs.subarray(i * d, (i + 1) * d), x + i * dp);
-        f.fill(0, x + i * dp + d, x + (i + 1) * dp);
+    const d = this.#inDim, dp = this.#obsPad, f = this.#f32, x = this.#x;
+    if (pa) {
+      gatherAssetRows(obs, n, N, pa.assetFeatures, f, x, dp);
+      if (dp !== d) { for (let r = 0; r < real; r++) f.fill(0, x + r * dp + d, x + (r + 1) * dp); }
+    } else {
+      if (obs.length < n * d) {
+        throw new TypeError(
+          `KernelPolicy: expected ${n}×${d} observation values; got ${obs.length}`,
+        );
+      }
+      if (dp === d) f.set(obs.subarray(0, n * d), x);
+      else {
+        for (let i = 0; i < n; i++) {
+          f.set(obs.subarray(i * d, (i + 1) * d), x + i * dp);
+          f.fill(0, x + i * dp + d, x + (i + 1) * dp);
+        }
       }
     }
-    f.fill(0, x + n * dp, x + rows * dp);
-    return rows;
+    f.fill(0, x + real * dp, x + rows * dp);
+    return { rows, real, N };
   }
 
-  /** σ and 1/σ² per action dimension, and Σ log σ, from the current log-std. */
-  #stdevs(): { logStdSum: number; std: Float64Array; invVar: Float64Array } {
-    const f = this.#f32;
-    let logStdSum = 0;
-    for (let j = 0; j < this.#actDim; j++) {
-      const ls = f[this.#P + this.#logStd + j];
-      logStdSum += ls;
-      this.#std[j] = Math.exp(ls);
-      this.#invVar[j] = Math.exp(-2 * ls);
+  /**
+   * The portfolio-level head after a forward pass: action means (row stride),
+   * log-std per action component and values (row stride).
+   */
+  #head(n: number, N: number): PpoHeadOutputs & { dim: number } {
+    const f = this.#f32, ao = this.#actOut;
+    const outA = this.#actor.layers[this.#actor.layers.length - 1];
+    const outC = this.#critic.layers[this.#critic.layers.length - 1];
+    const logStd = f.subarray(this.#P + this.#logStd, this.#P + this.#logStd + this.#actDim);
+    const pa = this.#pa;
+    if (!pa) {
+      return {
+        dim: this.#actDim,
+        actor: f.subarray(outA.y),
+        actorStride: ao,
+        logStd,
+        values: f.subarray(outC.y),
+        valueStride: outC.outDim,
+      };
     }
-    return { logStdSum, std: this.#std, invVar: this.#invVar };
+    const { mean, values } = perAssetHead(
+      pa,
+      n,
+      N,
+      f.subarray(outA.y),
+      ao,
+      f.subarray(outC.y),
+      outC.outDim,
+    );
+    const dim = N + (pa.cashScore ? 1 : 0);
+    return { dim, actor: mean, actorStride: dim, logStd: expandLogStd(pa, N, logStd), values };
   }
 
   #forward(net: Net, rows: number): void {
@@ -325,20 +381,25 @@ export class KernelPolicy implements PolicyBackend {
     options: { deterministic?: boolean } = {},
   ): ActResult {
     this.#alive();
-    const rows = this.#loadObs(obs, n);
+    const { rows, N } = this.#loadObs(obs, n);
     this.#forward(this.#actor, rows);
     this.#forward(this.#critic, rows);
-    const f = this.#f32, a = this.#actDim, ao = this.#actOut;
-    const mean = this.#actor.layers[this.#actor.layers.length - 1].y;
-    const val = this.#critic.layers[this.#critic.layers.length - 1];
+    const head = this.#head(n, N);
+    const a = head.dim, ms = head.actorStride!, vs = head.valueStride ?? 1;
+    const mean = head.actor, logStd = head.logStd!;
     const actions = new Float32Array(n * a);
     const logProbs = new Float32Array(n);
     const values = new Float32Array(n);
-    const { logStdSum, std } = this.#stdevs();
+    const std = a === this.#actDim ? this.#std : new Float64Array(a);
+    let logStdSum = 0;
+    for (let j = 0; j < a; j++) {
+      logStdSum += logStd[j];
+      std[j] = Math.exp(logStd[j]);
+    }
     for (let i = 0; i < n; i++) {
       let lp = 0;
       for (let j = 0; j < a; j++) {
-        const mu = f[mean + i * ao + j];
+        const mu = mean[i * ms + j];
         const sd = std[j];
         const act = Math.fround(options.deterministic ? mu : mu + sd * rng.normal());
         actions[i * a + j] = act;
@@ -346,7 +407,7 @@ export class KernelPolicy implements PolicyBackend {
         lp -= 0.5 * z * z;
       }
       logProbs[i] = lp - logStdSum - 0.5 * a * LOG_2PI;
-      values[i] = f[val.y + i * val.outDim];
+      values[i] = head.values[i * vs];
     }
     return { actions, logProbs, values };
   }
@@ -359,122 +420,88 @@ export class KernelPolicy implements PolicyBackend {
    */
   values(obs: Float32Array, n: number): Float32Array {
     this.#alive();
-    const rows = this.#loadObs(obs, n);
+    const { rows, N } = this.#loadObs(obs, n);
     this.#forward(this.#critic, rows);
     const l = this.#critic.layers[this.#critic.layers.length - 1];
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.#f32[l.y + i * l.outDim];
+    const f = this.#f32;
+    for (let b = 0; b < n; b++) {
+      if (N === 1) out[b] = f[l.y + b * l.outDim];
+      else {
+        let v = 0;
+        for (let i = 0; i < N; i++) v += f[l.y + (b * N + i) * l.outDim];
+        out[b] = v / N;
+      }
+    }
     return out;
   }
 
   /**
-   * Forward, PPO loss and backward: leaves the loss gradient in the G region.
-   * Loss = clipped surrogate − entCoef·entropy + vfCoef·½·mean((V − R)²) (or its
-   * clipped form with `vfClip`).
+   * Forward, the shared PPO loss (`ppoLoss`) and backward: leaves the loss gradient
+   * in the G region.
    */
-  #lossAndGradients(batch: Minibatch): UpdateStats {
+  #lossAndGradients(batch: Minibatch, loss: PpoLossConfig): UpdateStats {
     const n = batch.size;
     if (!(n >= 1)) {
       throw new RangeError(`KernelPolicy.update(): minibatch size must be ≥ 1; got ${n}`);
     }
-    const rows = this.#loadObs(batch.obs, n);
+    const { rows, N } = this.#loadObs(batch.obs, n);
     this.#forward(this.#actor, rows);
     this.#forward(this.#critic, rows);
-    const c = this.config, f = this.#f32, a = this.#actDim, ao = this.#actOut;
+    const f = this.#f32, ao = this.#actOut;
     const outA = this.#actor.layers[this.#actor.layers.length - 1];
     const outC = this.#critic.layers[this.#critic.layers.length - 1];
-    const { actions, oldLogProbs, advantages, returns, oldValues } = batch;
-    const vfClip = c.vfClip ?? null;
-    if (vfClip !== null && !(oldValues && oldValues.length >= n)) {
-      throw new TypeError(
-        "KernelPolicy.update(): config.vfClip is set but the minibatch has no oldValues",
-      );
-    }
-
-    // advantage normalisation (ddof = 1, as torch's std)
-    let advMean = 0, advScale = 1;
-    if (c.normAdvantages) {
-      for (let i = 0; i < n; i++) advMean += advantages[i];
-      advMean /= n;
-      let ss = 0;
-      for (let i = 0; i < n; i++) ss += (advantages[i] - advMean) ** 2;
-      advScale = 1 / (Math.sqrt(ss / (n - 1)) + 1e-8);
-    }
-    const { logStdSum, std, invVar } = this.#stdevs();
-    const entropy = a * (0.5 + 0.5 * LOG_2PI) + logStdSum;
-    const lo = 1 - c.clipCoef, hi = 1 + c.clipCoef;
-    let pg = 0, vl = 0, kl = 0, clipped = 0;
     const gLogStd = this.#G + this.#logStd;
     f.fill(0, gLogStd, gLogStd + ao);
     f.fill(0, outA.dy, outA.dy + rows * ao);
     f.fill(0, outC.dy, outC.dy + rows * outC.outDim);
-    const dLogStd = this.#dLogStd.fill(0);
-    for (let i = 0; i < n; i++) {
-      let lp = 0;
-      for (let j = 0; j < a; j++) {
-        const z = (actions[i * a + j] - f[outA.y + i * ao + j]) / std[j];
-        lp -= 0.5 * z * z;
-      }
-      lp -= logStdSum + 0.5 * a * LOG_2PI;
-      const logRatio = lp - oldLogProbs[i];
-      const ratio = Math.exp(logRatio);
-      const adv = c.normAdvantages ? (advantages[i] - advMean) * advScale : advantages[i];
-      const clippedRatio = Math.min(hi, Math.max(lo, ratio));
-      const l1 = -adv * ratio, l2 = -adv * clippedRatio;
-      pg += Math.max(l1, l2);
-      kl += ratio - 1 - logRatio;
-      if (Math.abs(ratio - 1) > c.clipCoef) clipped++;
-      // d pg_i / d ratio: the unclipped branch carries the gradient when it is the max
-      // (ties, i.e. ratio inside the clip range, give the same −adv either way)
-      const dRatio = l1 >= l2 ? -adv : 0;
-      const dLp = (dRatio * ratio) / n;
-      for (let j = 0; j < a; j++) {
-        const diff = actions[i * a + j] - f[outA.y + i * ao + j];
-        // ∂lp/∂μ = (a − μ)/σ², ∂lp/∂logσ = (a − μ)²/σ² − 1
-        f[outA.dy + i * ao + j] = dLp * diff * invVar[j];
-        dLogStd[j] += dLp * (diff * diff * invVar[j] - 1);
-      }
-      const v = f[outC.y + i * outC.outDim];
-      let dv = v - returns[i];
-      let err = dv * dv;
-      if (vfClip !== null) {
-        // SB3 clip_range_vf: max((V − R)², (V_old + clip(V − V_old, ±vfClip) − R)²)
-        const vOld = oldValues![i];
-        const inside = Math.abs(v - vOld) <= vfClip;
-        const dc = vOld + Math.min(vfClip, Math.max(-vfClip, v - vOld)) - returns[i];
-        if (dc * dc > err) {
-          err = dc * dc;
-          dv = inside ? dc : 0;
-        }
-      }
-      vl += err;
-      f[outC.dy + i * outC.outDim] = (c.vfCoef * dv) / n;
+    const head = this.#head(n, N);
+    const action = { kind: "gaussian" as const, dim: head.dim };
+    let stats: UpdateStats;
+    const pa = this.#pa;
+    if (!pa) {
+      stats = ppoLoss(action, head, batch, loss, {
+        dActor: f.subarray(outA.dy),
+        actorStride: ao,
+        dLogStd: f.subarray(gLogStd, gLogStd + this.#actDim),
+        dValues: f.subarray(outC.dy),
+        valueStride: outC.outDim,
+      }).stats;
+    } else {
+      const r = ppoLoss(action, head, batch, loss);
+      stats = r.stats;
+      scatterPerAssetGradients(
+        pa,
+        n,
+        N,
+        r.grads.dActor,
+        r.grads.dValues,
+        f.subarray(outA.dy),
+        ao,
+        f.subarray(outC.dy),
+        outC.outDim,
+      );
+      foldLogStdGradient(pa, N, r.grads.dLogStd, f.subarray(gLogStd, gLogStd + this.#actDim));
     }
-    for (let j = 0; j < a; j++) f[gLogStd + j] = dLogStd[j] - c.entCoef;
     this.#backward(this.#actor, rows);
     this.#backward(this.#critic, rows);
-    return {
-      policyLoss: pg / n,
-      valueLoss: (0.5 * vl) / n,
-      entropy,
-      approxKl: kl / n,
-      clipFraction: clipped / n,
-    };
+    return stats;
   }
 
   /**
-   * One clipped-surrogate + value-loss step: gradients, global-norm clip to
-   * `maxGradNorm` (PyTorch's `clip_grad_norm_`, +1e-6), then Adam (β 0.9/0.999).
+   * One PPO-loss step: gradients, global-norm clip to `loss.maxGradNorm`
+   * (PyTorch's `clip_grad_norm_`, +1e-6), then Adam (β 0.9/0.999).
    * @param batch The minibatch.
    * @param lr Learning rate.
+   * @param loss The loss coefficients (`PpoConfig`'s).
    * @returns Loss diagnostics (before the step).
    */
-  update(batch: Minibatch, lr: number): UpdateStats {
+  update(batch: Minibatch, lr: number, loss: PpoLossConfig): UpdateStats {
     this.#alive();
-    const stats = this.#lossAndGradients(batch);
+    const stats = this.#lossAndGradients(batch, loss);
     const k = this.#k;
     const norm = Math.sqrt(k.sumSq(4 * this.#G, this.#nParams));
-    const gs = Math.min(1, this.config.maxGradNorm / (norm + 1e-6));
+    const gs = gradClipScale(norm, loss.maxGradNorm);
     this.#t++;
     const step = lr / (1 - BETA1 ** this.#t);
     const sbc2 = Math.sqrt(1 - BETA2 ** this.#t);
@@ -497,18 +524,23 @@ export class KernelPolicy implements PolicyBackend {
 
   /**
    * The unclipped gradient of the PPO loss for `batch`, without changing anything
-   * (for tests against an autodiff reference).
+   * (for tests against an autodiff reference and the backend contract).
    * @param batch The minibatch.
-   * @returns Gradients named and shaped as {@linkcode KernelPolicy.exportWeights}.
+   * @param loss The loss coefficients.
+   * @returns The loss diagnostics and the gradients, named and shaped as
+   *   {@linkcode KernelPolicy.exportWeights}.
    * @example
    * ```ts
-   * const g = policy.gradients(batch); // g[0].name === "actor/0/kernel"
+   * const { gradients } = policy.gradients(batch, ppoConfig()); // gradients[0].name === "actor/0/kernel"
    * ```
    */
-  gradients(batch: Minibatch): NamedWeight[] {
+  gradients(
+    batch: Minibatch,
+    loss: PpoLossConfig,
+  ): { stats: UpdateStats; gradients: NamedWeight[] } {
     this.#alive();
-    this.#lossAndGradients(batch);
-    return this.#read(this.#G);
+    const stats = this.#lossAndGradients(batch, loss);
+    return { stats, gradients: this.#read(this.#G) };
   }
 
   #read(base: number): NamedWeight[] {

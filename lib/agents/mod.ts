@@ -10,3 +10,5 @@ export * from "./model_io.ts";
 export * from "./kernel_policy.ts";
 export * from "./tfjs_policy.ts";
 export * from "./tf_backend.ts";
+export * from "./ppo_loss.ts";
+export * from "./per_asset.ts";

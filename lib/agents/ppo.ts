@@ -12,12 +12,19 @@
  */
 import { DEFAULT_SEED, deriveSeed, Rng } from "../util/rng.ts";
 import type { Space, StepInfo, VecEnv, VecStepResult } from "../env/types.ts";
-import type { PolicyBackend, PolicyConfig, UpdateStats } from "./policy.ts";
+import type { PolicyBackend, PolicyConfig, PolicyTopology, UpdateStats } from "./policy.ts";
+import { DEFAULT_PPO_LOSS, type PpoLossConfig, validatePpoLoss } from "./ppo_loss.ts";
+import { assetCount, gatherAssetRows, perAssetTopology, policyDims } from "./per_asset.ts";
 
 // ------------------------------------------------------------------ config
 
-/** PPO settings; network and loss settings live in {@linkcode PolicyConfig}. */
-export interface PpoConfig {
+/**
+ * PPO settings, the loss coefficients included ({@linkcode PpoLossConfig}: clipCoef,
+ * vfCoef, entCoef, maxGradNorm, vfClip, normAdvantages; `trainPpo` hands them to
+ * `backend.update` with every minibatch). Network and optimiser settings live in
+ * {@linkcode PolicyConfig}.
+ */
+export interface PpoConfig extends PpoLossConfig {
   /** Env steps to take in total (summed over envs). Default 1_000_000. Updates = ⌊total / (nSteps·numEnvs)⌋, at least 1. */
   totalTimesteps: number;
   /** Steps per env per rollout (SB3 `n_steps`). Default 2048. */
@@ -68,6 +75,7 @@ export const DEFAULT_PPO_CONFIG: Readonly<PpoConfig> = Object.freeze({
   clipObs: 10,
   cleanrlDones: false,
   seed: DEFAULT_SEED,
+  ...DEFAULT_PPO_LOSS,
 });
 
 /**
@@ -99,7 +107,7 @@ export function ppoConfig(overrides: Partial<PpoConfig> = {}): PpoConfig {
     throw new RangeError(`PpoConfig.targetKl must be > 0 or null, got ${c.targetKl}`);
   }
   if (!(c.clipObs > 0)) throw new RangeError(`PpoConfig.clipObs must be > 0, got ${c.clipObs}`);
-  return c;
+  return validatePpoLoss(c, "PpoConfig");
 }
 
 /** Defaults of {@linkcode PolicyConfig} (CleanRL / SB3). */
@@ -109,30 +117,51 @@ export const DEFAULT_POLICY_OPTIONS = Object.freeze({
   // The weight-init stream of the default run seed (as trainModel derives it).
   seed: deriveSeed(DEFAULT_SEED, "weightInit"),
   adamEps: 1e-5,
-  maxGradNorm: 0.5,
-  clipCoef: 0.2,
-  vfCoef: 0.5,
-  entCoef: 0,
-  normAdvantages: true,
-  vfClip: null as number | null,
 });
+
+/** Options of {@linkcode policyConfigForSpaces}. */
+export interface PolicyOptions {
+  hidden?: readonly number[];
+  logStdInit?: number;
+  seed?: number;
+  adamEps?: number;
+  /**
+   * `"mlp"` (default): the portfolio-level MLP. `"per-asset"`: the shared-weight
+   * per-asset network ({@linkcode PerAssetTopology}); needs `assetFeatures`.
+   * A full {@linkcode PolicyTopology} object is accepted too.
+   */
+  topology?: "mlp" | "per-asset" | PolicyTopology;
+  /** Per-asset: features per asset before its weight (`window × F` of the portfolio env). */
+  assetFeatures?: number;
+  /**
+   * Per-asset: the action ends with one cash score. Default: inferred from the action
+   * space (`N + 1` components → true, `N` → false).
+   */
+  cashScore?: boolean;
+}
 
 /**
  * Builds a {@linkcode PolicyConfig} from an env's spaces: a box action space gives a
- * Gaussian head, discrete / multi-discrete a categorical head per choice.
+ * Gaussian head, discrete / multi-discrete a categorical head per choice. With
+ * `topology: "per-asset"` the observation must be `N · (assetFeatures + 1)` values
+ * and the action box `N` (or `N + 1` with a cash score) values.
  * @param observationSpace Must be a box; its size is the observation length.
- * @param actionSpace Box, discrete or multi-discrete.
- * @param options Overrides of {@linkcode DEFAULT_POLICY_OPTIONS}.
+ * @param actionSpace Box, discrete or multi-discrete (per-asset: box only).
+ * @param options Overrides of {@linkcode DEFAULT_POLICY_OPTIONS} and the topology.
  * @returns The policy config.
+ * @throws {TypeError} When the spaces do not fit the topology.
  * @example
  * ```ts
  * const pc = policyConfigForSpaces(env.observationSpace, env.actionSpace, { seed: 7 });
+ * const pa = policyConfigForSpaces(env.observationSpace, env.actionSpace, {
+ *   topology: "per-asset", assetFeatures: window * F,
+ * });
  * ```
  */
 export function policyConfigForSpaces(
   observationSpace: Space,
   actionSpace: Space,
-  options: Partial<Omit<PolicyConfig, "obsDim" | "action">> = {},
+  options: PolicyOptions = {},
 ): PolicyConfig {
   if (observationSpace.kind !== "box") {
     throw new TypeError(`PPO needs a box observation space, got ${observationSpace.kind}`);
@@ -146,7 +175,36 @@ export function policyConfigForSpaces(
   } else {
     action = { kind: "categorical", nvec: [...actionSpace.nvec] };
   }
-  return { ...DEFAULT_POLICY_OPTIONS, ...options, obsDim, action };
+  const { topology, assetFeatures, cashScore, ...rest } = options;
+  const config: PolicyConfig = { ...DEFAULT_POLICY_OPTIONS, ...rest, obsDim, action };
+  const kind = typeof topology === "string" ? topology : topology?.kind ?? "mlp";
+  if (kind === "mlp") return config;
+  if (kind !== "per-asset") {
+    throw new TypeError(`policyConfigForSpaces(): unknown topology ${JSON.stringify(kind)}`);
+  }
+  const t = typeof topology === "object" && topology.kind === "per-asset" ? topology : null;
+  const F = assetFeatures ?? t?.assetFeatures;
+  if (!(Number.isInteger(F) && F! >= 1)) {
+    throw new TypeError(
+      `policyConfigForSpaces(): the per-asset topology needs assetFeatures (window × features, a positive integer); got ${F}`,
+    );
+  }
+  const probe = { kind: "per-asset" as const, assetFeatures: F!, cashScore: false };
+  const N = assetCount(probe, obsDim, "policyConfigForSpaces()");
+  if (action.kind !== "gaussian") {
+    throw new TypeError(
+      "policyConfigForSpaces(): the per-asset topology needs a box (continuous) action space",
+    );
+  }
+  const cash = cashScore ?? t?.cashScore ?? action.dim === N + 1;
+  if (action.dim !== N + (cash ? 1 : 0)) {
+    throw new TypeError(
+      `policyConfigForSpaces(): per-asset with ${N} assets${
+        cash ? " and a cash score" : ""
+      } needs ${N + (cash ? 1 : 0)} action values; the action space has ${action.dim}`,
+    );
+  }
+  return { ...config, topology: { kind: "per-asset", assetFeatures: F!, cashScore: cash } };
 }
 
 // ------------------------------------------------------------------ observation normaliser
@@ -158,12 +216,23 @@ export interface ObsNormStats {
   count: number;
   clip: number;
   epsilon: number;
+  /**
+   * Per-asset statistics (for the per-asset policy): `mean`/`var` have
+   * `assetFeatures + 1` entries shared by every asset. Absent: one entry per
+   * observation value.
+   */
+  assetFeatures?: number;
 }
 
 /**
  * Running mean / variance of observations (SB3 `RunningMeanStd`, Chan et al.'s
  * parallel update), normalising as `clip((x - mean) / sqrt(var + ε), ±clip)`.
  * Frozen statistics (evaluation) are used but never updated.
+ *
+ * With `assetFeatures` (the per-asset policy's layout: `N · assetFeatures` features,
+ * then N weights) the statistics are shared across assets: `dim = assetFeatures + 1`
+ * and every observation folds in its N asset rows. The normalisation is then
+ * permutation-equivariant and works for any N, like the policy.
  */
 export class ObsNormalizer {
   readonly dim: number;
@@ -172,6 +241,8 @@ export class ObsNormalizer {
   count: number;
   readonly clip: number;
   readonly epsilon: number;
+  /** Per-asset statistics: features per asset, or null (per observation value). */
+  readonly assetFeatures: number | null;
   /** When true, {@linkcode ObsNormalizer.update} does nothing. */
   frozen = false;
   #std: Float64Array;
@@ -180,7 +251,8 @@ export class ObsNormalizer {
 
   /**
    * @param dim Observation length.
-   * @param options `clip` (default 10), `epsilon` (default 1e-8).
+   * @param options `clip` (default 10), `epsilon` (default 1e-8), `assetFeatures`
+   *   (per-asset statistics; then `dim` must be `assetFeatures + 1`).
    * @example
    * ```ts
    * const norm = new ObsNormalizer(90);
@@ -188,7 +260,18 @@ export class ObsNormalizer {
    * norm.normalize(obs, 8, out);
    * ```
    */
-  constructor(dim: number, options: { clip?: number; epsilon?: number } = {}) {
+  constructor(
+    dim: number,
+    options: { clip?: number; epsilon?: number; assetFeatures?: number | null } = {},
+  ) {
+    this.assetFeatures = options.assetFeatures ?? null;
+    if (this.assetFeatures !== null && dim !== this.assetFeatures + 1) {
+      throw new RangeError(
+        `ObsNormalizer: per-asset statistics need dim = assetFeatures + 1 = ${
+          this.assetFeatures + 1
+        }; got ${dim}`,
+      );
+    }
     this.dim = dim;
     this.mean = new Float64Array(dim);
     this.var = new Float64Array(dim).fill(1);
@@ -216,7 +299,11 @@ export class ObsNormalizer {
         `ObsNormStats: mean has ${stats.mean.length} values but var has ${stats.var.length}`,
       );
     }
-    const n = new ObsNormalizer(stats.mean.length, { clip: stats.clip, epsilon: stats.epsilon });
+    const n = new ObsNormalizer(stats.mean.length, {
+      clip: stats.clip,
+      epsilon: stats.epsilon,
+      assetFeatures: stats.assetFeatures ?? null,
+    });
     n.mean.set(stats.mean);
     n.var.set(stats.var);
     n.count = stats.count;
@@ -232,7 +319,21 @@ export class ObsNormalizer {
       count: this.count,
       clip: this.clip,
       epsilon: this.epsilon,
+      ...(this.assetFeatures !== null ? { assetFeatures: this.assetFeatures } : {}),
     };
+  }
+
+  /** Per-asset mode: `n` observations as `n · N` rows of `dim` values, and N. */
+  #assetRows(obs: Float32Array, n: number): { rows: Float32Array; N: number } {
+    const F = this.assetFeatures!;
+    const N = assetCount(
+      { kind: "per-asset", assetFeatures: F, cashScore: false },
+      n > 0 ? obs.length / n : 0,
+      "ObsNormalizer",
+    );
+    const rows = new Float32Array(n * N * this.dim);
+    gatherAssetRows(obs, n, N, F, rows, 0, this.dim);
+    return { rows, N };
   }
 
   /** Stops updating (evaluation). @returns this */
@@ -243,11 +344,16 @@ export class ObsNormalizer {
 
   /**
    * Folds `n` observations into the running statistics (no-op when frozen).
-   * @param obs `n × dim` row-major.
+   * @param obs `n × dim` row-major (per-asset: `n` whole observations, exactly).
    * @param n Number of rows.
    */
   update(obs: Float32Array, n: number): void {
     if (this.frozen || n === 0) return;
+    if (this.assetFeatures !== null) {
+      const { rows, N } = this.#assetRows(obs, n);
+      obs = rows;
+      n *= N;
+    }
     const d = this.dim, bm = this.#bm, bv = this.#bv;
     bm.fill(0);
     bv.fill(0);
@@ -279,15 +385,31 @@ export class ObsNormalizer {
    * Writes normalised observations into `out` (may be `obs` itself).
    * @param obs `n × dim` raw observations.
    * @param n Number of rows.
-   * @param out Destination, at least `n × dim` long.
+   * @param out Destination, at least as long as the observations (default: a new array).
    * @returns `out`
    */
   normalize(
     obs: Float32Array,
     n: number,
-    out: Float32Array = new Float32Array(n * this.dim),
+    out?: Float32Array,
   ): Float32Array {
     const d = this.dim, c = this.clip, mean = this.mean, std = this.#std;
+    if (this.assetFeatures !== null) {
+      const F = this.assetFeatures, len = n > 0 ? obs.length / n : 0, N = len / d;
+      out ??= new Float32Array(n * len);
+      if (!Number.isInteger(N)) {
+        throw new TypeError(
+          `ObsNormalizer: an observation of ${len} values is not N assets × (${F} features + 1 weight)`,
+        );
+      }
+      for (let i = 0; i < n * len; i++) {
+        const k = i % len, j = k < N * F ? k % F : F;
+        const z = (obs[i] - mean[j]) / std[j];
+        out[i] = z > c ? c : z < -c ? -c : z;
+      }
+      return out;
+    }
+    out ??= new Float32Array(n * d);
     for (let i = 0; i < n; i++) {
       const o = i * d;
       for (let j = 0; j < d; j++) {
@@ -476,7 +598,7 @@ export interface TrainPpoOptions extends PpoHooks {
  * minibatches through `backend.update`.
  *
  * @param vecEnv Auto-resetting vectorised env (`finalObservations` used for truncation bootstrap).
- * @param backend Network; its `config.obsDim` must match the env.
+ * @param backend Network; its `config.obsDim` must match the env (per-asset: any N).
  * @param config PPO settings (missing fields take {@linkcode DEFAULT_PPO_CONFIG}).
  * @param hooks Callbacks, abort signal and optional resumed normaliser.
  * @returns Summary with per-update statistics and the profile split.
@@ -495,16 +617,18 @@ export async function trainPpo(
 ): Promise<PpoSummary> {
   const cfg = ppoConfig(config);
   const E = vecEnv.numEnvs;
-  const obsDim = backend.config.obsDim;
-  const envObsDim = spaceSize(vecEnv.observationSpace);
-  if (envObsDim !== obsDim) {
+  const { obsDim, actDim } = policyDims(
+    backend.config,
+    spaceSize(vecEnv.observationSpace),
+    "trainPpo",
+  );
+  if (spaceSize(vecEnv.actionSpace) !== actDim) {
     throw new TypeError(
-      `trainPpo: env observations have ${envObsDim} values but the policy expects ${obsDim}`,
+      `trainPpo: env actions have ${
+        spaceSize(vecEnv.actionSpace)
+      } values but the policy gives ${actDim}`,
     );
   }
-  const actDim = backend.config.action.kind === "gaussian"
-    ? backend.config.action.dim
-    : backend.config.action.nvec.length;
   const N = cfg.nSteps;
   const batch = N * E;
   const numUpdates = Math.max(1, Math.floor(cfg.totalTimesteps / batch));
@@ -530,8 +654,15 @@ export async function trainPpo(
   const mbRet = new Float32Array(cfg.batchSize);
   const mbVal = new Float32Array(cfg.batchSize);
 
+  const pa = perAssetTopology(backend.config);
   const normalizer = cfg.normalizeObs
-    ? (hooks.obsNormalizer ?? new ObsNormalizer(obsDim, { clip: cfg.clipObs }))
+    ? (hooks.obsNormalizer ??
+      (pa
+        ? new ObsNormalizer(pa.assetFeatures + 1, {
+          clip: cfg.clipObs,
+          assetFeatures: pa.assetFeatures,
+        })
+        : new ObsNormalizer(obsDim, { clip: cfg.clipObs })))
     : null;
   if (normalizer) normalizer.frozen = false;
   const epReturn = new Float64Array(E);
@@ -551,10 +682,11 @@ export async function trainPpo(
   storeObs(first, lastSlot);
 
   function storeObs(raw: Float32Array, dest: Float32Array): void {
+    const rows = raw.subarray(0, E * obsDim);
     if (normalizer) {
-      normalizer.update(raw, E);
-      normalizer.normalize(raw, E, dest);
-    } else dest.set(raw.subarray(0, E * obsDim));
+      normalizer.update(rows, E);
+      normalizer.normalize(rows, E, dest);
+    } else dest.set(rows);
   }
 
   outer: for (let update = 1; update <= numUpdates; update++) {
@@ -594,8 +726,13 @@ export async function trainPpo(
           if (!fo) {
             throw new TypeError(`trainPpo: env ${e} was truncated without a final observation`);
           }
-          if (normalizer) normalizer.normalize(fo, 1, finalObsBuf.subarray(nBootstrap * obsDim));
-          else finalObsBuf.set(fo.subarray(0, obsDim), nBootstrap * obsDim);
+          if (normalizer) {
+            normalizer.normalize(
+              fo.subarray(0, obsDim),
+              1,
+              finalObsBuf.subarray(nBootstrap * obsDim),
+            );
+          } else finalObsBuf.set(fo.subarray(0, obsDim), nBootstrap * obsDim);
           finalIdx[nBootstrap++] = e;
         }
       }
@@ -655,15 +792,19 @@ export async function trainPpo(
           mbVal[i] = valBuf[j];
         }
         const full = size === cfg.batchSize;
-        const s = backend.update({
-          size,
-          obs: full ? mbObs : mbObs.subarray(0, size * obsDim),
-          actions: full ? mbAct : mbAct.subarray(0, size * actDim),
-          oldLogProbs: full ? mbLogp : mbLogp.subarray(0, size),
-          advantages: full ? mbAdv : mbAdv.subarray(0, size),
-          returns: full ? mbRet : mbRet.subarray(0, size),
-          oldValues: full ? mbVal : mbVal.subarray(0, size),
-        }, lr);
+        const s = backend.update(
+          {
+            size,
+            obs: full ? mbObs : mbObs.subarray(0, size * obsDim),
+            actions: full ? mbAct : mbAct.subarray(0, size * actDim),
+            oldLogProbs: full ? mbLogp : mbLogp.subarray(0, size),
+            advantages: full ? mbAdv : mbAdv.subarray(0, size),
+            returns: full ? mbRet : mbRet.subarray(0, size),
+            oldValues: full ? mbVal : mbVal.subarray(0, size),
+          },
+          lr,
+          cfg,
+        );
         sums.policyLoss += s.policyLoss;
         sums.valueLoss += s.valueLoss;
         sums.entropy += s.entropy;
@@ -727,7 +868,7 @@ export async function trainPpo(
   };
 }
 
-/** Number of scalars in a box space (other spaces: their number of choices). */
+/** Number of scalars in a box space (discrete: 1; multi-discrete: its number of heads). */
 function spaceSize(space: Space): number {
   if (space.kind === "box") return space.shape.reduce((a, b) => a * b, 1);
   if (space.kind === "discrete") return 1;

@@ -21,7 +21,12 @@
  * Gradients are checked against finite differences in tests/agents_tfjs_test.ts.
  *
  * Heads: a Gaussian with state-independent log-std (continuous), or one categorical
- * per entry of `nvec` (discrete), their logits side by side.
+ * per entry of `nvec` (discrete), their logits side by side. The loss and its head
+ * gradient come from `ppo_loss.ts`, shared with the kernel backend.
+ *
+ * The per-asset topology (`PolicyConfig.topology`, Gaussian only) runs the same MLP
+ * over `n · N` rows of `assetFeatures + 1` values (the observation reshaped in JS),
+ * then averages the cash score and the value over assets (`per_asset.ts`).
  *
  * @module
  */
@@ -31,11 +36,28 @@ import type {
   ActResult,
   Minibatch,
   NamedWeight,
+  PerAssetTopology,
   PolicyBackend,
   PolicyConfig,
   UpdateStats,
 } from "./policy.ts";
 import { orthogonalKernel } from "./_tf_init.ts";
+import {
+  gradClipScale,
+  logSumExp,
+  type PpoHeadOutputs,
+  ppoLoss,
+  type PpoLossConfig,
+} from "./ppo_loss.ts";
+import {
+  assetCount,
+  expandLogStd,
+  foldLogStdGradient,
+  gatherAssetRows,
+  perAssetHead,
+  perAssetTopology,
+  scatterPerAssetGradients,
+} from "./per_asset.ts";
 
 const LOG_2PI = Math.log(2 * Math.PI);
 const BETA1 = 0.9;
@@ -73,7 +95,11 @@ class TfjsPolicy implements PolicyBackend {
   readonly name: string;
   readonly config: PolicyConfig;
   #gaussian: boolean;
-  /** Gaussian: action dims; categorical: number of heads. */
+  /** Per-asset topology, or null. */
+  #pa: PerAssetTopology | null;
+  /** Network input width (obsDim, or assetFeatures + 1 per asset). */
+  #inDim: number;
+  /** Gaussian: action dims (per-asset: log-std count, 1 or 2); categorical: number of heads. */
   #actDim: number;
   /** Actor output columns (gaussian: dim; categorical: sum(nvec)). */
   #width: number;
@@ -99,10 +125,17 @@ class TfjsPolicy implements PolicyBackend {
     this.config = config;
     this.name = `tfjs-${tf.getBackend()}`;
     const a = config.action;
+    const pa = perAssetTopology(config);
+    this.#pa = pa;
+    this.#inDim = pa ? pa.assetFeatures + 1 : config.obsDim;
     this.#gaussian = a.kind === "gaussian";
-    this.#actDim = a.kind === "gaussian" ? a.dim : a.nvec.length;
+    this.#actDim = pa ? (pa.cashScore ? 2 : 1) : a.kind === "gaussian" ? a.dim : a.nvec.length;
     this.#nvec = a.kind === "gaussian" ? [] : [...a.nvec];
-    this.#width = a.kind === "gaussian" ? a.dim : a.nvec.reduce((s, n) => s + n, 0);
+    this.#width = pa
+      ? this.#actDim
+      : a.kind === "gaussian"
+      ? a.dim
+      : a.nvec.reduce((s, n) => s + n, 0);
     this.#hidden = [...config.hidden];
 
     // Flat layout and initial values.
@@ -115,7 +148,7 @@ class TfjsPolicy implements PolicyBackend {
       offset += size;
     };
     for (let k = 0; k <= L; k++) {
-      const fanIn = k === 0 ? config.obsDim : 2 * this.#hidden[k - 1];
+      const fanIn = k === 0 ? this.#inDim : 2 * this.#hidden[k - 1];
       const fanOut = k === L ? this.#width + 1 : 2 * this.#hidden[k];
       add([fanIn, fanOut]);
       add([fanOut]);
@@ -162,7 +195,7 @@ class TfjsPolicy implements PolicyBackend {
   #block(k: number, net: number): { rows: number[]; cols: number[] } {
     const L = this.#hidden.length;
     const rows = k === 0
-      ? range(0, this.config.obsDim)
+      ? range(0, this.#inDim)
       : range(net * this.#hidden[k - 1], (net + 1) * this.#hidden[k - 1]);
     const cols = k < L
       ? range(net * this.#hidden[k], (net + 1) * this.#hidden[k])
@@ -200,16 +233,54 @@ class TfjsPolicy implements PolicyBackend {
     return { acts, out: h };
   }
 
-  #outputs(obs: Float32Array, n: number): Float32Array {
+  /** Network input rows for `n` observations (per-asset: `n · N` rows, asset-major). */
+  #inputRows(obs: Float32Array, n: number): { x: Float32Array; rows: number; N: number } {
     this.#checkAlive();
-    const d = this.config.obsDim;
+    const pa = this.#pa, d = this.#inDim;
+    if (pa) {
+      const N = assetCount(pa, n > 0 ? obs.length / n : 0, this.name);
+      const x = new Float32Array(n * N * d);
+      gatherAssetRows(obs, n, N, pa.assetFeatures, x, 0, d);
+      return { x, rows: n * N, N };
+    }
     if (obs.length < n * d) {
       throw new TypeError(
         `${this.name}: ${n} observations need ${n * d} values, got ${obs.length}`,
       );
     }
-    const x = obs.length === n * d ? obs : obs.subarray(0, n * d);
-    return tf.tidy(() => this.#forward(tf.tensor2d(x, [n, d])).out.dataSync() as Float32Array);
+    return { x: obs.length === n * d ? obs : obs.subarray(0, n * d), rows: n, N: 1 };
+  }
+
+  #outputs(obs: Float32Array, n: number): { out: Float32Array; N: number } {
+    const { x, rows, N } = this.#inputRows(obs, n);
+    const out = tf.tidy(() =>
+      this.#forward(tf.tensor2d(x, [rows, this.#inDim])).out.dataSync() as Float32Array
+    );
+    return { out, N };
+  }
+
+  /** The portfolio-level head outputs (action means or logits, log-std, values) of `n` observations. */
+  #head(out: Float32Array, n: number, N: number): PpoHeadOutputs & { dim: number } {
+    const W = this.#width + 1, values = out.subarray(this.#width), pa = this.#pa;
+    if (!pa) {
+      return {
+        dim: this.#actDim,
+        actor: out,
+        actorStride: W,
+        logStd: this.#gaussian ? this.#logStd : undefined,
+        values,
+        valueStride: W,
+      };
+    }
+    const head = perAssetHead(pa, n, N, out, W, values, W);
+    const dim = N + (pa.cashScore ? 1 : 0);
+    return {
+      dim,
+      actor: head.mean,
+      actorStride: dim,
+      logStd: expandLogStd(pa, N, this.#logStd),
+      values: head.values,
+    };
   }
 
   act(
@@ -218,15 +289,16 @@ class TfjsPolicy implements PolicyBackend {
     rng: Rng,
     options: { deterministic?: boolean } = {},
   ): ActResult {
-    const out = this.#outputs(obs, n);
-    const W = this.#width + 1, D = this.#actDim;
+    const { out: raw, N } = this.#outputs(obs, n);
+    const head = this.#head(raw, n, N);
+    const out = head.actor, W = head.actorStride!, D = head.dim, vs = head.valueStride ?? 1;
     const actions = new Float32Array(n * D);
     const logProbs = new Float32Array(n);
     const values = new Float32Array(n);
     const det = options.deterministic === true;
-    for (let b = 0; b < n; b++) values[b] = out[b * W + W - 1];
+    for (let b = 0; b < n; b++) values[b] = head.values[b * vs];
     if (this.#gaussian) {
-      const logStd = this.#logStd;
+      const logStd = head.logStd!;
       let constant = 0;
       for (let d = 0; d < D; d++) constant += -logStd[d] - 0.5 * LOG_2PI;
       for (let b = 0; b < n; b++) {
@@ -270,48 +342,63 @@ class TfjsPolicy implements PolicyBackend {
   }
 
   values(obs: Float32Array, n: number): Float32Array {
-    const out = this.#outputs(obs, n);
-    const W = this.#width + 1;
+    const { out, N } = this.#outputs(obs, n);
+    const head = this.#head(out, n, N), vs = head.valueStride ?? 1;
     const values = new Float32Array(n);
-    for (let b = 0; b < n; b++) values[b] = out[b * W + W - 1];
+    for (let b = 0; b < n; b++) values[b] = head.values[b * vs];
     return values;
   }
 
-  update(batch: Minibatch, lr: number): UpdateStats {
-    this.#checkAlive();
-    const cfg = this.config, B = batch.size, d = cfg.obsDim, L = this.#hidden.length;
-    if (batch.obs.length < B * d) {
-      throw new TypeError(
-        `${this.name}.update: minibatch of ${B} needs ${B * d} observation values`,
-      );
+  /** Forward, the shared PPO loss, backward: the masked gradient into `#grad`. */
+  #lossAndGradients(batch: Minibatch, loss: PpoLossConfig): UpdateStats {
+    const B = batch.size, L = this.#hidden.length, d = this.#inDim, W = this.#width + 1;
+    if (!(Number.isInteger(B) && B >= 1)) {
+      throw new RangeError(`${this.name}.update: minibatch size must be ≥ 1; got ${B}`);
     }
-    const vfClip = cfg.vfClip ?? null;
-    if (vfClip !== null && !batch.oldValues) {
-      throw new TypeError(
-        `${this.name}.update: config.vfClip is set but the minibatch has no oldValues`,
-      );
-    }
-    const adv = normalizedAdvantages(batch.advantages, B, cfg.normAdvantages);
-    const x = batch.obs.subarray(0, B * d);
-    const xT = new Float32Array(B * d); // the first layer's input, transposed in JS for dW0
-    for (let i = 0; i < B; i++) for (let j = 0; j < d; j++) xT[j * B + i] = x[i * d + j];
-    this.#step += 1;
-    const bc1 = 1 - BETA1 ** this.#step, bc2 = 1 - BETA2 ** this.#step;
+    const { x, rows, N } = this.#inputRows(batch.obs, B);
+    const xT = new Float32Array(rows * d); // the first layer's input, transposed in JS for dW0
+    for (let i = 0; i < rows; i++) for (let j = 0; j < d; j++) xT[j * rows + i] = x[i * d + j];
     let stats!: UpdateStats;
-
     tf.tidy(() => {
-      const { acts, out } = this.#forward(tf.tensor2d(x, [B, d]));
-      const loss = this.#gaussian
-        ? gaussianLossGrad(out.dataSync() as Float32Array, batch, adv, this.#logStd, cfg, vfClip)
-        : categoricalLossGrad(out.dataSync() as Float32Array, batch, adv, this.#nvec, cfg, vfClip);
-      stats = loss.stats;
+      const { acts, out } = this.#forward(tf.tensor2d(x, [rows, d]));
+      const head = this.#head(out.dataSync() as Float32Array, B, N);
+      const action: PolicyConfig["action"] = this.#gaussian
+        ? { kind: "gaussian", dim: head.dim }
+        : { kind: "categorical", nvec: this.#nvec };
+      const dOut = new Float32Array(rows * W);
+      const dLogStd = new Float32Array(this.#gaussian ? this.#actDim : 0);
+      const pa = this.#pa;
+      if (!pa) {
+        stats = ppoLoss(action, head, batch, loss, {
+          dActor: dOut,
+          actorStride: W,
+          dLogStd,
+          dValues: dOut.subarray(this.#width),
+          valueStride: W,
+        }).stats;
+      } else {
+        const r = ppoLoss(action, head, batch, loss);
+        stats = r.stats;
+        scatterPerAssetGradients(
+          pa,
+          B,
+          N,
+          r.grads.dActor,
+          r.grads.dValues,
+          dOut,
+          W,
+          dOut.subarray(this.#width),
+          W,
+        );
+        foldLogStdGradient(pa, N, r.grads.dLogStd, dLogStd);
+      }
 
       // Backward through the MLP: dZ_k → dW_k = a_kᵀ dZ_k, db_k = Σ_rows dZ_k,
       // dZ_{k−1} = (dZ_k W_kᵀ) ⊙ (1 − a_k²).
       const grads: tf.Tensor[] = new Array(this.#views.length);
-      let dz: tf.Tensor2D = tf.tensor2d(loss.dOut, [B, this.#width + 1]);
+      let dz: tf.Tensor2D = tf.tensor2d(dOut, [rows, W]);
       for (let k = L; k >= 0; k--) {
-        const aT = k === 0 ? tf.tensor2d(xT, [d, B]) : tf.transpose(acts[k - 1]);
+        const aT = k === 0 ? tf.tensor2d(xT, [d, rows]) : tf.transpose(acts[k - 1]);
         grads[2 * k] = tf.reshape(tf.matMul(aT, dz), [-1]);
         grads[2 * k + 1] = tf.sum(dz, 0);
         if (k > 0) {
@@ -321,20 +408,25 @@ class TfjsPolicy implements PolicyBackend {
       }
       const g = this.#grad;
       grads.forEach((t, i) => g.set(t.dataSync() as Float32Array, this.#specs[i].offset));
-      if (this.#gaussian) g.set(loss.dLogStd, this.#specs[this.#specs.length - 1].offset);
+      if (this.#gaussian) g.set(dLogStd, this.#specs[this.#specs.length - 1].offset);
     });
+    const g = this.#grad, mask = this.#gradMask;
+    for (let i = 0; i < g.length; i++) if (mask[i] === 0) g[i] = 0;
+    return stats;
+  }
 
-    // Mask the zero blocks, clip the global norm (torch: coef = max / (norm + 1e−6), at
-    // most 1), then one fused Adam pass (torch's formula) over the flat vector.
-    const g = this.#grad, mask = this.#gradMask, theta = this.#theta, m = this.#m, v = this.#v;
+  update(batch: Minibatch, lr: number, loss: PpoLossConfig): UpdateStats {
+    const stats = this.#lossAndGradients(batch, loss);
+    this.#step += 1;
+    const bc1 = 1 - BETA1 ** this.#step, bc2 = 1 - BETA2 ** this.#step;
+    // Clip the global norm (torch: coef = max / (norm + 1e−6), at most 1), then one
+    // fused Adam pass (torch's formula) over the flat vector.
+    const g = this.#grad, theta = this.#theta, m = this.#m, v = this.#v;
     const P = theta.length;
     let sq = 0;
-    for (let i = 0; i < P; i++) {
-      if (mask[i] === 0) g[i] = 0;
-      sq += g[i] * g[i];
-    }
-    const coef = Math.min(cfg.maxGradNorm / (Math.sqrt(sq) + 1e-6), 1);
-    const stepSize = lr / bc1, invSqrtBc2 = 1 / Math.sqrt(bc2), eps = cfg.adamEps;
+    for (let i = 0; i < P; i++) sq += g[i] * g[i];
+    const coef = gradClipScale(Math.sqrt(sq), loss.maxGradNorm);
+    const stepSize = lr / bc1, invSqrtBc2 = 1 / Math.sqrt(bc2), eps = this.config.adamEps;
     for (let i = 0; i < P; i++) {
       const gi = g[i] * coef;
       m[i] = BETA1 * m[i] + (1 - BETA1) * gi;
@@ -345,9 +437,25 @@ class TfjsPolicy implements PolicyBackend {
     return stats;
   }
 
+  gradients(
+    batch: Minibatch,
+    loss: PpoLossConfig,
+  ): { stats: UpdateStats; gradients: NamedWeight[] } {
+    const stats = this.#lossAndGradients(batch, loss);
+    return { stats, gradients: this.#read(this.#grad, this.#grad.slice(this.#logStdOffset())) };
+  }
+
+  #logStdOffset(): number {
+    return this.#gaussian ? this.#specs[this.#specs.length - 1].offset : this.#numParams;
+  }
+
   exportWeights(): NamedWeight[] {
     this.#checkAlive();
-    const theta = this.#theta;
+    return this.#read(this.#theta, this.#logStd);
+  }
+
+  /** Actor and critic tensors of a parameter-shaped vector, in export order. */
+  #read(theta: Float32Array, logStd: Float32Array): NamedWeight[] {
     const L = this.#hidden.length;
     const out: NamedWeight[] = [];
     for (const net of [0, 1]) {
@@ -369,7 +477,7 @@ class TfjsPolicy implements PolicyBackend {
       out.push({
         name: "actor/logStd",
         shape: [this.#actDim],
-        values: Float32Array.from(this.#logStd),
+        values: Float32Array.from(logStd),
       });
     }
     return out;
@@ -423,195 +531,18 @@ class TfjsPolicy implements PolicyBackend {
   }
 }
 
-/** The minibatch loss's gradient with respect to the network outputs, plus diagnostics. */
-interface LossGrad {
-  /** `B × (width + 1)`: ∂loss/∂(actor outputs, value). */
-  dOut: Float32Array;
-  /** ∂loss/∂logStd (Gaussian). */
-  dLogStd: Float32Array;
-  stats: UpdateStats;
-}
-
-/**
- * PPO loss `mean(−min(r·A, clip(r)·A) + vf·½(V−R)² − ent·H)` for a diagonal Gaussian.
- * With `z = (a − μ)/σ`: `∂log p/∂μ = z/σ`, `∂log p/∂log σ = z² − 1`; the surrogate's
- * gradient w.r.t. `log p` is `−A·r` where the unclipped branch is the minimum, else 0.
- */
-function gaussianLossGrad(
-  out: Float32Array,
-  batch: Minibatch,
-  adv: Float64Array,
-  logStd: Float32Array,
-  cfg: PolicyConfig,
-  vfClip: number | null,
-): LossGrad {
-  const B = batch.size, D = logStd.length, W = D + 1;
-  const dOut = new Float32Array(B * W);
-  const dLogStd = new Float64Array(D);
-  const invStd = Float64Array.from(logStd, (s) => Math.exp(-s));
-  let logStdSum = 0;
-  for (let d = 0; d < D; d++) logStdSum += logStd[d];
-  const acc = newAccumulator();
-  const z = new Float64Array(D);
-  for (let i = 0; i < B; i++) {
-    let sq = 0;
-    for (let d = 0; d < D; d++) {
-      z[d] = (batch.actions[i * D + d] - out[i * W + d]) * invStd[d];
-      sq += z[d] * z[d];
-    }
-    const logp = -0.5 * sq - logStdSum - 0.5 * D * LOG_2PI;
-    const g = surrogateGrad(logp - batch.oldLogProbs[i], adv[i], cfg.clipCoef, acc) / B;
-    for (let d = 0; d < D; d++) {
-      dOut[i * W + d] = g * z[d] * invStd[d];
-      dLogStd[d] += g * (z[d] * z[d] - 1);
-    }
-    dOut[i * W + D] = valueGrad(out[i * W + D], batch, i, cfg, vfClip, acc) / B;
-  }
-  const entropy = logStdSum + 0.5 * D * (1 + LOG_2PI);
-  for (let d = 0; d < D; d++) dLogStd[d] -= cfg.entCoef; // −ent·∂H/∂logσ_d, H = Σ logσ + const
-  acc.entropy = entropy * B;
-  return { dOut, dLogStd: Float32Array.from(dLogStd), stats: finish(acc, B) };
-}
-
-/**
- * The same loss for independent categorical heads (logits side by side):
- * `∂log p/∂l_c = 1[c = a] − p_c` and `∂H/∂l_c = −p_c (log p_c + H_head)`.
- */
-function categoricalLossGrad(
-  out: Float32Array,
-  batch: Minibatch,
-  adv: Float64Array,
-  nvec: number[],
-  cfg: PolicyConfig,
-  vfClip: number | null,
-): LossGrad {
-  const B = batch.size, H = nvec.length;
-  const width = nvec.reduce((s, n) => s + n, 0), W = width + 1;
-  const dOut = new Float32Array(B * W);
-  const acc = newAccumulator();
-  const logp = new Float64Array(width);
-  for (let i = 0; i < B; i++) {
-    let lp = 0, ent = 0, o = 0;
-    const headEnt = new Float64Array(H);
-    for (let h = 0; h < H; h++) {
-      const k = nvec[h], base = i * W + o;
-      const lse = logSumExp(out, base, k);
-      const a = batch.actions[i * H + h];
-      if (!(Number.isInteger(a) && a >= 0 && a < k)) {
-        throw new RangeError(
-          `update: minibatch row ${i} head ${h} has action ${a}, outside 0…${k - 1}`,
-        );
-      }
-      let he = 0;
-      for (let c = 0; c < k; c++) {
-        logp[o + c] = out[base + c] - lse;
-        he -= Math.exp(logp[o + c]) * logp[o + c];
-      }
-      headEnt[h] = he;
-      ent += he;
-      lp += logp[o + a];
-      o += k;
-    }
-    acc.entropy += ent;
-    const g = surrogateGrad(lp - batch.oldLogProbs[i], adv[i], cfg.clipCoef, acc) / B;
-    const e = cfg.entCoef / B;
-    o = 0;
-    for (let h = 0; h < H; h++) {
-      const k = nvec[h], a = batch.actions[i * H + h];
-      for (let c = 0; c < k; c++) {
-        const p = Math.exp(logp[o + c]);
-        dOut[i * W + o + c] = g * ((c === a ? 1 : 0) - p) + e * p * (logp[o + c] + headEnt[h]);
-      }
-      o += k;
-    }
-    dOut[i * W + width] = valueGrad(out[i * W + width], batch, i, cfg, vfClip, acc) / B;
-  }
-  return { dOut, dLogStd: new Float32Array(0), stats: finish(acc, B) };
-}
-
-interface Accumulator {
-  pg: number;
-  vl: number;
-  entropy: number;
-  kl: number;
-  clipped: number;
-}
-
-function newAccumulator(): Accumulator {
-  return { pg: 0, vl: 0, entropy: 0, kl: 0, clipped: 0 };
-}
-
-function finish(a: Accumulator, B: number): UpdateStats {
-  return {
-    policyLoss: a.pg / B,
-    valueLoss: a.vl / B,
-    entropy: a.entropy / B,
-    approxKl: a.kl / B,
-    clipFraction: a.clipped / B,
-  };
-}
-
-/** Adds sample `i`'s clipped-surrogate loss to `acc`; returns ∂(−min(rA, clip(r)A))/∂log p. */
-function surrogateGrad(logRatio: number, a: number, clip: number, acc: Accumulator): number {
-  const r = Math.exp(logRatio);
-  const rc = r < 1 - clip ? 1 - clip : r > 1 + clip ? 1 + clip : r;
-  const unclipped = r * a, clipped = rc * a;
-  acc.pg += -Math.min(unclipped, clipped);
-  acc.kl += r - 1 - logRatio;
-  if (Math.abs(r - 1) > clip) acc.clipped += 1;
-  // The minimum takes the unclipped branch (gradient −A·r) unless the clipped one is strictly smaller.
-  return unclipped <= clipped ? -a * r : 0;
-}
-
-/** Adds sample `i`'s value loss `½(V−R)²` (or the clipped variant) to `acc`; returns vf·∂/∂V. */
-function valueGrad(
-  value: number,
-  batch: Minibatch,
-  i: number,
-  cfg: PolicyConfig,
-  vfClip: number | null,
-  acc: Accumulator,
-): number {
-  const err = value - batch.returns[i];
-  if (vfClip === null) {
-    acc.vl += 0.5 * err * err;
-    return cfg.vfCoef * err;
-  }
-  const old = batch.oldValues![i];
-  const delta = value - old;
-  const dc = delta < -vfClip ? -vfClip : delta > vfClip ? vfClip : delta;
-  const errC = old + dc - batch.returns[i];
-  if (err * err >= errC * errC) {
-    acc.vl += 0.5 * err * err;
-    return cfg.vfCoef * err;
-  }
-  acc.vl += 0.5 * errC * errC;
-  return Math.abs(delta) < vfClip ? cfg.vfCoef * errC : 0;
-}
-
-function logSumExp(x: Float32Array, offset: number, k: number): number {
-  let mx = -Infinity;
-  for (let c = 0; c < k; c++) mx = Math.max(mx, x[offset + c]);
-  let s = 0;
-  for (let c = 0; c < k; c++) s += Math.exp(x[offset + c] - mx);
-  return mx + Math.log(s);
-}
-
-/** `(A − mean) / (std_ddof1 + 1e−8)` as CleanRL (unchanged when off or B = 1). */
-function normalizedAdvantages(a: Float32Array, B: number, normalize: boolean): Float64Array {
-  const out = Float64Array.from(a.subarray(0, B));
-  if (!normalize || B < 2) return out;
-  let mean = 0;
-  for (let i = 0; i < B; i++) mean += out[i];
-  mean /= B;
-  let ss = 0;
-  for (let i = 0; i < B; i++) ss += (out[i] - mean) ** 2;
-  const std = Math.sqrt(ss / (B - 1));
-  for (let i = 0; i < B; i++) out[i] = (out[i] - mean) / (std + 1e-8);
-  return out;
-}
-
 function validate(c: PolicyConfig): void {
+  const pa = perAssetTopology(c);
+  if (pa && c.action.kind !== "gaussian") {
+    throw new TypeError(
+      "createTfjsPolicy(): the per-asset topology needs continuous (Gaussian) actions",
+    );
+  }
+  if (pa && !(Number.isInteger(pa.assetFeatures) && pa.assetFeatures >= 1)) {
+    throw new RangeError(
+      `PolicyConfig.topology.assetFeatures must be a positive integer, got ${pa.assetFeatures}`,
+    );
+  }
   if (!Number.isInteger(c.obsDim) || c.obsDim < 1) {
     throw new RangeError(`PolicyConfig.obsDim must be a positive integer, got ${c.obsDim}`);
   }

@@ -27,6 +27,15 @@ export interface SignalEnvOptions {
   actions?: "box" | "multi_discrete";
   /** Episodes end `terminated` (instead of `truncated`) when the running return falls below this. Default -Infinity. */
   terminateBelow?: number;
+  /**
+   * The portfolio env's per-asset layout: the `2 · assets` features (asset-major:
+   * signal, noise) are followed by one "weight" per asset (its last clipped
+   * position), so a per-asset policy with `assetFeatures: 2` reads each asset's row.
+   * Default false.
+   */
+  weights?: boolean;
+  /** Box actions get one more (cash) component, ignored by the reward. Default false. */
+  cashAction?: boolean;
 }
 
 /** A vector of envs with the planted signal described in the module doc. */
@@ -40,6 +49,8 @@ export class SignalVecEnv implements VecEnv {
   #scale: number;
   #discrete: boolean;
   #terminateBelow: number;
+  #weights: boolean;
+  #actDim: number;
   #rng = new Rng(0);
   #next: Float64Array; // the upcoming return per env × asset
   #t: Int32Array;
@@ -55,7 +66,9 @@ export class SignalVecEnv implements VecEnv {
     this.#scale = options.scale ?? 1;
     this.#discrete = options.actions === "multi_discrete";
     this.#terminateBelow = options.terminateBelow ?? -Infinity;
-    this.obsDim = 2 * this.assets;
+    this.#weights = options.weights ?? false;
+    this.obsDim = (this.#weights ? 3 : 2) * this.assets;
+    this.#actDim = this.assets + (options.cashAction && !this.#discrete ? 1 : 0);
     this.observationSpace = {
       kind: "box",
       shape: [this.obsDim],
@@ -66,9 +79,9 @@ export class SignalVecEnv implements VecEnv {
       ? { kind: "multi_discrete", nvec: new Array(this.assets).fill(3) }
       : {
         kind: "box",
-        shape: [this.assets],
-        low: new Float32Array(this.assets).fill(-1),
-        high: new Float32Array(this.assets).fill(1),
+        shape: [this.#actDim],
+        low: new Float32Array(this.#actDim).fill(-1),
+        high: new Float32Array(this.#actDim).fill(1),
       };
     this.#next = new Float64Array(this.numEnvs * this.assets);
     this.#t = new Int32Array(this.numEnvs);
@@ -92,9 +105,10 @@ export class SignalVecEnv implements VecEnv {
     for (let e = 0; e < E; e++) {
       let r = 0;
       for (let a = 0; a < A; a++) {
-        const raw = actions[e * A + a];
+        const raw = actions[e * this.#actDim + a];
         const pos = this.#discrete ? raw - 1 : Math.max(-1, Math.min(1, raw));
         r += pos * this.#next[e * A + a];
+        if (this.#weights) this.#obs[e * this.obsDim + 2 * A + a] = pos;
       }
       rewards[e] = r;
       this.rewardLog.push(rewards[e]);
@@ -123,6 +137,9 @@ export class SignalVecEnv implements VecEnv {
   #start(e: number): void {
     this.#t[e] = 0;
     this.#ret[e] = 0;
+    if (this.#weights) {
+      this.#obs.fill(0, e * this.obsDim + 2 * this.assets, (e + 1) * this.obsDim);
+    }
     this.#draw(e);
   }
 
