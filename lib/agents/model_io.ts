@@ -25,7 +25,13 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { type EnvSettings, parseEnvSettings } from "../env/settings.ts";
 import { dataDir, PROJECT_ROOT } from "../util/paths.ts";
-import type { NamedWeight, PolicyBackend, PolicyConfig } from "./policy.ts";
+import {
+  legacyPpoLoss,
+  type NamedWeight,
+  parsePolicyConfig,
+  type PolicyBackend,
+  type PolicyConfig,
+} from "./policy.ts";
 import { type ObsNormStats, type PpoConfig, ppoConfig } from "./ppo.ts";
 
 /** The `model.json` format tag. */
@@ -75,7 +81,7 @@ export interface ModelManifest {
   createdAt: string;
   /** The network's shape: a shared-input actor-critic MLP. */
   topology: {
-    kind: "mlp-actor-critic";
+    kind: "mlp-actor-critic" | "per-asset-actor-critic";
     obsDim: number;
     hidden: readonly number[];
     action: PolicyConfig["action"];
@@ -148,7 +154,9 @@ export async function saveModel(
       version,
       createdAt: new Date().toISOString(),
       topology: {
-        kind: "mlp-actor-critic",
+        kind: config.policy.topology?.kind === "per-asset"
+          ? "per-asset-actor-critic"
+          : "mlp-actor-critic",
         obsDim: config.policy.obsDim,
         hidden: config.policy.hidden,
         action: config.policy.action,
@@ -283,11 +291,12 @@ export function parseModelConfig(json: unknown, where = "model.json"): ModelConf
     return v;
   };
   const { policy, features, instruments, dataRange, seed, timesteps, resumedFrom, extra } = json;
-  checkPolicyShape(policy, `${at}.policy`);
+  const parsedPolicy = parsePolicyConfig(policy, `${at}.policy`);
   if (!isObject(json.ppo)) throw bad("ppo", "must be an object", json.ppo);
   let ppo: PpoConfig;
   try {
-    ppo = ppoConfig(json.ppo);
+    // A config saved before the loss coefficients moved to PpoConfig carries them in policy.
+    ppo = ppoConfig({ ...legacyPpoLoss(policy), ...json.ppo });
   } catch (e) {
     throw new TypeError(`${at}.ppo: ${(e as Error).message}`, { cause: e });
   }
@@ -314,7 +323,7 @@ export function parseModelConfig(json: unknown, where = "model.json"): ModelConf
   }
   if (extra !== undefined && !isObject(extra)) throw bad("extra", "must be an object", extra);
   return {
-    policy,
+    policy: parsedPolicy,
     ppo,
     env: parseEnvSettings(json.env ?? {}, `${at}.env`),
     features: { set: features.set, names: features.names },
@@ -340,30 +349,6 @@ function isStrings(v: unknown): v is string[] {
 
 function isPositiveInt(v: unknown): boolean {
   return typeof v === "number" && Number.isInteger(v) && v >= 1;
-}
-
-/**
- * Checks the fields of a saved {@linkcode PolicyConfig} that fix the network's shape
- * and initialisation (obsDim, hidden, action, seed); the loss and optimiser settings
- * are the backends' to read.
- */
-function checkPolicyShape(v: unknown, where: string): asserts v is PolicyConfig {
-  const bad = (field: string, must: string, x: unknown) =>
-    new TypeError(`${where}${field} ${must}, got ${JSON.stringify(x) ?? String(x)}`);
-  if (!isObject(v)) throw bad("", "must be an object", v);
-  if (!isPositiveInt(v.obsDim)) throw bad(".obsDim", "must be a positive integer", v.obsDim);
-  if (!Array.isArray(v.hidden) || !v.hidden.every(isPositiveInt)) {
-    throw bad(".hidden", "must be an array of positive integers", v.hidden);
-  }
-  if (!Number.isInteger(v.seed)) throw bad(".seed", "must be an integer", v.seed);
-  const a = v.action;
-  const ok = isObject(a) &&
-    ((a.kind === "gaussian" && isPositiveInt(a.dim)) ||
-      (a.kind === "categorical" && Array.isArray(a.nvec) && a.nvec.length > 0 &&
-        a.nvec.every(isPositiveInt)));
-  if (!ok) {
-    throw bad(".action", 'must be { kind: "gaussian", dim } or { kind: "categorical", nvec }', a);
-  }
 }
 
 /**
