@@ -347,10 +347,6 @@ function isStrings(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === "string");
 }
 
-function isPositiveInt(v: unknown): boolean {
-  return typeof v === "number" && Number.isInteger(v) && v >= 1;
-}
-
 /**
  * Puts saved weights into a freshly created backend of the same config.
  * @param saved From {@linkcode loadModelDir}.
