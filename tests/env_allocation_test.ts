@@ -13,6 +13,10 @@ import {
 } from "@lib/env/mod.ts";
 import { Rng } from "@lib/util/rng.ts";
 import { handPanel, syntheticPrices, zeroFeatures } from "./support/env_panels.ts";
+import { equalWeightBuyAndHold } from "@lib/eval/mod.ts";
+
+/** These tests check the equal-weight-rebalanced base; the buy-and-hold base has its own. */
+const EQUAL_WEIGHT_BASE = { allocation: { base: "equal-weight" as const } };
 
 const close = (a: number, b: number, eps = 1e-12) =>
   assert.ok(Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${a} ≠ ${b}`);
@@ -162,6 +166,7 @@ Deno.test("portfolio env: the zero allocation reproduces an equal-weight rebalan
   const costs = { costPerTurnBps: 10, slippageBps: 5 };
   const env = makePortfolioEnv(prices, zeroFeatures(prices), {
     action: "allocation",
+    actionOptions: EQUAL_WEIGHT_BASE,
     band,
     ...costs,
   });
@@ -201,11 +206,59 @@ Deno.test("portfolio env: the allocation scheme equal-weights only instruments a
     open: [[100, NaN], [100, NaN], [101, 50], [102, 51], [103, 52]],
     close: [[100, NaN], [100, NaN], [101, 50], [102, 51], [103, 52]],
   });
-  const env = makePortfolioEnv(prices, zeroFeatures(prices), { action: "allocation" });
+  const env = makePortfolioEnv(prices, zeroFeatures(prices), {
+    action: "allocation",
+    actionOptions: EQUAL_WEIGHT_BASE,
+  });
   env.reset({ start: 0 });
   const first = env.step(new Float32Array(3));
   assert.deepEqual([...first.info.targetWeights!], [1, 0]);
   env.step(new Float32Array(3)); // decided at bar 1: B still unlisted
   const third = env.step(new Float32Array(3)); // decided at bar 2: B has a close
   assert.deepEqual([...third.info.targetWeights!], [0.5, 0.5]);
+});
+
+Deno.test("portfolio env: the zero allocation (buy-and-hold base, default) with a band is equal-weight buy & hold, trade for trade", () => {
+  const n = 5, band = 0.01, start = 10;
+  const prices = syntheticPrices(n, 150, 11);
+  const costs = { costPerTurnBps: 10, slippageBps: 5 };
+  const env = makePortfolioEnv(prices, zeroFeatures(prices), {
+    action: "allocation",
+    band,
+    ...costs,
+  });
+  const bh = equalWeightBuyAndHold(prices, {
+    costs: env.costs,
+    initialCash: 1_000_000,
+    from: prices.timestamps[start],
+  });
+  env.reset({ start });
+  let tradedAfterFirst = 0;
+  for (let k = 0; !env.done; k++) {
+    const r = env.step(new Float32Array(n + 1));
+    if (k > 0) tradedAfterFirst += (r.info.cost ?? 0) + (r.info.slippage ?? 0);
+    close(r.info.netWorth, bh.equity[k + 1], 1e-9 * bh.equity[k + 1]);
+  }
+  assert.equal(tradedAfterFirst, 0, "after the first buy the zero policy trades nothing");
+});
+
+Deno.test("allocation scheme: the buy-and-hold base follows growth since the first fill; equal weight without it", () => {
+  const scheme = new AllocationAction(3);
+  const context = {
+    numInstruments: 3,
+    weights: new Float64Array(3),
+    pastReturns: new Float64Array(0),
+    growth: Float64Array.from([2, 1, NaN]), // the third had no fill price: B&H holds none
+  };
+  const w = scheme.targetWeights(new Float32Array(4), context);
+  assert.deepEqual([...w], [2 / 3, 1 / 3, 0]);
+  const ew = scheme.targetWeights(new Float32Array(4), { ...context, growth: undefined });
+  assert.deepEqual([...ew], [1 / 3, 1 / 3, 1 / 3]);
+  // A tilt is taken from the benchmark, not from the holdings: the same scores give the
+  // same targets whatever is held.
+  const tilt = Float32Array.from([0.5, 0, 0, 0]);
+  const a = scheme.targetWeights(tilt, context);
+  const b = scheme.targetWeights(tilt, { ...context, weights: Float64Array.from([0.1, 0.8, 0.1]) });
+  assert.deepEqual([...a], [...b]);
+  assert.ok(a[0] > 2 / 3);
 });

@@ -13,6 +13,9 @@ import {
 } from "@lib/env/mod.ts";
 import { perturbAfter, syntheticPrices, zeroFeatures } from "./support/env_panels.ts";
 
+/** These tests check the equal-weight-rebalanced base; the buy-and-hold base has its own. */
+const EQUAL_WEIGHT_BASE = { allocation: { base: "equal-weight" as const } };
+
 const f64 = (xs: number[]) => Float64Array.from(xs);
 
 Deno.test("resolveFriction() defaults to no friction and validates", () => {
@@ -95,7 +98,7 @@ function run(options: PortfolioEnvOptions, p = prices, start = 5): StepInfo[] {
 }
 
 Deno.test("portfolio env with rebalanceEvery = 5 trades nothing between rebalances", () => {
-  const infos = run({ action: "allocation", rebalanceEvery: 5 });
+  const infos = run({ action: "allocation", actionOptions: EQUAL_WEIGHT_BASE, rebalanceEvery: 5 });
   infos.forEach((info, k) => {
     if (k % 5 === 0) assert.ok(info.turnover! > 0, `decision ${k} rebalances`);
     else {
@@ -109,18 +112,22 @@ Deno.test("portfolio env with rebalanceEvery = 5 trades nothing between rebalanc
 });
 
 Deno.test("portfolio env with a band larger than any drift trades only the first, all-cash decision", () => {
-  const infos = run({ action: "allocation", band: 0.2 });
+  const infos = run({ action: "allocation", actionOptions: EQUAL_WEIGHT_BASE, band: 0.2 });
   assert.ok(infos[0].turnover! > 0.99);
   for (const info of infos.slice(1)) assert.equal(info.turnover, 0);
   // Turnover falls with the band and is highest without one.
   const total = (xs: StepInfo[]) => xs.reduce((s, i) => s + i.turnover!, 0);
-  const none = total(run({ action: "allocation" }));
-  const small = total(run({ action: "allocation", band: 0.005 }));
+  const none = total(run({ action: "allocation", actionOptions: EQUAL_WEIGHT_BASE }));
+  const small = total(run({ action: "allocation", actionOptions: EQUAL_WEIGHT_BASE, band: 0.005 }));
   assert.ok(none > small && small > total(infos), `${none} > ${small} > ${total(infos)}`);
 });
 
 Deno.test("portfolio env with partialAdjustment = 0.5 goes half way from cash on the first decision", () => {
-  const [first, second] = run({ action: "allocation", partialAdjustment: 0.5 });
+  const [first, second] = run({
+    action: "allocation",
+    actionOptions: EQUAL_WEIGHT_BASE,
+    partialAdjustment: 0.5,
+  });
   for (const w of first.targetWeights!) assert.ok(Math.abs(w - 0.5 / 3) < 1e-15);
   assert.ok(Math.abs(first.turnover! - 0.5) < 1e-9, `turnover ${first.turnover}`);
   // Next decision: half of the remaining gap to 1/3 each.
@@ -145,6 +152,7 @@ Deno.test("portfolio env with friction does not look ahead: bars after t do not 
   const t = 50;
   const opts: PortfolioEnvOptions = {
     action: "allocation",
+    actionOptions: EQUAL_WEIGHT_BASE,
     band: 0.01,
     partialAdjustment: 0.7,
     rebalanceEvery: 2,

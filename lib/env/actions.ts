@@ -26,6 +26,14 @@ export interface ActionContext {
    * unavailable instrument at its current weight and share the rest among the others.
    */
   available?: Uint8Array;
+  /**
+   * Growth of each instrument since the episode's first fill: `close(t) / fill price`
+   * at the bar after the episode's first decision (1 at that first decision), NaN for an
+   * instrument that had no fill price then (not listed yet). An equal-weight buy & hold
+   * bought at that fill holds weights proportional to it. Absent: unknown (schemes fall
+   * back to equal weight).
+   */
+  growth?: Float64Array;
 }
 
 /** Maps an action to target weights. */
@@ -337,15 +345,51 @@ export interface AllocationOptions {
   cashReach?: number;
   /** Multiplies the clipped scores before the softmax (its inverse temperature). Default 1. */
   scoreScale?: number;
+  /**
+   * The benchmark zero scores reproduce: `"buy-and-hold"` (default), the weights an
+   * equal-weight buy & hold from the episode's first fill holds now (proportional to
+   * {@linkcode ActionContext.growth}: zero scores trade nothing after the first buy), or
+   * `"equal-weight"`, equal weight rebalanced every bar.
+   */
+  base?: AllocationBaseName;
+}
+
+/** The benchmarks {@linkcode AllocationAction} can start from. */
+export const ALLOCATION_BASES = ["buy-and-hold", "equal-weight"] as const;
+/** One of {@linkcode ALLOCATION_BASES}. */
+export type AllocationBaseName = typeof ALLOCATION_BASES[number];
+
+/**
+ * Relative base masses of the available instruments `idx`: 1 each for equal weight; the
+ * growth since the first fill for buy & hold (0 for an instrument that had no fill then;
+ * equal weight when no growth is known, e.g. without `context.growth`).
+ */
+function baseMasses(idx: number[], context: ActionContext, base: AllocationBaseName): Float64Array {
+  const b = new Float64Array(idx.length).fill(1);
+  const g = context.growth;
+  if (base === "equal-weight" || g === undefined) return b;
+  let total = 0;
+  for (let j = 0; j < idx.length; j++) {
+    const v = g[idx[j]];
+    b[j] = Number.isFinite(v) && v > 0 ? v : 0;
+    total += b[j];
+  }
+  return total > 0 ? b : b.fill(1);
 }
 
 /**
- * Long-only allocation from the benchmark: scores tilt equal weight through a softmax.
+ * Long-only allocation from the benchmark: scores tilt the benchmark's weights through a
+ * softmax.
  *
  * Space: `Box([-1, 1]^{N+1})`, N asset scores then one cash score; clipped to `[-1, 1]`
- * (NaN as 0) and multiplied by `scoreScale` (`s_i`, `s_c`). Base weights `b_i = (1 - c)/k`
- * over the `k` available instruments and `c = cashShare` in cash
- * ({@linkcode benchmarkWeights}). Masses
+ * (NaN as 0) and multiplied by `scoreScale` (`s_i`, `s_c`). Base weights
+ * `b_i = (1 - c) · g_i / Σ_j g_j` over the `k` available instruments and `c = cashShare`
+ * in cash, where `g` is the benchmark's relative mass: with `base: "buy-and-hold"` (the
+ * default) the growth since the episode's first fill ({@linkcode ActionContext.growth}),
+ * so zero scores hold what an equal-weight buy & hold holds and trade nothing after the
+ * first buy; with `base: "equal-weight"`, 1 each ({@linkcode benchmarkWeights}). Tilts are
+ * taken from the benchmark, never from the current holdings, so they do not compound.
+ * Masses
  *
  *     m_i = b_i · exp(s_i)                         (available instruments)
  *     m_c = max(0, c + ρ · (exp(s_c) - 1)),  ρ = max(c, cashReach)
@@ -368,10 +412,11 @@ export class AllocationAction implements ActionScheme {
   readonly #c: number;
   readonly #rho: number;
   readonly #scale: number;
+  readonly #base: AllocationBaseName;
 
   /**
    * @param numInstruments N.
-   * @param options Cash share, cash reach, score scale.
+   * @param options Cash share, cash reach, score scale, base benchmark.
    * @example
    * ```ts
    * const scheme = new AllocationAction(3, { cashShare: 0.1 });
@@ -390,6 +435,14 @@ export class AllocationAction implements ActionScheme {
     this.#scale = options.scoreScale ?? 1;
     if (!(this.#scale > 0 && this.#scale <= 20)) {
       throw new RangeError(`AllocationAction: scoreScale = ${this.#scale} must be in (0, 20]`);
+    }
+    this.#base = options.base ?? "buy-and-hold";
+    if (!(ALLOCATION_BASES as readonly string[]).includes(this.#base)) {
+      throw new RangeError(
+        `AllocationAction: base = ${JSON.stringify(this.#base)} must be one of ${
+          ALLOCATION_BASES.join(", ")
+        }`,
+      );
     }
     this.space = box([numInstruments + 1], { low: -1, high: 1 });
   }
@@ -412,19 +465,21 @@ export class AllocationAction implements ActionScheme {
     const { idx, free, w } = allocationBase(n, context, "allocation");
     if (idx.length === 0) return w;
     const c = this.#c, k = idx.length;
-    // Normaliser Σ_j m_j + m_c = (1 - c)·mean_j exp(s_j) + m_c, written as 1 plus the
-    // departures from the base: at zero scores both are exactly 0 (the mean of k ones is
-    // exactly 1), so z is exactly 1 and the base weights come back bit for bit.
-    let sumExp = 0;
+    const b = baseMasses(idx, context, this.#base);
+    // Normaliser Σ_j m_j + m_c = (1 - c)·Σ_j b_j exp(s_j) / Σ_j b_j + m_c, written as 1
+    // plus the departures from the base: at zero scores both are exactly 0 (Σ b_j·1 is
+    // Σ b_j to the bit), so z is exactly 1 and the base weights come back bit for bit.
+    let sumB = 0, sumExp = 0;
     const e = new Float64Array(k);
     for (let j = 0; j < k; j++) {
-      e[j] = Math.exp(this.#scale * clipScore(action[idx[j]]));
+      e[j] = b[j] * Math.exp(this.#scale * clipScore(action[idx[j]]));
+      sumB += b[j];
       sumExp += e[j];
     }
     const cashExcess = Math.max(-c, this.#rho * (Math.exp(this.#scale * clipScore(action[n])) - 1));
-    const z = 1 + (1 - c) * (sumExp / k - 1) + cashExcess;
+    const z = 1 + (1 - c) * (sumExp / sumB - 1) + cashExcess;
     const share = Math.max(0, free);
-    for (let j = 0; j < k; j++) w[idx[j]] = share * (1 - c) * e[j] / (k * z);
+    for (let j = 0; j < k; j++) w[idx[j]] = share * (1 - c) * e[j] / (sumB * z);
     return w;
   }
 }

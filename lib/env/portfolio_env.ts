@@ -148,6 +148,7 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
   readonly #sim: MarketSimulator;
   readonly #stoppers: Stopper[];
   readonly #maxSteps: number | undefined;
+  readonly #executeAt: ExecuteAt;
   readonly #n: number;
   readonly #f: number;
   readonly #actDim: number;
@@ -156,6 +157,8 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
   #rng: Rng | null = null;
   readonly #seed: number;
   #state: PortfolioState | null = null;
+  /** The bar the current episode started at (its first decision). */
+  #episodeStart = 0;
   #done = true;
 
   /**
@@ -200,8 +203,9 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
       impactK: options.impactK,
       impactLookback: options.impactLookback,
     }));
+    this.#executeAt = options.executeAt ?? "open";
     this.#sim = new MarketSimulator(market, {
-      executeAt: options.executeAt ?? "open",
+      executeAt: this.#executeAt,
       costs: this.costs,
       initialCash: options.initialCash ?? 1_000_000,
     });
@@ -299,6 +303,7 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
       }
     }
     const state = this.#sim.reset(start);
+    this.#episodeStart = start;
     this.rewardScheme.reset(state);
     this.#state = state;
     this.#done = false;
@@ -344,6 +349,7 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
       weights: prev.weights.slice(),
       pastReturns: this.#pastReturns(prev.t, this.actionScheme.lookback),
       available: this.#available(prev.t),
+      growth: this.#growth(prev.t),
     });
     // Friction (band, rebalancing period, partial adjustment) between scheme and
     // simulator; held instruments keep their units, and the simulator charges the costs.
@@ -410,6 +416,19 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
     }
     obs.set(state.weights, n * w * f);
     return obs;
+  }
+
+  /** `close(t) / fill price at the episode's first fill` (see `ActionContext.growth`). */
+  #growth(t: number): Float64Array {
+    const n = this.#n, m = this.#market, s = this.#episodeStart;
+    const out = new Float64Array(n);
+    if (t <= s) {
+      for (let i = 0; i < n; i++) out[i] = Number.isNaN(m.close[t * n + i]) ? NaN : 1;
+      return out;
+    }
+    const fill = this.#executeAt === "open" ? m.open : m.close;
+    for (let i = 0; i < n; i++) out[i] = m.mark[t * n + i] / fill[(s + 1) * n + i];
+    return out;
   }
 
   #available(t: number): Uint8Array {
