@@ -6,17 +6,24 @@
  * (`deno check notebooks/_src/`), and the notebooks are written without outputs
  * and execution counts, so nothing stale is ever committed.
  *
- * Usage:
- *   deno run -A notebooks/_build.ts           # write every notebook
- *   deno run -A notebooks/_build.ts --check   # exit 1 when a notebook differs from its source
+ * The `_src` file is the source of truth. A notebook edited in Jupyter is carried
+ * back with {@linkcode notebookSource} (`deno task build --from-ipynb NN_name`).
+ *
+ * Usage (`deno task build` runs this together with the other generators):
+ *   deno task build                          # write every generated file
+ *   deno task build --check                  # exit 1 naming each stale file
+ *   deno task build --from-ipynb 03_environment   # .ipynb edited in Jupyter → _src/03_environment.ts
+ *   deno run -A notebooks/_build.ts [--check]     # the notebooks alone
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SRC = join(HERE, "_src");
+const ROOT = dirname(HERE);
+const MARKER = /^\/\/ %%( \[markdown\])?\s*$/;
 
 /** One notebook cell in nbformat 4.5. */
 interface Cell {
@@ -56,7 +63,7 @@ export function parseCells(text: string, name: string): Cell[] {
   };
   for (const line of text.split("\n")) {
     lineNo++;
-    const marker = /^\/\/ %%( \[markdown\])?\s*$/.exec(line);
+    const marker = MARKER.exec(line);
     if (marker) {
       flush();
       kind = marker[1] ? "markdown" : "code";
@@ -99,29 +106,124 @@ export function notebookJson(cells: Cell[]): string {
   return JSON.stringify(nb, null, 1) + "\n";
 }
 
-if (import.meta.main) {
-  const check = Deno.args.includes("--check");
-  let stale = 0;
+/**
+ * Why a committed notebook differs from its source, and how to carry an edit either way.
+ * @param name Notebook name without extension, e.g. `03_environment`.
+ * @returns A message naming both files and the commands.
+ * @example
+ * ```ts
+ * console.error(notebookStaleMessage("03_environment"));
+ * ```
+ */
+export function notebookStaleMessage(name: string): string {
+  return `notebooks/${name}.ipynb is not what notebooks/_src/${name}.ts builds. ` +
+    `The source of truth is notebooks/_src/${name}.ts. ` +
+    `If you edited the .ipynb (e.g. in Jupyter), carry the change back with ` +
+    `\`deno task build --from-ipynb ${name}\` (rewrites _src/${name}.ts from the notebook's cells, ` +
+    `outputs dropped; review with git diff); if you edited _src/${name}.ts, run \`deno task build\`.`;
+}
+
+/**
+ * Every notebook as built from its `_src` file, with where it goes and where it comes from.
+ * @returns Project-relative `path` and `source`, the built `text`, and the `stale` message.
+ * @example
+ * ```ts
+ * for (const f of await notebookFiles()) console.log(f.path, f.text.length);
+ * ```
+ */
+export async function notebookFiles(): Promise<
+  { path: string; source: string; text: string; stale: string }[]
+> {
   const names: string[] = [];
   for await (const e of Deno.readDir(SRC)) {
     if (e.isFile && e.name.endsWith(".ts") && !e.name.startsWith("_")) names.push(e.name);
   }
+  const out = [];
   for (const file of names.sort()) {
     const name = basename(file, ".ts");
-    const json = notebookJson(parseCells(await Deno.readTextFile(join(SRC, file)), name));
-    const out = join(HERE, `${name}.ipynb`);
+    out.push({
+      path: relative(ROOT, join(HERE, `${name}.ipynb`)),
+      source: relative(ROOT, join(SRC, file)),
+      text: notebookJson(parseCells(await Deno.readTextFile(join(SRC, file)), name)),
+      stale: notebookStaleMessage(name),
+    });
+  }
+  return out;
+}
+
+/**
+ * The percent-format source of a notebook (the inverse of {@linkcode parseCells}), for
+ * carrying an edit made in Jupyter back to `_src`. Outputs and execution counts are dropped;
+ * `parseCells` of the result gives the notebook's cells again.
+ * @param ipynb The notebook's JSON text.
+ * @param name Notebook name, for messages.
+ * @param header Lines before the first cell (the `_src` file's own header is kept by callers).
+ * @returns The `_src/NN_name.ts` text.
+ * @throws {SyntaxError} When the JSON is not a notebook, or a code cell holds a `// %%` line.
+ * @example
+ * ```ts
+ * const ts = notebookSource(await Deno.readTextFile("notebooks/03_environment.ipynb"), "03_environment");
+ * ```
+ */
+export function notebookSource(ipynb: string, name: string, header = ""): string {
+  let nb: { cells?: { cell_type?: string; source?: string | string[] }[] };
+  try {
+    nb = JSON.parse(ipynb);
+  } catch (e) {
+    throw new SyntaxError(`${name}.ipynb is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(nb.cells)) throw new SyntaxError(`${name}.ipynb has no "cells" array`);
+  const parts: string[] = [];
+  nb.cells.forEach((cell, i) => {
+    const text = Array.isArray(cell.source) ? cell.source.join("") : cell.source ?? "";
+    const lines = text.replace(/\s+$/, "").split("\n");
+    if (cell.cell_type === "markdown") {
+      parts.push(
+        ["// %% [markdown]", ...lines.map((l) => (l.trim() === "" ? "//" : `// ${l}`))].join("\n"),
+      );
+    } else if (cell.cell_type === "code") {
+      const bad = lines.findIndex((l) => MARKER.test(l));
+      if (bad >= 0) {
+        throw new SyntaxError(
+          `${name}.ipynb cell ${i + 1} line ${bad + 1}: a code line "// %%" would start a new cell`,
+        );
+      }
+      parts.push(["// %%", ...lines].join("\n"));
+    }
+  });
+  const head = header.replace(/\s+$/, "");
+  return `${head ? `${head}\n\n` : ""}${parts.join("\n\n")}\n`;
+}
+
+/**
+ * The lines of a `_src` file before its first cell marker (comments, references).
+ * @param text The `_src` file.
+ * @returns The header, possibly empty.
+ * @example
+ * ```ts
+ * sourceHeader("// Source of …\n\n// %%\n1;\n"); // "// Source of …\n"
+ * ```
+ */
+export function sourceHeader(text: string): string {
+  const lines = text.split("\n");
+  const first = lines.findIndex((l) => MARKER.test(l));
+  return first < 0 ? "" : lines.slice(0, first).join("\n");
+}
+
+if (import.meta.main) {
+  const check = Deno.args.includes("--check");
+  let stale = 0;
+  for (const f of await notebookFiles()) {
+    const out = join(ROOT, f.path);
     const old = await Deno.readTextFile(out).catch(() => "");
-    if (old === json) continue;
+    if (old === f.text) continue;
     if (check) {
-      console.error(`${name}.ipynb is not built from _src/${file}`);
+      console.error(f.stale);
       stale++;
     } else {
-      await Deno.writeTextFile(out, json);
-      console.log(`wrote ${out}`);
+      await Deno.writeTextFile(out, f.text);
+      console.log(`wrote ${f.path}`);
     }
   }
-  if (stale) {
-    console.error("run: deno run -A notebooks/_build.ts");
-    Deno.exit(1);
-  }
+  if (stale) Deno.exit(1);
 }

@@ -20,7 +20,7 @@ const SPEC = {
   name: "notebooks",
   summary:
     "Execute the notebooks in notebooks/ top to bottom with the Deno Jupyter kernel and write HTML reports.\n" +
-    "Needs Jupyter's nbconvert (Debian: jupyter-nbconvert python3-nbclient) and the kernel (`deno jupyter --install`).",
+    "Needs Jupyter's kernelspec and nbconvert (Debian: jupyter-client jupyter-nbconvert python3-nbclient) and the kernel (`deno jupyter --install`).",
   options: {
     only: {
       type: "string",
@@ -44,26 +44,45 @@ const SPEC = {
   examples: ["deno task notebooks", "deno task notebooks --only 01_ingest"],
 } as const;
 
-/** Why notebooks cannot run here, or undefined when they can. */
-export async function notebookToolsMissing(): Promise<string | undefined> {
-  const jupyter = await which("jupyter");
+/**
+ * Why notebooks cannot run here, or undefined when they can. Checks, in order: `jupyter`
+ * on PATH, its `kernelspec` subcommand (Debian's jupyter-client), `nbconvert`, and the
+ * Deno kernel among the registered kernels.
+ * @param options `path`: the PATH to search (default the process's).
+ * @returns The first missing piece and how to install it.
+ * @example
+ * ```ts
+ * const missing = await notebookToolsMissing();
+ * if (missing) console.log(`skip: ${missing}`);
+ * ```
+ */
+export async function notebookToolsMissing(
+  options: { path?: string } = {},
+): Promise<string | undefined> {
+  const path = options.path ?? Deno.env.get("PATH") ?? "";
+  const jupyter = await which("jupyter", path);
   if (!jupyter) {
-    return "jupyter is not installed (Debian: apt-get install jupyter-nbconvert python3-nbclient)";
+    return "jupyter is not installed (Debian: apt-get install jupyter-client jupyter-nbconvert python3-nbclient)";
   }
-  const out = await new Deno.Command(jupyter, {
-    args: ["kernelspec", "list"],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output().catch(() => undefined);
-  if (!out || !new TextDecoder().decode(out.stdout).includes("deno")) {
+  const run = (args: string[]) =>
+    new Deno.Command(jupyter, { args, env: { PATH: path }, stdout: "piped", stderr: "piped" })
+      .output().catch(() => undefined);
+  const specs = await run(["kernelspec", "list"]);
+  if (!specs?.success) {
+    return "the `jupyter kernelspec` command is missing (Debian: apt-get install jupyter-client)";
+  }
+  if (!(await run(["nbconvert", "--version"]))?.success) {
+    return "the `jupyter nbconvert` command is missing (Debian: apt-get install jupyter-nbconvert python3-nbclient)";
+  }
+  if (!/^\s*deno\s/m.test(new TextDecoder().decode(specs.stdout))) {
     return "the Deno Jupyter kernel is not registered (run `deno jupyter --install`)";
   }
   return undefined;
 }
 
-async function which(cmd: string): Promise<string | undefined> {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+async function which(cmd: string, path: string): Promise<string | undefined> {
+  for (const dir of path.split(":")) {
+    if (!dir) continue;
     try {
       const p = join(dir, cmd);
       if ((await Deno.stat(p)).isFile) return p;

@@ -229,6 +229,15 @@ Deno.test("alphaBeta() recovers r_s = 0.001 + 2 r_b", () => {
   close(ab.rSquared, 1);
 });
 
+Deno.test("alphaBeta() gives both annualisations: arithmetic a·252 and empyrical's compounded (1 + a)^252 − 1", () => {
+  const b = [0.01, -0.01, 0.005, 0.02];
+  const ab = alphaBeta(b.map((x) => 0.001 + 2 * x), b, { periodsPerYear: 252 });
+  close(ab.alpha, 0.252);
+  // empyrical.alpha: (1 + mean(r_s − β·r_b)) ** 252 − 1 = 1.001^252 − 1 = 0.286434…
+  close(ab.alphaCompounded, 1.001 ** 252 - 1);
+  close(ab.alphaCompounded, 0.286434, 1e-6);
+});
+
 Deno.test("alphaBeta() rejects series of different lengths", () => {
   assert.throws(
     () => alphaBeta([0.1, 0.2], [0.1], { periodsPerYear: 1 }),

@@ -174,6 +174,30 @@ Deno.test("rollingSharpe() is NaN until the window fills, then the window's Shar
   assert.throws(() => rollingSharpe([0.1], 1, { periodsPerYear: 1 }), RangeError);
 });
 
+Deno.test("sharpeRatio(), sortinoRatio() and rollingSharpe() give NaN, not −∞, for a NaN return", () => {
+  // safeRatio(NaN, NaN) used to fall through to "a > 0 ? Infinity : -Infinity".
+  const r = [0.01, NaN, 0.02];
+  assert.ok(Number.isNaN(sharpeRatio(r, { periodsPerYear: 252 })), "sharpe");
+  assert.ok(Number.isNaN(sortinoRatio(r, { periodsPerYear: 252 })), "sortino");
+  assert.ok(Number.isNaN(rollingSharpe(r, 2, { periodsPerYear: 252 })[2]), "rolling sharpe");
+  assert.equal(
+    sharpeRatio([0.01, 0.01], { periodsPerYear: 1 }),
+    Infinity,
+    "constant gain unchanged",
+  );
+});
+
+Deno.test("computeMetrics() reports excess kurtosis (0 for a normal): returns ±10 % alternating give −2", () => {
+  // Population kurtosis of a two-point symmetric series is m4/m2² = 1, so excess is 1 − 3 = −2
+  // (pandas' and empyrical's convention; scipy.stats.kurtosis(bias=True) gives −2 as well).
+  const equity = [100];
+  for (const r of [0.1, -0.1, 0.1, -0.1]) equity.push(equity[equity.length - 1] * (1 + r));
+  const m = computeMetrics(equity, { periodsPerYear: 252 });
+  close(m.excessKurtosis, -2, 1e-9);
+  assert.ok(!("kurtosis" in m), "the raw-kurtosis field is gone, so no reader mistakes it");
+  close(computeMetrics([100, 100, 100], { periodsPerYear: 252 }).excessKurtosis, 0);
+});
+
 Deno.test("moments() of [0, 0, 3]: skewness 2/2^1.5, kurtosis 6/4", () => {
   const m = moments([0, 0, 3]);
   close(m.mean, 1);

@@ -234,6 +234,28 @@ Deno.test("macd family after a step from 10 to 11; atr_14 of a constant 2-point 
   close(values(frame, "A", "atr_14")[13], 0.02, "atr_14");
 });
 
+Deno.test("macd_signal and macd_hist divide the MACD(12,26,9) signal by close, not EMA9 of macd/close", () => {
+  // Two steps (10 → 11 → 13): the close changes after the MACD line is nonzero, so
+  // EMA9(line)/close and EMA9(line/close) differ.
+  const closes = [...Array(40).fill(10), 11, 13];
+  const frame = computeFeatures(series("A", closes), { set: "technical" });
+  let e12 = 10, e26 = 10, sig = 0, sigOfRatio = 0;
+  for (let t = 40; t < closes.length; t++) {
+    e12 += (2 / 13) * (closes[t] - e12);
+    e26 += (2 / 27) * (closes[t] - e26);
+    sig += 0.2 * (e12 - e26 - sig);
+    sigOfRatio += 0.2 * ((e12 - e26) / closes[t] - sigOfRatio);
+  }
+  const line = e12 - e26, t = closes.length - 1;
+  close(values(frame, "A", "macd")[t], line / 13, "macd");
+  close(values(frame, "A", "macd_signal")[t], sig / 13, "macd_signal");
+  close(values(frame, "A", "macd_hist")[t], (line - sig) / 13, "macd_hist");
+  assert.ok(
+    Math.abs(sig / 13 - sigOfRatio) > 1e-4 * Math.abs(sigOfRatio),
+    "the series must tell the two definitions apart",
+  );
+});
+
 Deno.test("a division by zero gives null, never ±Infinity or NaN", () => {
   const frame = computeFeatures(series("A", [0, 5, 5], { volumes: [0, 0, 0] }), {
     names: ["return_1"],

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "@lib/util/mod.ts";
-import { notebookJson, parseCells } from "../notebooks/_build.ts";
+import {
+  notebookJson,
+  notebookSource,
+  notebookStaleMessage,
+  parseCells,
+} from "../notebooks/_build.ts";
+import { adoptNotebook, buildGenerated } from "../tools/build.ts";
 
 Deno.test("parseCells() splits percent-format sources into markdown and code cells without outputs", () => {
   const cells = parseCells(
@@ -68,6 +74,108 @@ Deno.test("every committed notebook is exactly what notebooks/_build.ts makes fr
   for (const name of names.sort()) {
     const built = notebookJson(parseCells(await Deno.readTextFile(join(src, `${name}.ts`)), name));
     const committed = await Deno.readTextFile(join(PROJECT_ROOT, "notebooks", `${name}.ipynb`));
-    assert.equal(committed, built, `${name}.ipynb is stale: run deno run -A notebooks/_build.ts`);
+    assert.ok(committed === built, notebookStaleMessage(name));
   }
+});
+
+Deno.test("notebookSource() carries a Jupyter edit back: parseCells of its output gives the edited cells", async () => {
+  for (const name of ["03_environment", "05_evaluate"]) {
+    const nb = JSON.parse(
+      await Deno.readTextFile(join(PROJECT_ROOT, "notebooks", `${name}.ipynb`)),
+    );
+    // What Jupyter does: outputs, an execution count, a string source, an edited line.
+    const code = nb.cells.find((c: { cell_type: string }) => c.cell_type === "code");
+    code.source = code.source.join("") + "\nconsole.log('edited in Jupyter');";
+    code.outputs = [{ output_type: "stream", name: "stdout", text: ["edited\n"] }];
+    code.execution_count = 7;
+    const src = notebookSource(JSON.stringify(nb), name, "// header");
+    assert.ok(src.startsWith("// header\n\n// %%"), src.slice(0, 80));
+    const cells = parseCells(src, name);
+    assert.equal(cells.length, nb.cells.length);
+    cells.forEach((c, i) => {
+      const want = nb.cells[i].source;
+      assert.equal(
+        c.source.join(""),
+        Array.isArray(want) ? want.join("") : want,
+        `${name} cell ${i}`,
+      );
+      if (c.cell_type === "code") assert.deepEqual(c.outputs, [], "outputs are dropped");
+    });
+  }
+});
+
+Deno.test("notebookSource() refuses a code cell holding a '// %%' line, naming the cell", () => {
+  const nb = JSON.stringify({ cells: [{ cell_type: "code", source: ["1;\n", "// %%\n", "2;"] }] });
+  assert.throws(
+    () => notebookSource(nb, "07_x"),
+    (e: unknown) => e instanceof SyntaxError && /07_x\.ipynb cell 1 line 2/.test(e.message),
+  );
+});
+
+Deno.test("buildGenerated({ check }) names a notebook edited in Jupyter as stale with how to carry it back; adoptNotebook() fixes it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "tt_build_" });
+  try {
+    await Deno.mkdir(join(root, "notebooks", "_src"), { recursive: true });
+    await Deno.mkdir(join(root, "lib", "agents"), { recursive: true });
+    const fresh = await buildGenerated({ root });
+    assert.ok(fresh.every((r) => r.status === "written"), "an empty root gets every file written");
+    assert.ok(
+      fresh.some((r) => r.path === "lib/agents/_kernel_wasm.ts"),
+      "the kernel is generated",
+    );
+    assert.ok((await buildGenerated({ root, check: true })).every((r) => r.status === "fresh"));
+
+    const path = join(root, "notebooks", "04_train.ipynb");
+    const nb = JSON.parse(await Deno.readTextFile(path));
+    nb.cells[0].source.push("\n\nA sentence added in Jupyter.");
+    await Deno.writeTextFile(path, JSON.stringify(nb, null, 1));
+    const stale = (await buildGenerated({ root, check: true })).filter((r) => r.status === "stale");
+    assert.deepEqual(stale.map((r) => r.path), ["notebooks/04_train.ipynb"]);
+    for (const part of ["notebooks/_src/04_train.ts", "source of truth", "--from-ipynb 04_train"]) {
+      assert.ok(stale[0].message!.includes(part), `message lacks "${part}": ${stale[0].message}`);
+    }
+
+    await Deno.copyFile(
+      join(PROJECT_ROOT, "notebooks", "_src", "04_train.ts"),
+      join(root, "notebooks", "_src", "04_train.ts"),
+    );
+    assert.equal(await adoptNotebook("04_train", { root }), "notebooks/_src/04_train.ts");
+    const adopted = await Deno.readTextFile(join(root, "notebooks", "_src", "04_train.ts"));
+    assert.match(adopted, /^\/\/ Source of notebooks\/04_train\.ipynb/, "the header is kept");
+    assert.match(adopted, /\/\/ A sentence added in Jupyter\./);
+    const text = (c: { source: string[] }) => c.source.join("");
+    assert.deepEqual(
+      parseCells(adopted, "04_train").map(text),
+      nb.cells.map(text),
+      "the adopted source builds the edited notebook's cells",
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("deno task build --check --json reports every generated file fresh in this commit", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(PROJECT_ROOT, "tasks", "build.ts"), "--check", "--json"],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  assert.ok(out.success, dec.decode(out.stderr));
+  const summary = JSON.parse(dec.decode(out.stdout).trim().split("\n").pop()!);
+  assert.equal(summary.stale, 0);
+  assert.ok(summary.files.length >= 7, `only ${summary.files.length} generated files`);
+});
+
+Deno.test("deno task build --help prints usage with examples", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(PROJECT_ROOT, "tasks", "build.ts"), "--help"],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0);
+  assert.match(text, /^Usage: deno task build \[options\]/);
+  assert.match(text, /Examples:\n.*deno task build --check/s);
 });

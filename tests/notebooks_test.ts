@@ -27,6 +27,42 @@ Deno.test("notebooks/ holds the chapter notebooks, committed without outputs", a
   }
 });
 
+Deno.test("notebookToolsMissing() names the missing piece: jupyter, its kernelspec command, or the Deno kernel", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tt_fake_jupyter_" });
+  const fake = async (kernelspec: string) => {
+    await Deno.writeTextFile(
+      join(dir, "jupyter"),
+      `#!/bin/sh\ncase "$1" in\n  kernelspec) ${kernelspec} ;;\n  nbconvert) echo 6.5.3 ;;\nesac\n`,
+    );
+    await Deno.chmod(join(dir, "jupyter"), 0o755);
+  };
+  try {
+    assert.match(
+      (await notebookToolsMissing({ path: dir }))!,
+      /jupyter is not installed.*jupyter-client/,
+    );
+    // Debian's jupyter-core without jupyter-client: `jupyter kernelspec` does not exist.
+    await fake("echo 'Jupyter command `jupyter-kernelspec` not found.' >&2; exit 1");
+    const noClient = (await notebookToolsMissing({ path: dir }))!;
+    assert.match(
+      noClient,
+      /`jupyter kernelspec` command is missing.*apt-get install jupyter-client/,
+    );
+    assert.doesNotMatch(noClient, /not registered/, "the old message blamed the kernel");
+    await fake("printf 'Available kernels:\\n  python3    /usr/share/jupyter/kernels/python3\\n'");
+    assert.match(
+      (await notebookToolsMissing({ path: dir }))!,
+      /Deno Jupyter kernel is not registered/,
+    );
+    await fake(
+      "printf 'Available kernels:\\n  deno    /root/.local/share/jupyter/kernels/deno\\n'",
+    );
+    assert.equal(await notebookToolsMissing({ path: dir }), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 const missing = await notebookToolsMissing();
 if (missing) console.log(`skip: notebook execution tests: ${missing}`);
 

@@ -4,7 +4,8 @@
  * product loads a committed binary without needing `wabt` at run time.
  * `tests/agents_kernel_test.ts` re-assembles and checks the committed copy matches.
  *
- * Run: `deno run -A tools/build_kernel.ts` after editing `_kernel_wat.ts`.
+ * Run `deno task build` after editing `_kernel_wat.ts` (`deno task build --check` names a
+ * stale copy); `deno run -A tools/build_kernel.ts` builds the kernel alone.
  *
  * @module
  */
@@ -49,6 +50,27 @@ export function kernelWasmModule(bytes: Uint8Array): string {
 export const KERNEL_WASM_BASE64: string =
 ${lines.join(" +\n")};
 `;
+}
+
+/**
+ * The kernel module as built from the WAT, with where it goes and where it comes from.
+ * @returns Project-relative `path` and `source`, the built `text`, and the `stale` message.
+ * @example
+ * ```ts
+ * const [kernel] = await kernelFiles();
+ * ```
+ */
+export async function kernelFiles(): Promise<
+  { path: string; source: string; text: string; stale: string }[]
+> {
+  const path = "lib/agents/_kernel_wasm.ts", source = "lib/agents/_kernel_wat.ts";
+  return [{
+    path,
+    source,
+    text: kernelWasmModule(await assembleKernel()),
+    stale: `${path} is not what tools/build_kernel.ts assembles from ${source}. ` +
+      `The source of truth is ${source}: edit that (never the generated file) and run \`deno task build\`.`,
+  }];
 }
 
 if (import.meta.main) {

@@ -400,6 +400,8 @@ export interface AlphaBeta {
   alphaPerPeriod: number;
   /** Intercept × periodsPerYear (arithmetic annualisation). */
   alpha: number;
+  /** `(1 + intercept) ** periodsPerYear − 1` (compounded annualisation, as empyrical's `alpha`). */
+  alphaCompounded: number;
   /** Slope: sensitivity of the strategy to the benchmark. */
   beta: number;
   /** Share of strategy variance explained by the benchmark. */
@@ -412,7 +414,7 @@ export interface AlphaBeta {
  * @param strategy Strategy period returns.
  * @param benchmark Benchmark period returns on the same bars.
  * @param options Periods per year and annual risk-free rate (default 0).
- * @returns Alpha (per period and annualised), beta, R².
+ * @returns Alpha (per period, annualised arithmetically and compounded), beta, R².
  * @throws {RangeError} When lengths differ or fewer than 2 returns.
  * @example
  * ```ts
@@ -446,7 +448,13 @@ export function alphaBeta(
   const beta = sxx > 0 ? sxy / sxx : 0;
   const a = my - beta * mx;
   const rSquared = sxx > 0 && syy > 0 ? (sxy * sxy) / (sxx * syy) : 0;
-  return { alphaPerPeriod: a, alpha: a * options.periodsPerYear, beta, rSquared };
+  return {
+    alphaPerPeriod: a,
+    alpha: a * options.periodsPerYear,
+    alphaCompounded: (1 + a) ** options.periodsPerYear - 1,
+    beta,
+    rSquared,
+  };
 }
 
 /** Result of {@linkcode informationRatio}. */

@@ -61,8 +61,11 @@ export interface PerformanceMetrics {
   hitRate: number;
   /** Skewness of period returns (population moment). */
   skewness: number;
-  /** Kurtosis of period returns (population moment, not excess: 3 for a normal). */
-  kurtosis: number;
+  /**
+   * Excess kurtosis of period returns: population moment `m4 / m2² − 3`, so 0 for a normal
+   * (the convention of pandas, empyrical and quantstats; scipy's default estimator).
+   */
+  excessKurtosis: number;
   /**
    * Mean fraction of net worth traded per step (two-way: buys + sells): the mean of
    * `traded` when given, else of Σ|Δw| between weight rows; null without either.
@@ -556,7 +559,7 @@ export function computeMetrics(
     calmar: calmarRatio(equity, ppy),
     hitRate: hitRate(r),
     skewness: m.skewness,
-    kurtosis: m.kurtosis,
+    excessKurtosis: m.kurtosis - 3,
     turnover: to,
     annualizedTurnover: to === null ? null : to * ppy,
     exposure: exp ? exp.gross : null,
@@ -577,7 +580,11 @@ export interface Moments {
   std: number;
   /** Population skewness `m3 / m2^1.5` (0 for a constant series). */
   skewness: number;
-  /** Population kurtosis `m4 / m2²`, not excess (3 for a normal; 3 for a constant series). */
+  /**
+   * Raw population kurtosis `m4 / m2²`, NOT excess (3 for a normal; 3 for a constant series),
+   * as the probabilistic Sharpe ratio's formula takes it. {@linkcode PerformanceMetrics}
+   * reports `excessKurtosis` (this − 3).
+   */
   kurtosis: number;
 }
 
@@ -651,8 +658,12 @@ function excessReturns(returns: ArrayLike<number>, options: RatioOptions): Float
   return out;
 }
 
-/** a / b where b ≈ 0 gives 0 for a ≈ 0 and ±Infinity otherwise (a constant series has no risk). */
+/**
+ * a / b where b ≈ 0 gives 0 for a ≈ 0 and ±Infinity otherwise (a constant series has no risk).
+ * A NaN input gives NaN: an undefined return has no confident ratio.
+ */
 function safeRatio(a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return NaN;
   if (Math.abs(b) > 1e-15) return a / b;
   if (Math.abs(a) <= 1e-15) return 0;
   return a > 0 ? Infinity : -Infinity;

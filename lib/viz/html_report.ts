@@ -399,7 +399,7 @@ function metricsTable(
     ["Slippage paid", "slippagePaid", (v) => fmtNum(v), "currency"],
     ["Costs + slippage", "costsPaidFraction", fmtPct, "of starting capital"],
     ["Skewness", "skewness", fmtNum, "of bar returns"],
-    ["Kurtosis", "kurtosis", fmtNum, "of bar returns (normal = 3)"],
+    ["Excess kurtosis", "excessKurtosis", fmtNum, "of bar returns (normal = 0)"],
     ["Start value", "startValue", (v) => fmtNum(v), ""],
     ["End value", "endValue", (v) => fmtNum(v), ""],
   ];
@@ -462,7 +462,12 @@ function comparisonTable(c: BenchmarkComparison): string {
       "P(true Sharpe > benchmark's observed Sharpe)",
     ],
     ["PSR vs 0", fmtPct(c.psrVsZero), "P(true Sharpe > 0), skewness and kurtosis adjusted"],
-    ["Alpha (annualised)", fmtPct(c.alphaBeta.alpha), "OLS intercept × bars per year"],
+    ["Alpha (arithmetic)", fmtPct(c.alphaBeta.alpha), "OLS intercept × bars per year"],
+    [
+      "Alpha (compounded)",
+      fmtPct(c.alphaBeta.alphaCompounded),
+      "(1 + intercept)^bars per year − 1, as empyrical",
+    ],
     ["Beta", fmtNum(c.alphaBeta.beta), "OLS slope on benchmark excess returns"],
     ["R²", fmtNum(c.alphaBeta.rSquared), ""],
     [
