@@ -1,271 +1,36 @@
 /**
- * The layering rules of CONVENTIONS.md ("Dependencies point down", "SQL lives in
- * `lib/db/` repositories"), checked on the source text:
+ * The architecture of the code base (CONVENTIONS.md: "Dependencies point down",
+ * "SQL lives in `lib/db/` repositories", "One home per concept"), checked on the
+ * source text with the one import walker of tests/support/imports.ts:
  *
- * - no import cycle between `lib/` domains (the folders directly under `lib/`); a
- *   failure names every file import that forms the cycle;
+ * - no import cycle between `lib/` domains (the folders directly under `lib/`), and
+ *   eval never imports viz; a failure names every file import that forms the cycle;
  * - no SQL statement (`SELECT|INSERT|UPDATE|DELETE … FROM|INTO|SET` in one string
- *   literal, in code or in a JSDoc example's code block) in `lib/` outside `lib/db/`.
+ *   literal, in code or in a JSDoc example's code block) in `lib/` outside `lib/db/`
+ *   or in `tasks/`;
+ * - no two `lib/` files share a base name (`mod.ts` aside) or export the same name;
+ * - private `_` files of `lib/` are imported by `lib/` and `tasks/` only from their
+ *   own folder (or below it);
+ * - tasks import nothing from `tests/`.
  *
  * Type-only imports count: a type is a dependency of the module that names it.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { dirname, join, relative, resolve } from "node:path";
-import { PROJECT_ROOT } from "@lib/util/mod.ts";
-
-const LIB = join(PROJECT_ROOT, "lib");
-
-/** One import of one file: `from` imports `to` (both relative to the project root). */
-interface FileEdge {
-  from: string;
-  to: string;
-}
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    const p = join(dir, e.name);
-    if (e.isDirectory) out.push(...await sourceFiles(p));
-    else if (/\.(ts|tsx|js|mjs)$/.test(e.name)) out.push(p);
-  }
-  return out.sort();
-}
-
-/**
- * Import and re-export specifiers of a module: `import … from "x"`, `import "x"`,
- * `export … from "x"`, `import("x")` and `import type … from "x"`.
- */
-function importSpecifiers(text: string): string[] {
-  const code = stripComments(text);
-  const out: string[] = [];
-  const re =
-    /(?:^|[;\s}])(?:import|export)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g;
-  for (const m of code.matchAll(re)) out.push(m[1] ?? m[2]);
-  return out;
-}
-
-/** Removes `//` and `/* *\/` comments outside string literals (good enough for imports). */
-function stripComments(text: string): string {
-  return literalsAndCode(text).code;
-}
-
-/** The domain of a `lib/` file (`lib/db/x.ts` → `db`), or undefined outside `lib/`. */
-function domainOf(rel: string): string | undefined {
-  const m = /^lib\/([^/]+)\//.exec(rel);
-  return m?.[1];
-}
-
-/** Resolves a specifier of `file` to a project-relative path, or undefined for npm/jsr/node. */
-function resolveSpecifier(file: string, spec: string): string | undefined {
-  let abs: string;
-  if (spec.startsWith("@lib/")) abs = join(LIB, spec.slice("@lib/".length));
-  else if (spec.startsWith(".")) abs = resolve(dirname(file), spec);
-  else return undefined;
-  return relative(PROJECT_ROOT, abs);
-}
-
-/**
- * Cycles of a directed graph given as labelled edges, one per strongly connected
- * component with more than one node: the shortest cycle through the component's
- * first node (alphabetically), as the node sequence `[a, b, …, a]`.
- */
-function domainCycles(edges: Iterable<[string, string]>): string[][] {
-  const adj = new Map<string, Set<string>>();
-  for (const [a, b] of edges) {
-    if (a === b) continue;
-    if (!adj.has(a)) adj.set(a, new Set());
-    if (!adj.has(b)) adj.set(b, new Set());
-    adj.get(a)!.add(b);
-  }
-  // Tarjan's strongly connected components.
-  let index = 0;
-  const idx = new Map<string, number>(), low = new Map<string, number>();
-  const stack: string[] = [], onStack = new Set<string>();
-  const sccs: string[][] = [];
-  const visit = (v: string) => {
-    idx.set(v, index);
-    low.set(v, index++);
-    stack.push(v);
-    onStack.add(v);
-    for (const w of [...adj.get(v)!].sort()) {
-      if (!idx.has(w)) {
-        visit(w);
-        low.set(v, Math.min(low.get(v)!, low.get(w)!));
-      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, idx.get(w)!));
-    }
-    if (low.get(v) === idx.get(v)) {
-      const scc: string[] = [];
-      let w: string;
-      do {
-        w = stack.pop()!;
-        onStack.delete(w);
-        scc.push(w);
-      } while (w !== v);
-      if (scc.length > 1) sccs.push(scc.sort());
-    }
-  };
-  for (const v of [...adj.keys()].sort()) if (!idx.has(v)) visit(v);
-  // The shortest cycle through the first node, by breadth-first search inside the component.
-  return sccs.sort((x, y) => x[0].localeCompare(y[0])).map((scc) => {
-    const inScc = new Set(scc), start = scc[0];
-    const prev = new Map<string, string>();
-    const queue = [start];
-    let end: string | undefined;
-    while (queue.length && end === undefined) {
-      const v = queue.shift()!;
-      for (const w of [...adj.get(v)!].sort()) {
-        if (!inScc.has(w)) continue;
-        if (w === start) {
-          end = v;
-          break;
-        }
-        if (!prev.has(w)) {
-          prev.set(w, v);
-          queue.push(w);
-        }
-      }
-    }
-    const path = [start];
-    for (let v = end!; v !== start; v = prev.get(v)!) path.splice(1, 0, v);
-    path.push(start);
-    return path;
-  });
-}
-
-/** Every import edge between two files of different `lib/` domains. */
-async function crossDomainEdges(): Promise<FileEdge[]> {
-  const edges: FileEdge[] = [];
-  for (const file of await sourceFiles(LIB)) {
-    const from = relative(PROJECT_ROOT, file);
-    for (const spec of importSpecifiers(await Deno.readTextFile(file))) {
-      const to = resolveSpecifier(file, spec);
-      if (!to) continue;
-      const a = domainOf(from), b = domainOf(to);
-      if (a && b && a !== b && !edges.some((e) => e.from === from && e.to === to)) {
-        edges.push({ from, to });
-      }
-    }
-  }
-  return edges;
-}
-
-/** Explains a domain cycle with the file imports behind each of its steps (fewest first: the likely cut). */
-function describeCycle(cycle: string[], edges: FileEdge[]): string {
-  const steps: { label: string; files: FileEdge[] }[] = [];
-  for (let i = 0; i + 1 < cycle.length; i++) {
-    const [a, b] = [cycle[i], cycle[i + 1]];
-    const files = edges.filter((e) => domainOf(e.from) === a && domainOf(e.to) === b);
-    steps.push({ label: `${a} → ${b}`, files });
-  }
-  steps.sort((x, y) => x.files.length - y.files.length);
-  const lines = [`cycle ${cycle.join(" → ")}:`];
-  for (const s of steps) {
-    lines.push(`  ${s.label} (${s.files.length} import${s.files.length === 1 ? "" : "s"}):`);
-    for (const e of s.files) lines.push(`    ${e.from} imports ${e.to}`);
-  }
-  return lines.join("\n");
-}
-
-/** A string literal or a block comment, with the line it starts on. */
-interface Located {
-  value: string;
-  line: number;
-}
-
-/** String literals (quotes and template literals), block comments, and the code without comments. */
-function literalsAndCode(text: string): { literals: Located[]; comments: Located[]; code: string } {
-  const literals: Located[] = [], comments: Located[] = [];
-  let code = "";
-  let i = 0, line = 1, lastSignificant = "";
-  const n = text.length;
-  while (i < n) {
-    const ch = text[i], next = text[i + 1];
-    if (ch === "/" && next === "/") {
-      while (i < n && text[i] !== "\n") i++;
-      continue;
-    }
-    if (ch === "/" && next === "*") {
-      const end = text.indexOf("*/", i + 2);
-      const stop = end < 0 ? n : end + 2;
-      comments.push({ value: text.slice(i + 2, stop - 2), line });
-      for (let k = i; k < stop; k++) if (text[k] === "\n") line++;
-      i = stop;
-      code += " ";
-      continue;
-    }
-    if (ch === "/" && /^$|[(,=:[!&|?{};+\-*%<>~^]$/.test(lastSignificant)) {
-      // A regular expression literal: skip to its closing slash (classes may hold "/").
-      let k = i + 1, inClass = false;
-      while (k < n && text[k] !== "\n") {
-        if (text[k] === "\\") k++;
-        else if (text[k] === "[") inClass = true;
-        else if (text[k] === "]") inClass = false;
-        else if (text[k] === "/" && !inClass) break;
-        k++;
-      }
-      code += text.slice(i, k + 1);
-      i = k + 1;
-      lastSignificant = "/";
-      continue;
-    }
-    if (ch === '"' || ch === "'" || ch === "`") {
-      const startLine = line;
-      let k = i + 1, value = "", depth = 0;
-      while (k < n) {
-        const c = text[k];
-        if (c === "\\") {
-          value += text.slice(k, k + 2);
-          k += 2;
-          continue;
-        }
-        if (c === "\n") line++;
-        if (ch === "`" && c === "$" && text[k + 1] === "{") depth++;
-        else if (ch === "`" && c === "}" && depth > 0) depth--;
-        else if (c === ch && depth === 0) break;
-        value += c;
-        k++;
-      }
-      literals.push({ value, line: startLine });
-      code += text.slice(i, k + 1);
-      i = k + 1;
-      lastSignificant = ch;
-      continue;
-    }
-    if (ch === "\n") line++;
-    if (!/\s/.test(ch)) lastSignificant = ch;
-    code += ch;
-    i++;
-  }
-  return { literals, comments, code };
-}
-
-const SQL = /\b(SELECT|INSERT|UPDATE|DELETE)\b[\s\S]*?\b(FROM|INTO|SET)\b/;
-
-/**
- * SQL statements in the string literals of a module, including those in the code
- * blocks of its JSDoc examples (an example is code a reader copies).
- * @returns `line N: first words` for each literal that holds one.
- */
-function sqlLiterals(text: string): string[] {
-  const { literals, comments } = literalsAndCode(text);
-  const all = [...literals];
-  for (const c of comments) {
-    const lines = c.value.split("\n").map((l) => l.replace(/^\s*\* ?/, ""));
-    for (let i = 0; i < lines.length; i++) {
-      if (!lines[i].trimStart().startsWith("```")) continue;
-      const end = lines.findIndex((l, k) => k > i && l.trimStart().startsWith("```"));
-      if (end < 0) break;
-      const block = literalsAndCode(lines.slice(i + 1, end).join("\n")).literals;
-      for (const l of block) all.push({ value: l.value, line: c.line + i + l.line });
-      i = end;
-    }
-  }
-  return all.filter((l) => SQL.test(l.value)).sort((a, b) => a.line - b.line).map((l) =>
-    `line ${l.line}: ${l.value.trim().replace(/\s+/g, " ").slice(0, 60)}`
-  );
-}
+import { basename, dirname, relative } from "node:path";
+import {
+  describeCycle,
+  domainCycles,
+  domainOf,
+  exportedNames,
+  importEdges,
+  importSpecifiers,
+  readSource,
+  resolveSpecifier,
+  sourceFiles,
+  sqlLiterals,
+} from "./support/imports.ts";
 
 Deno.test("domainCycles() finds a two-domain and a three-domain cycle and ignores a chain", () => {
   assert.deepEqual(
@@ -290,15 +55,53 @@ Deno.test("importSpecifiers() reads static, type-only, re-export and dynamic imp
     "  d,",
     '} from "../d/mod.ts";',
     'const e = await import("./e.ts");',
+    'import "./side_effect.ts";',
     '// import { x } from "./commented.ts";',
     '/* import "./block.ts"; */',
     'const s = "import { y } from \\"./in_string.ts\\"";',
+    'const t = "/* import \\"./in_block_string.ts\\"; */";',
   ].join("\n");
   const specs = importSpecifiers(text);
-  for (const s of ["./a.ts", "@lib/data/panel.ts", "./c.ts", "../d/mod.ts", "./e.ts"]) {
+  for (
+    const s of [
+      "./a.ts",
+      "@lib/data/panel.ts",
+      "./c.ts",
+      "../d/mod.ts",
+      "./e.ts",
+      "./side_effect.ts",
+    ]
+  ) {
     assert.ok(specs.includes(s), `missed ${s} in ${JSON.stringify(specs)}`);
   }
-  assert.ok(!specs.includes("./commented.ts") && !specs.includes("./block.ts"));
+  for (const s of ["./commented.ts", "./block.ts", "./in_string.ts", "./in_block_string.ts"]) {
+    assert.ok(!specs.includes(s), `read ${s} in ${JSON.stringify(specs)}`);
+  }
+});
+
+Deno.test("resolveSpecifier() resolves @lib/ and relative specifiers to project paths, not packages", () => {
+  assert.equal(resolveSpecifier("lib/db/store.ts", "../util/mod.ts"), "lib/util/mod.ts");
+  assert.equal(resolveSpecifier("tasks/bench/ppo.ts", "@lib/agents/ppo.ts"), "lib/agents/ppo.ts");
+  assert.equal(resolveSpecifier("tasks/bench/ppo.ts", "../../tests/x.ts"), "tests/x.ts");
+  assert.equal(resolveSpecifier("lib/db/store.ts", "npm:pg@8"), undefined);
+  assert.equal(resolveSpecifier("lib/db/store.ts", "node:path"), undefined);
+});
+
+Deno.test("exportedNames() reads declared exports at line start, not comments or re-exports", () => {
+  const text = [
+    "export async function load() {}",
+    "export type Id = string;",
+    "export abstract class Base {}",
+    "export function* gen() {}",
+    "/**",
+    "export const inComment = 1;",
+    " */",
+    'export { other } from "./other.ts";',
+    "const local = `",
+    "export const inTemplate = 1;",
+    "`;",
+  ].join("\n");
+  assert.deepEqual(exportedNames(text), ["load", "Id", "Base", "gen"]);
 });
 
 Deno.test("sqlLiterals() flags statements in strings and templates, not prose or comments", () => {
@@ -326,11 +129,22 @@ Deno.test("sqlLiterals() flags statements in strings and templates, not prose or
   ]);
 });
 
-Deno.test("no import cycle between lib/ domains (each cycle is listed with the file imports that form it)", async () => {
-  const edges = await crossDomainEdges();
+Deno.test("no import cycle between lib/ domains, and eval never imports viz (cycles list the file imports that form them)", async () => {
+  const edges = (await importEdges(await sourceFiles("lib"))).filter((e) => {
+    const a = domainOf(e.from), b = domainOf(e.to);
+    return a !== undefined && b !== undefined && a !== b;
+  });
   assert.ok(
     edges.length > 10,
     `only ${edges.length} cross-domain imports found: is the walk broken?`,
+  );
+  const between = (a: string, b: string) =>
+    edges.filter((e) => domainOf(e.from) === a && domainOf(e.to) === b);
+  assert.ok(between("pipeline", "eval").length > 0, "the import walk sees pipeline → eval");
+  assert.deepEqual(
+    between("eval", "viz").map((e) => `${e.from} imports ${e.to}`),
+    [],
+    "eval imports viz (a metric must not depend on how it is drawn)",
   );
   const cycles = domainCycles(edges.map((e) => [domainOf(e.from)!, domainOf(e.to)!]));
   assert.deepEqual(
@@ -342,16 +156,57 @@ Deno.test("no import cycle between lib/ domains (each cycle is listed with the f
   );
 });
 
-Deno.test("no SQL outside lib/db/: the rest of lib/ reaches the database through lib/db repositories", async () => {
+Deno.test("no SQL outside lib/db/: the rest of lib/ and tasks/ reach the database through lib/db repositories", async () => {
+  const files = [...await sourceFiles("lib"), ...await sourceFiles("tasks")];
+  assert.ok(files.some((f) => f.startsWith("tasks/bench/")), "the walk sees tasks/bench/");
   const found: string[] = [];
-  for (const file of await sourceFiles(LIB)) {
-    const rel = relative(PROJECT_ROOT, file);
-    if (rel.startsWith("lib/db/")) continue;
-    for (const hit of sqlLiterals(await Deno.readTextFile(file))) found.push(`${rel} ${hit}`);
+  for (const file of files) {
+    if (file.startsWith("lib/db/")) continue;
+    for (const hit of sqlLiterals(await readSource(file))) found.push(`${file} ${hit}`);
   }
   assert.deepEqual(
     found,
     [],
     `SQL outside lib/db/ (move it into a lib/db repository):\n${found.join("\n")}`,
   );
+});
+
+Deno.test("no two lib/ files share a base name (mod.ts aside)", async () => {
+  const byName = new Map<string, string[]>();
+  for (const file of await sourceFiles("lib")) {
+    const name = basename(file);
+    if (name === "mod.ts") continue;
+    byName.set(name, [...byName.get(name) ?? [], file]);
+  }
+  assert.ok(byName.has("store.ts"), "the walk sees lib/db/store.ts");
+  const twins = [...byName.values()].filter((paths) => paths.length > 1);
+  assert.deepEqual(twins, []);
+});
+
+Deno.test("no two lib/ files export the same name (one home per concept)", async () => {
+  const byName = new Map<string, string[]>();
+  for (const file of await sourceFiles("lib")) {
+    for (const name of exportedNames(await readSource(file))) {
+      byName.set(name, [...byName.get(name) ?? [], file]);
+    }
+  }
+  assert.ok(byName.has("EpisodeTrace"), "the walk sees the exports");
+  const twins = [...byName].filter(([, files]) => files.length > 1).map(([n, f]) => `${n}: ${f}`);
+  assert.deepEqual(twins, []);
+});
+
+Deno.test("private _ files of lib/ are imported only from their folder (or below it) by lib/ and tasks/", async () => {
+  const edges = await importEdges([...await sourceFiles("lib"), ...await sourceFiles("tasks")]);
+  const toPrivate = edges.filter((e) => domainOf(e.to) && basename(e.to).startsWith("_"));
+  assert.ok(toPrivate.length > 0, "the walk sees the imports of lib/'s private files");
+  const bad = toPrivate.filter((e) => relative(dirname(e.to), e.from).startsWith(".."))
+    .map((e) => `${e.from} → ${e.to}`);
+  assert.deepEqual(bad, []);
+});
+
+Deno.test("tasks import nothing from tests/ (what a task serves lives in lib/)", async () => {
+  const edges = await importEdges(await sourceFiles("tasks"));
+  assert.ok(edges.some((e) => e.to.startsWith("lib/")), "the walk sees the tasks' lib imports");
+  const bad = edges.filter((e) => e.to.startsWith("tests/")).map((e) => `${e.from} → ${e.to}`);
+  assert.deepEqual(bad, []);
 });
