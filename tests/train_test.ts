@@ -246,7 +246,7 @@ Deno.test("trainModel() with the per-asset policy: runs and resumes on another u
         // Rewrite it as a config saved before the loss coefficients moved to PpoConfig.
         const file = join(m.model.dir, "model.json");
         const manifest = JSON.parse(await Deno.readTextFile(file));
-        const { entCoef, vfCoef, ...ppoRest } = manifest.config.ppo;
+        const { entCoef, vfCoef: _vfCoef, ...ppoRest } = manifest.config.ppo;
         manifest.config.ppo = ppoRest;
         manifest.config.policy = { ...manifest.config.policy, entCoef, vfCoef: 0.25 };
         await Deno.writeTextFile(file, JSON.stringify(manifest));
