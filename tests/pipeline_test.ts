@@ -12,7 +12,7 @@ import {
   saveModel,
   unpackWeights,
 } from "@lib/agents/mod.ts";
-import { box, DEFAULT_ENV_SETTINGS } from "@lib/env/mod.ts";
+import { box, DEFAULT_ENV_SETTINGS, LEGACY_ENV_SETTINGS } from "@lib/env/mod.ts";
 import {
   benchmarkTrace,
   createPolicyBackend,
@@ -183,11 +183,11 @@ Deno.test("loadModelDir() parses the config: fills env defaults of an old model,
     const write = (c: unknown) =>
       Deno.writeTextFile(file, JSON.stringify({ ...manifest, config: c }));
 
-    // A model saved before the env settings had every field: defaults are filled in.
+    // A model saved before the env settings had every field: what it traded with is filled in.
     await write({ ...manifest.config, env: { action: "discrete", window: 2 } });
     const old = await loadModelDir(tmp);
     assert.deepEqual(old.manifest.config.env, {
-      ...DEFAULT_ENV_SETTINGS,
+      ...LEGACY_ENV_SETTINGS,
       action: "discrete",
       window: 2,
     });
@@ -364,6 +364,9 @@ Deno.test("trainModel() → evaluateModel() → report on the sample data", asyn
       steps: 1024,
       numEnvs: 2,
       seed: 3,
+      // The portfolio-level MLP on the vol-target scheme (the resume rules below are its).
+      policy: "mlp" as const,
+      env: { action: "vol-target" as const, reward: "risk-aware" as const, band: 0 },
     };
     const first = await trainModel(store, { ...options, out: join(tmp, "m1") });
     const second = await trainModel(store, { ...options, out: join(tmp, "m2") });

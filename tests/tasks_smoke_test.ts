@@ -85,7 +85,11 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
     await t.step(
       "train --steps 4096 writes all five episode tables, metrics and a registered model",
       async () => {
-        const r = await run("train", ["--steps", "4096", "--seed", "2", "--json"], dir);
+        // The portfolio-level MLP on the vol-target scheme: the resume and universe rules below are its.
+        const r = await run("train", [
+          ...["--steps", "4096", "--seed", "2", "--policy", "mlp", "--action", "vol-target"],
+          ...["--reward", "risk-aware", "--band", "0", "--json"],
+        ], dir);
         assert.equal(r.code, 0, r.stderr);
         const s = lastJson(r.stdout);
         modelId = s.modelId as number;

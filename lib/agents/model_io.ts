@@ -52,8 +52,15 @@ export interface ModelConfig {
   features: { set: string; names: string[] };
   /** Instruments trained on, in panel order. */
   instruments: string[];
-  /** Training data range (ISO dates, inclusive). */
+  /** Training data range (ISO dates, inclusive) of this run. */
   dataRange: { start: string; end: string };
+  /**
+   * Every range the model's lineage trained on (the parent's `trainedRanges` plus this
+   * run's `dataRange`, sorted, overlaps merged). Absent in models saved before it
+   * existed: read it with `trainedRangesOf` (lib/pipeline/models.ts), which falls back
+   * to `[dataRange]`.
+   */
+  trainedRanges?: { start: string; end: string }[];
   /** Bar size of the training data, e.g. `"1 day"`. */
   barSize: string;
   /** Seed of the run. */
@@ -247,6 +254,7 @@ const MODEL_CONFIG_FIELDS: readonly (keyof ModelConfig)[] = [
   "features",
   "instruments",
   "dataRange",
+  "trainedRanges",
   "barSize",
   "seed",
   "backend",
@@ -312,6 +320,14 @@ export function parseModelConfig(json: unknown, where = "model.json"): ModelConf
   ) {
     throw bad("dataRange", "must be { start: string, end: string }", dataRange);
   }
+  const { trainedRanges } = json;
+  const isRange = (r: unknown): r is { start: string; end: string } =>
+    isObject(r) && typeof r.start === "string" && typeof r.end === "string" && r.start <= r.end;
+  if (
+    trainedRanges !== undefined && !(Array.isArray(trainedRanges) && trainedRanges.every(isRange))
+  ) {
+    throw bad("trainedRanges", "must be an array of { start: string, end: string }", trainedRanges);
+  }
   if (typeof seed !== "number" || !Number.isInteger(seed)) {
     throw bad("seed", "must be an integer", seed);
   }
@@ -329,6 +345,12 @@ export function parseModelConfig(json: unknown, where = "model.json"): ModelConf
     features: { set: features.set, names: features.names },
     instruments,
     dataRange: { start: dataRange.start, end: dataRange.end },
+    ...(trainedRanges === undefined ? {} : {
+      trainedRanges: trainedRanges.map((r) => ({
+        start: r.start,
+        end: r.end,
+      })),
+    }),
     barSize: text("barSize"),
     seed,
     backend: text("backend"),

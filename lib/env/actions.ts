@@ -377,6 +377,13 @@ function baseMasses(idx: number[], context: ActionContext, base: AllocationBaseN
   return total > 0 ? b : b.fill(1);
 }
 
+/** The defaults of {@linkcode AllocationOptions} (the one place they are written). */
+export const DEFAULT_ALLOCATION_OPTIONS: Readonly<Required<AllocationOptions>> = Object.freeze({
+  cashShare: 0,
+  cashReach: 0.5,
+  scoreScale: 1,
+});
+
 /**
  * Long-only allocation from the benchmark: scores tilt the benchmark's weights through a
  * softmax.
@@ -425,14 +432,15 @@ export class AllocationAction implements ActionScheme {
    */
   constructor(numInstruments: number, options: AllocationOptions = {}) {
     this.#n = numInstruments;
-    this.#c = options.cashShare ?? 0;
+    const d = DEFAULT_ALLOCATION_OPTIONS;
+    this.#c = options.cashShare ?? d.cashShare;
     validateCashShare(this.#c, "AllocationAction");
-    const reach = options.cashReach ?? 0.5;
+    const reach = options.cashReach ?? d.cashReach;
     if (!(reach > 0 && reach <= 1)) {
       throw new RangeError(`AllocationAction: cashReach = ${reach} must be in (0, 1]`);
     }
     this.#rho = Math.max(this.#c, reach);
-    this.#scale = options.scoreScale ?? 1;
+    this.#scale = options.scoreScale ?? d.scoreScale;
     if (!(this.#scale > 0 && this.#scale <= 20)) {
       throw new RangeError(`AllocationAction: scoreScale = ${this.#scale} must be in (0, 20]`);
     }
@@ -494,6 +502,10 @@ export interface LongShortAllocationOptions {
   maxGross?: number;
 }
 
+/** The defaults of {@linkcode LongShortAllocationOptions} (the one place they are written). */
+export const DEFAULT_ALLOCATION_LS_OPTIONS: Readonly<Required<LongShortAllocationOptions>> = Object
+  .freeze({ cashShare: 0, maxTilt: 2, maxGross: 1.5 });
+
 /**
  * Long/short allocation from the benchmark: base weights plus a tilt, gross capped.
  *
@@ -528,10 +540,11 @@ export class LongShortAllocationAction implements ActionScheme {
    */
   constructor(numInstruments: number, options: LongShortAllocationOptions = {}) {
     this.#n = numInstruments;
-    this.#c = options.cashShare ?? 0;
+    const d = DEFAULT_ALLOCATION_LS_OPTIONS;
+    this.#c = options.cashShare ?? d.cashShare;
     validateCashShare(this.#c, "LongShortAllocationAction");
-    this.#tilt = options.maxTilt ?? 2;
-    this.#maxGross = options.maxGross ?? 1.5;
+    this.#tilt = options.maxTilt ?? d.maxTilt;
+    this.#maxGross = options.maxGross ?? d.maxGross;
     if (!(this.#tilt >= 0) || !Number.isFinite(this.#tilt)) {
       throw new RangeError(`LongShortAllocationAction: maxTilt = ${this.#tilt} must be ≥ 0`);
     }

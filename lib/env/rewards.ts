@@ -170,6 +170,10 @@ export interface ScaledLogReturnOptions {
   window?: number;
 }
 
+/** The defaults of {@linkcode ScaledLogReturnOptions} (the one place they are written). */
+export const DEFAULT_SCALED_LOG_RETURN_OPTIONS: Readonly<Required<ScaledLogReturnOptions>> = Object
+  .freeze({ scale: 100, volPenalty: 0, drawdownPenalty: 0, window: 20 });
+
 /**
  * Log net return, scaled so that PPO's value targets are O(1), with optional
  * volatility and drawdown penalties. All terms are in the scaled unit:
@@ -209,10 +213,11 @@ export class ScaledLogReturnReward implements RewardScheme {
    * ```
    */
   constructor(options: ScaledLogReturnOptions = {}) {
-    this.#scale = options.scale ?? 100;
-    this.#lv = options.volPenalty ?? 0;
-    this.#ld = options.drawdownPenalty ?? 0;
-    this.#window = options.window ?? 20;
+    const d = DEFAULT_SCALED_LOG_RETURN_OPTIONS;
+    this.#scale = options.scale ?? d.scale;
+    this.#lv = options.volPenalty ?? d.volPenalty;
+    this.#ld = options.drawdownPenalty ?? d.drawdownPenalty;
+    this.#window = options.window ?? d.window;
     if (!(this.#scale > 0) || !Number.isFinite(this.#scale)) {
       throw new RangeError(`ScaledLogReturnReward: scale = ${this.#scale} must be > 0`);
     }

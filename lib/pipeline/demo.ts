@@ -28,7 +28,10 @@ export const DEMO_DEFAULTS = Object.freeze({
   trainEnd: "2016-12-30",
   testStart: "2017-01-03",
   testEnd: "2018-05-11",
-  steps: 8192,
+  // 20k steps: 5 PPO updates of 1,000 steps × 4 envs (planSteps), about 6 s on the kernel
+  // backend; fewer than the 100k training default, to keep the demo short. The settings
+  // are the training defaults (per-asset policy, allocation from equal weight, band).
+  steps: 20_000,
   seed: DEFAULT_SEED,
 });
 

@@ -9,6 +9,7 @@
 import type { EpisodeKind, EpisodeLog } from "../db/episodes_repo.ts";
 import type { PolicyBackend } from "../agents/policy.ts";
 import { ObsNormalizer, type ObsNormStats } from "../agents/ppo.ts";
+import { policyDims } from "../agents/per_asset.ts";
 import { EpisodeRecorder, type EpisodeTrace, runEpisode } from "../env/episode.ts";
 import type { PortfolioEnv } from "../env/portfolio_env.ts";
 import type { BenchmarkCurve } from "../eval/benchmarks.ts";
@@ -26,11 +27,15 @@ export interface DeterministicRunOptions {
 /**
  * Runs a policy deterministically (mean / arg-max actions) over one full episode:
  * from `start` until the env truncates at the end of its range or a stopper fires.
+ * A per-asset policy runs on an env of any universe size (`policyDims`); an MLP
+ * policy needs the observation length it was trained on.
  *
  * @param env A single portfolio env (no `maxSteps` for a full pass).
  * @param backend The policy.
  * @param options Start bar and observation normaliser.
  * @returns The trace.
+ * @throws {TypeError} When the policy cannot take the env's observations or gives
+ *   another number of action values than the env takes.
  * @example
  * ```ts
  * const env = makePortfolioEnv(m.prices, m.features, { ...envOptions, range: { start: m.startIndex } });
@@ -44,17 +49,12 @@ export function runDeterministicEpisode(
 ): EpisodeTrace {
   const start = options.start ?? env.startRange.earliest;
   const norm = options.obsNorm ? ObsNormalizer.fromJSON(options.obsNorm).freeze() : null;
-  const obsDim = backend.config.obsDim;
-  if (env.observationSpace.shape[0] !== obsDim) {
-    throw new TypeError(
-      `The policy expects observations of ${obsDim} values but the env produces ${
-        env.observationSpace.shape[0]
-      }`,
-    );
-  }
-  const actDim = backend.config.action.kind === "gaussian"
-    ? backend.config.action.dim
-    : backend.config.action.nvec.length;
+  // The per-asset topology adapts to the env's universe (any N); an MLP must match it.
+  const { obsDim, actDim } = policyDims(
+    backend.config,
+    env.observationSpace.shape[0],
+    "runDeterministicEpisode(): the policy",
+  );
   const space = env.actionSpace;
   const envActDim = space.kind === "box"
     ? space.shape[0]

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import type { Store } from "../db/store.ts";
 import { linkRunEpisodes, logEpisode } from "../db/episodes_repo.ts";
 import {
@@ -19,7 +20,8 @@ import {
   type ModelConfig,
   type SavedModel,
 } from "../agents/model_io.ts";
-import type { PolicyBackend } from "../agents/policy.ts";
+import type { PolicyBackend, PolicyConfig } from "../agents/policy.ts";
+import { perAssetTopology } from "../agents/per_asset.ts";
 import {
   ObsNormalizer,
   policyConfigForSpaces,
@@ -30,32 +32,136 @@ import {
   trainPpo,
 } from "../agents/ppo.ts";
 import { makePortfolioVecEnv } from "../env/vec_env.ts";
+import type { Space } from "../env/types.ts";
 import {
   DEFAULT_ENV_SETTINGS,
   envOptionsFor,
-  type EnvSettings,
+  type EnvSettingsPatch,
   parseEnvSettings,
 } from "../env/settings.ts";
+import type { ActionName } from "../env/registry.ts";
 import { DEFAULT_SEED, deriveSeed } from "../util/rng.ts";
 // Defined in lib/env/settings.ts; re-exported for pipeline users (the notebooks).
-export { DEFAULT_ENV_SETTINGS, envOptionsFor, type EnvSettings } from "../env/settings.ts";
+export {
+  DEFAULT_ENV_SETTINGS,
+  envOptionsFor,
+  type EnvSettings,
+  type EnvSettingsPatch,
+} from "../env/settings.ts";
 import type { FeatureSetName } from "../features/definitions.ts";
 import { type BackendName, createPolicyBackend, resolveBackendName } from "./backends.ts";
-import { resolveModel, saveAndRegisterModel } from "./models.ts";
+import { mergeRanges, resolveModel, saveAndRegisterModel, trainedRangesOf } from "./models.ts";
+// Defined in lib/pipeline/models.ts; re-exported beside the training that records them.
+export { type DateRange, mergeRanges, seedGroupOf, trainedRangesOf } from "./models.ts";
 import { isoDate, loadMarket, NoDataError, storedRanges } from "./market.ts";
 import { actionLabelsFor, EpisodeRecorder, type EpisodeTrace } from "../env/episode.ts";
 import { traceToEpisodeLog } from "./rollout.ts";
 
-/** Defaults of {@linkcode TrainOptions} (the one place they are written; `deno task train --help` shows them). */
+/** The network topologies `trainModel` builds (`--policy`). */
+export const POLICY_KINDS = ["per-asset", "mlp"] as const;
+/**
+ * `"per-asset"`: one small network shared by every asset (EIIE), which runs on a
+ * universe of any size; `"mlp"`: one network over the whole portfolio observation.
+ */
+export type PolicyKind = typeof POLICY_KINDS[number];
+
+/**
+ * Defaults of {@linkcode TrainOptions} (the one place they are written; `deno task train --help` shows them).
+ *
+ * - `steps` 100,000: PPO needs tens of updates over rollouts of thousands of steps
+ *   before its value estimates and advantages mean anything (SB3's own defaults are a
+ *   2,048-step rollout and 10 epochs); 100k is 20 rollouts of 1,250 × 4 envs, a few
+ *   tens of seconds on the kernel backend (several thousand steps a second).
+ * - `policy` `"per-asset"`: the same weights score every asset, so a 41-name universe
+ *   gives 41 × more samples per parameter than one, and the model runs on any universe.
+ */
 export const DEFAULT_TRAIN_OPTIONS = Object.freeze({
   barSize: "1 day",
-  steps: 4096,
+  steps: 100_000,
   seed: DEFAULT_SEED,
   featureSet: "basic" as FeatureSetName,
   backend: "auto" as BackendName,
   numEnvs: 4,
+  policy: "per-asset" as PolicyKind,
   name: DEFAULT_MODEL_NAME,
 });
+
+/** Action schemes whose action ends with a cash score (the per-asset policy adds one output). */
+const CASH_SCORE_ACTIONS: readonly ActionName[] = ["allocation", "allocation-ls"];
+
+/** How many env steps a training run takes, and why (see {@linkcode planSteps}). */
+export interface StepPlan {
+  /** Steps asked for. */
+  requested: number;
+  /** Envs stepped together. */
+  numEnvs: number;
+  /** Steps per env per rollout. */
+  nSteps: number;
+  /** `nSteps · numEnvs`: the steps of one PPO update. */
+  rollout: number;
+  /** PPO updates. */
+  updates: number;
+  /** Steps that will run: `updates · rollout`. */
+  actual: number;
+  /** One sentence saying what runs and why, e.g. for `--steps` that is not a multiple. */
+  note: string;
+}
+
+/**
+ * The steps a run of `steps` will actually take. PPO runs whole rollouts of
+ * `nSteps × numEnvs` steps (at least one), so a request that is not a multiple is
+ * rounded down (up, below one rollout). When `nSteps` is not given it is sized to the
+ * request (a power of two of about a quarter of the steps per env, 64 … 2048), and a
+ * divisor of the steps per env is preferred within a factor two below it, so that
+ * round requests run exactly.
+ * @param steps Requested env steps (all envs together), a positive integer.
+ * @param numEnvs Envs stepped together.
+ * @param nSteps Steps per env per rollout (default: sized as above).
+ * @returns The plan, with a note saying what runs.
+ * @throws {RangeError} For a non-positive or non-integer argument.
+ * @example
+ * ```ts
+ * planSteps(100_000, 4).actual; // 100000 (20 rollouts of 1250 × 4)
+ * planSteps(3000, 4, 256).actual; // 2048, and the note says why
+ * ```
+ */
+export function planSteps(steps: number, numEnvs: number, nSteps?: number): StepPlan {
+  for (const [k, v] of [["steps", steps], ["numEnvs", numEnvs], ["nSteps", nSteps]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+      throw new RangeError(`planSteps(): ${k} = ${v} must be a positive integer`);
+    }
+  }
+  let n = nSteps;
+  if (n === undefined) {
+    const target = Math.max(
+      64,
+      Math.min(2048, 2 ** Math.floor(Math.log2(Math.max(1, steps / numEnvs / 4)))),
+    );
+    n = target;
+    if (steps % numEnvs === 0) {
+      const perEnv = steps / numEnvs;
+      for (let d = target; d >= Math.ceil(target / 2); d--) {
+        if (perEnv % d === 0) {
+          n = d;
+          break;
+        }
+      }
+    }
+  }
+  const rollout = n * numEnvs;
+  const updates = Math.max(1, Math.floor(steps / rollout));
+  const actual = updates * rollout;
+  const how = `${updates} PPO update${updates === 1 ? "" : "s"} of ${n} steps × ${numEnvs} envs`;
+  const note = actual === steps
+    ? `${actual} steps: ${how}`
+    : `${actual} steps will run, not the ${steps} requested: PPO runs whole rollouts of ` +
+      `${n} × ${numEnvs} = ${rollout} steps (${how}${
+        actual > steps ? ", fewer than one rollout cannot make an update" : ""
+      }); ask for a multiple of ${rollout}, or set nSteps (--n-steps) to a divisor of ${
+        steps % numEnvs === 0 ? steps / numEnvs : "the steps per env"
+      }`;
+  return { requested: steps, numEnvs, nSteps: n, rollout, updates, actual, note };
+}
 
 /**
  * Thrown when `resume` is combined with an option the saved network cannot honour
@@ -82,25 +188,48 @@ export interface TrainOptions {
    * independent streams of it, see `deriveSeed`). Default `DEFAULT_SEED`.
    */
   seed?: number;
-  /** Env settings; missing fields from {@linkcode DEFAULT_ENV_SETTINGS}. */
-  env?: Partial<EnvSettings>;
+  /**
+   * Env settings; missing fields (top-level or inside a nested option object) from
+   * {@linkcode DEFAULT_ENV_SETTINGS} (resumed: from the model's).
+   */
+  env?: EnvSettingsPatch;
+  /**
+   * Network topology of a new model. Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.policy`
+   * (`"per-asset"`: `assetFeatures = window × F`, a cash score for the `allocation`
+   * schemes; needs a continuous action scheme). Resumed: the model's.
+   */
+  policy?: PolicyKind;
+  /**
+   * Minibatches per epoch (CleanRL `num_minibatches`): sets `ppo.batchSize` to
+   * `⌈rollout / minibatches⌉`. Default: `ppo.batchSize` (64) decides.
+   */
+  minibatches?: number;
+  /** Recorded as `config.extra.seedGroup` (set by {@linkcode trainSeeds}). Default: none. */
+  seedGroup?: string;
   /** Feature set observed. Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.featureSet`. */
   featureSet?: FeatureSetName;
   /** Network backend. Default `"auto"`. */
   backend?: BackendName;
   /** Envs stepped together. Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.numEnvs`. */
   numEnvs?: number;
-  /** PPO overrides (defaults: SB3's, with `nSteps` sized so a short run still makes several updates, and `normalizeObs` on). */
+  /**
+   * PPO overrides (defaults: SB3's, with `nSteps` sized by {@linkcode planSteps} and
+   * `normalizeObs` on; resumed: the model's PPO settings, `nSteps` sized again).
+   * `totalTimesteps` and `seed` come from `steps` and `seed`.
+   */
   ppo?: Partial<PpoConfig>;
   /** Hidden layer sizes. Default `[64, 64]`. */
   hidden?: number[];
   /**
    * Continue from a saved model (id or directory): its env, features, instruments, weights and
    * observation-normaliser statistics are used (the Adam moments are not saved and restart at 0),
-   * and its name, seed, bar size and date range unless given. Options that keep the network's
-   * shapes are honoured (costs, slippage, drawdown stop, episode length, reward, steps, seed,
-   * dates, name, envs, backend); giving `env.action`, `env.window`, `featureSet`, `hidden`,
-   * `symbols` or `barSize` different from the model's throws a {@linkcode ResumeConflictError}.
+   * its PPO settings, and its name, seed, bar size and date range unless given. Options that
+   * keep the network's shapes are honoured (costs, fees, friction, scheme options, drawdown
+   * stop, episode length, reward, steps, seed, dates, name, envs, backend, PPO settings);
+   * giving `env.action`, `env.window`, `featureSet`, `hidden`, `policy` or `barSize`
+   * different from the model's throws a {@linkcode ResumeConflictError}, and so do other
+   * `symbols` for an MLP model. A per-asset model may change the universe (its shapes do
+   * not depend on N). The new model's `trainedRanges` are the parent's plus this run's.
    */
   resume?: string;
   /** Model directory. Default `<dataDir>/models/<name>-v<version>`. */
@@ -111,17 +240,24 @@ export interface TrainOptions {
   logEpisodes?: "env0" | "all" | "none";
 }
 
+/** What {@linkcode TrainHooks.onStart} is told. */
+export interface TrainStartInfo {
+  instruments: string[];
+  range: { start: string; end: string };
+  /** Steps that will run (`plan.actual`). */
+  totalTimesteps: number;
+  /** What runs and why. */
+  plan: StepPlan;
+  backend: string;
+  /** `"per-asset"` or `"mlp"`. */
+  policy: PolicyKind;
+  seed: number;
+}
+
 /** Callbacks of {@linkcode trainModel}. */
 export interface TrainHooks {
   /** Once the data is loaded and the envs are built. */
-  onStart?(
-    info: {
-      instruments: string[];
-      range: { start: string; end: string };
-      totalTimesteps: number;
-      backend: string;
-    },
-  ): void;
+  onStart?(info: TrainStartInfo): void;
   /** After every vectorised step: steps so far and recent mean episode return (NaN before the first). */
   onProgress?(steps: number, meanEpisodeReturn: number): void;
   /** After each PPO update. */
@@ -140,6 +276,14 @@ export interface TrainResult {
   instruments: string[];
   range: { start: string; end: string };
   backend: string;
+  /** The run's seed. */
+  seed: number;
+  /** What ran (requested and actual steps, rollout size). */
+  plan: StepPlan;
+  /** `"per-asset"` or `"mlp"`. */
+  policy: PolicyKind;
+  /** The seed group recorded in the model (`trainSeeds`), or null. */
+  seedGroup: string | null;
 }
 
 /**
@@ -205,16 +349,24 @@ export async function trainModel(
   const resumed = options.resume ? await resolveModel(store, options.resume) : null;
   const rc = resumed?.manifest.config;
   if (rc) checkResumable(rc, options, resumed!.dir);
+  const policyKind: PolicyKind = rc
+    ? (perAssetTopology(rc.policy) ? "per-asset" : "mlp")
+    : options.policy ?? d.policy;
+  if (!(POLICY_KINDS as readonly string[]).includes(policyKind)) {
+    throw new RangeError(
+      `TrainOptions.policy = ${JSON.stringify(policyKind)}: use one of ${POLICY_KINDS.join(", ")}`,
+    );
+  }
   const barSize = options.barSize ?? rc?.barSize ?? d.barSize;
   const seed = options.seed ?? rc?.seed ?? d.seed;
-  const steps = options.steps ?? d.steps;
   const numEnvs = options.numEnvs ?? d.numEnvs;
-  const env = parseEnvSettings({
-    ...(rc?.env ?? DEFAULT_ENV_SETTINGS),
-    ...definedFields(options.env),
-  });
+  const plan = planSteps(options.steps ?? d.steps, numEnvs, options.ppo?.nSteps);
+  const env = parseEnvSettings(options.env ?? {}, "env", rc?.env ?? DEFAULT_ENV_SETTINGS);
   const featureSet = (rc?.features.set ?? options.featureSet ?? d.featureSet) as FeatureSetName;
-  const symbols = rc ? rc.instruments : options.symbols;
+  // A per-asset model's shapes do not depend on N: it may resume on another universe.
+  const symbols = rc
+    ? (policyKind === "per-asset" && options.symbols) || rc.instruments
+    : options.symbols;
   let { start, end } = options;
   if (rc) {
     start ??= rc.dataRange.start;
@@ -246,22 +398,31 @@ export async function trainModel(
     numEnvs,
     // No seed here: trainPpo seeds the env starts at its first reset (deriveSeed(seed, "envStarts")).
   });
-  const nStepsDefault = Math.max(
-    64,
-    Math.min(2048, 2 ** Math.floor(Math.log2(Math.max(1, steps / numEnvs / 4)))),
-  );
+  // Resumed: the parent's PPO settings (its loss coefficients included: parseModelConfig
+  // carried those of a config saved before they moved out of the policy config).
+  const inherited: Partial<PpoConfig> = rc
+    ? (({ totalTimesteps: _t, seed: _s, nSteps: _n, ...rest }) => rest)(rc.ppo)
+    : { normalizeObs: true };
+  const minibatches = options.minibatches;
+  if (minibatches !== undefined && !(Number.isInteger(minibatches) && minibatches >= 1)) {
+    throw new RangeError(`TrainOptions.minibatches = ${minibatches} must be a positive integer`);
+  }
   const ppo = ppoConfig({
-    nSteps: nStepsDefault,
-    normalizeObs: true,
+    ...inherited,
     ...options.ppo,
-    totalTimesteps: steps,
+    ...(minibatches === undefined ? {} : { batchSize: Math.ceil(plan.rollout / minibatches) }),
+    nSteps: plan.nSteps,
+    totalTimesteps: plan.actual,
     seed,
   });
   const policy = rc
-    ? { ...rc.policy, seed: deriveSeed(seed, "weightInit") }
-    : policyConfigForSpaces(vec.observationSpace, vec.actionSpace, {
+    ? resumedPolicy(rc.policy, vec.obsDim, vec.actDim, deriveSeed(seed, "weightInit"))
+    : newPolicy(policyKind, vec, {
       seed: deriveSeed(seed, "weightInit"),
-      ...(options.hidden ? { hidden: options.hidden } : {}),
+      hidden: options.hidden,
+      assetFeatures: env.window * market.features.names.length,
+      cashScore: CASH_SCORE_ACTIONS.includes(env.action),
+      action: env.action,
     });
   if (policy.obsDim !== vec.obsDim) {
     throw new TypeError(
@@ -272,10 +433,14 @@ export async function trainModel(
   const backend: PolicyBackend = await createPolicyBackend(backendName, policy);
   if (resumed) backend.importWeights(resumed.weights);
   const version = await codeVersion();
+  const seedGroup = options.seedGroup ?? null;
   const baseConfig = {
     seed,
-    steps,
+    steps: plan.actual,
+    requestedSteps: plan.requested,
     numEnvs,
+    policyKind,
+    ...(seedGroup === null ? {} : { seedGroup }),
     data: { instruments, barSize, start: market.range.start, end: market.range.end },
     env,
     features: market.featureSet,
@@ -297,8 +462,11 @@ export async function trainModel(
   hooks.onStart?.({
     instruments,
     range: market.range,
-    totalTimesteps: steps,
+    totalTimesteps: plan.actual,
+    plan,
     backend: backend.name,
+    policy: policyKind,
+    seed,
   });
 
   const flush = async () => {
@@ -392,6 +560,7 @@ export async function trainModel(
     features: market.featureSet,
     instruments,
     dataRange: market.range,
+    trainedRanges: mergeRanges([...(rc ? trainedRangesOf(rc) : []), market.range]),
     barSize,
     seed,
     backend: backend.name,
@@ -404,6 +573,8 @@ export async function trainModel(
       seconds: summary.seconds,
       stepsPerSec: summary.stepsPerSec,
       updates: summary.updates,
+      requestedSteps: plan.requested,
+      ...(seedGroup === null ? {} : { seedGroup }),
     },
   };
   const saved = await saveAndRegisterModel(store, backend, config, {
@@ -425,20 +596,123 @@ export async function trainModel(
     instruments,
     range: market.range,
     backend: backend.name,
+    seed,
+    plan,
+    policy: policyKind,
+    seedGroup,
   };
 }
 
-/** `o` without its `undefined` fields (so that spreading it keeps what it does not set). */
-function definedFields<T extends object>(o: T | undefined): Partial<T> {
-  if (!o) return {};
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/**
+ * A new model's policy config.
+ * @throws {RangeError} For the per-asset policy with a discrete action scheme.
+ */
+function newPolicy(
+  kind: PolicyKind,
+  vec: { observationSpace: Space; actionSpace: Space },
+  o: {
+    seed: number;
+    hidden?: number[];
+    assetFeatures: number;
+    cashScore: boolean;
+    action: ActionName;
+  },
+): PolicyConfig {
+  const common = { seed: o.seed, ...(o.hidden ? { hidden: o.hidden } : {}) };
+  if (kind === "mlp") {
+    return policyConfigForSpaces(vec.observationSpace, vec.actionSpace, common);
+  }
+  if (vec.actionSpace.kind !== "box") {
+    throw new RangeError(
+      `The per-asset policy scores each asset with a continuous output; the "${o.action}" action ` +
+        `scheme is discrete. Use a continuous scheme (allocation, allocation-ls, vol-target) or policy "mlp" (--policy mlp)`,
+    );
+  }
+  return policyConfigForSpaces(vec.observationSpace, vec.actionSpace, {
+    ...common,
+    topology: "per-asset",
+    assetFeatures: o.assetFeatures,
+    cashScore: o.cashScore,
+  });
+}
+
+/**
+ * A resumed model's policy config: the parent's, with the run's weight-init seed; a
+ * per-asset one records the universe it now trains on (its weights do not depend on it).
+ */
+function resumedPolicy(
+  parent: PolicyConfig,
+  obsDim: number,
+  actDim: number,
+  seed: number,
+): PolicyConfig {
+  if (!perAssetTopology(parent) || parent.action.kind !== "gaussian") return { ...parent, seed };
+  return { ...parent, seed, obsDim, action: { kind: "gaussian", dim: actDim } };
+}
+
+/** What {@linkcode trainSeeds} is told, per seed. */
+export interface TrainSeedsHooks {
+  /** Hooks for the `index`-th of `count` runs (seed `seed`). */
+  forSeed?(index: number, seed: number, count: number): TrainHooks;
+}
+
+/**
+ * Trains one model per seed with otherwise the same options (evidence over seeds: one
+ * seed is an anecdote). Every model records the same `config.extra.seedGroup`
+ * (`options.seedGroup`, or `<name>-seeds-<UTC time>-<seeds>`), so that evaluation can
+ * group them; with `options.out` each model goes to `<out>/seed-<S>`.
+ * @param store The store.
+ * @param options As for {@linkcode trainModel} (`seed` is replaced by each seed).
+ * @param seeds Distinct integer seeds, at least one.
+ * @param hooks Per-seed training hooks.
+ * @returns One result per seed, in the order given.
+ * @throws {RangeError} For an empty list, a repeated or non-integer seed.
+ * @example
+ * ```ts
+ * const runs = await trainSeeds(store, { steps: 20_000 }, [1, 2, 3, 4, 5]);
+ * console.log(runs.map((r) => r.modelId).join(","));
+ * ```
+ */
+export async function trainSeeds(
+  store: Store,
+  options: TrainOptions,
+  seeds: readonly number[],
+  hooks: TrainSeedsHooks = {},
+): Promise<TrainResult[]> {
+  if (seeds.length === 0) throw new RangeError("trainSeeds(): no seed given");
+  for (const s of seeds) {
+    if (!Number.isInteger(s)) throw new RangeError(`trainSeeds(): seed ${s} is not an integer`);
+  }
+  if (new Set(seeds).size !== seeds.length) {
+    throw new RangeError(`trainSeeds(): seeds ${seeds.join(",")} repeat a seed`);
+  }
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+  const seedGroup = options.seedGroup ??
+    `${options.name ?? DEFAULT_TRAIN_OPTIONS.name}-seeds-${stamp}-${seeds.join(",")}`;
+  const out: TrainResult[] = [];
+  for (let i = 0; i < seeds.length; i++) {
+    out.push(
+      await trainModel(
+        store,
+        {
+          ...options,
+          seed: seeds[i],
+          seedGroup,
+          ...(options.out === undefined ? {} : { out: join(options.out, `seed-${seeds[i]}`) }),
+        },
+        hooks.forSeed?.(i, seeds[i], seeds.length) ?? {},
+      ),
+    );
+  }
+  return out;
 }
 
 /**
  * Refuses resume options the saved network cannot honour: a different action scheme,
- * window, hidden sizes or instruments change its input or output sizes; a different
- * feature set or bar size changes what its inputs mean (and invalidates the frozen
- * observation-normaliser statistics).
+ * window, hidden sizes, topology or (for an MLP) instruments change its input or output
+ * sizes; a different feature set or bar size changes what its inputs mean (and
+ * invalidates the frozen observation-normaliser statistics). A per-asset network
+ * scores each asset from its own row, so another universe is accepted.
  * @throws {ResumeConflictError} Naming the option, the model's value and the given one.
  */
 function checkResumable(rc: ModelConfig, options: TrainOptions, dir: string): void {
@@ -448,21 +722,25 @@ function checkResumable(rc: ModelConfig, options: TrainOptions, dir: string): vo
       conflicts.push(`${flag} ${JSON.stringify(given)} (the model's: ${JSON.stringify(saved)})`);
     }
   };
+  const perAsset = perAssetTopology(rc.policy) !== null;
   differs("env.action (--action)", options.env?.action, rc.env.action);
   differs("env.window (--window)", options.env?.window, rc.env.window);
   differs("featureSet (--with-features)", options.featureSet, rc.features.set);
   differs("hidden (--hidden)", options.hidden, rc.policy.hidden);
+  differs("policy (--policy)", options.policy, perAsset ? "per-asset" : "mlp");
   differs("barSize (--bar-size)", options.barSize, rc.barSize);
-  differs(
-    "symbols (--symbols)",
-    options.symbols && [...options.symbols].sort(),
-    [...rc.instruments].sort(),
-  );
+  if (!perAsset) {
+    differs(
+      "symbols (--symbols)",
+      options.symbols && [...options.symbols].sort(),
+      [...rc.instruments].sort(),
+    );
+  }
   if (conflicts.length > 0) {
     throw new ResumeConflictError(
       `--resume continues the network of ${dir}, whose input and output sizes (and the meaning of its ` +
-        `inputs) are fixed by its action scheme, window, feature set, hidden sizes, bar size and instruments; ` +
-        `it cannot take ${
+        `inputs) are fixed by its action scheme, window, feature set, hidden sizes, topology, bar size and ` +
+        `(for an MLP) instruments; it cannot take ${
           conflicts.join(", ")
         }. Drop these options, or train a new model without --resume.`,
     );

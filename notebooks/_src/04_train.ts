@@ -39,7 +39,10 @@ console.log(`Store: ${store.description}`);
 // at the next bar's open.
 
 // %%
-await showTable(pl.readRecords([{ ...DEFAULT_ENV_SETTINGS, drawdownStop: String(DEFAULT_ENV_SETTINGS.drawdownStop) }]));
+// (Nested option objects, e.g. the allocation scheme's, and null are shown as JSON text.)
+await showTable(pl.readRecords([Object.fromEntries(
+  Object.entries(DEFAULT_ENV_SETTINGS).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v]),
+)]));
 
 // %%
 const options: TrainOptions = {
