@@ -184,7 +184,7 @@ Deno.test("parseEnvSettings() round-trips every field through JSON", () => {
     band: 0.01,
     rebalanceEvery: 3,
     partialAdjustment: 0.25,
-    allocation: { cashShare: 0.2, cashReach: 0.3, scoreScale: 4 },
+    allocation: { cashShare: 0.2, cashReach: 0.3, scoreScale: 4, base: "equal-weight" },
     allocationLs: { cashShare: 0.1, maxTilt: 0.5, maxGross: 2 },
     scaledLogReturn: { scale: 10, volPenalty: 0.2, drawdownPenalty: 1, window: 5 },
   };

@@ -382,6 +382,7 @@ export const DEFAULT_ALLOCATION_OPTIONS: Readonly<Required<AllocationOptions>> =
   cashShare: 0,
   cashReach: 0.5,
   scoreScale: 1,
+  base: "buy-and-hold",
 });
 
 /**
@@ -444,7 +445,7 @@ export class AllocationAction implements ActionScheme {
     if (!(this.#scale > 0 && this.#scale <= 20)) {
       throw new RangeError(`AllocationAction: scoreScale = ${this.#scale} must be in (0, 20]`);
     }
-    this.#base = options.base ?? "buy-and-hold";
+    this.#base = options.base ?? d.base;
     if (!(ALLOCATION_BASES as readonly string[]).includes(this.#base)) {
       throw new RangeError(
         `AllocationAction: base = ${JSON.stringify(this.#base)} must be one of ${

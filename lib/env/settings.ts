@@ -12,6 +12,7 @@
  * @module
  */
 import {
+  ALLOCATION_BASES,
   type AllocationOptions,
   DEFAULT_ALLOCATION_LS_OPTIONS,
   DEFAULT_ALLOCATION_OPTIONS,
@@ -25,7 +26,7 @@ import { DEFAULT_SCALED_LOG_RETURN_OPTIONS, type ScaledLogReturnOptions } from "
 
 /** The env settings a model is trained with and evaluated under (JSON-serialisable). */
 export interface EnvSettings {
-  /** Action scheme. Default `"allocation"` (long-only, from equal weight). */
+  /** Action scheme. Default `"allocation"` (long-only, from equal-weight buy & hold). */
   action: ActionName;
   /** Reward scheme. Default `"log-return-scaled"`. */
   reward: RewardName;
@@ -94,7 +95,8 @@ export type EnvSettingsPatch =
 
 /**
  * Default {@linkcode EnvSettings} of a new model, chosen so that an agent that learns
- * nothing holds the benchmark: the `allocation` scheme (zero scores are equal weight),
+ * nothing holds the benchmark: the `allocation` scheme (zero scores hold equal-weight buy &
+ * hold, `allocation.base`),
  * the scaled log return (value targets O(1), costs inside the reward) and a rebalance
  * band (see {@linkcode EnvSettings.band}).
  */
@@ -181,6 +183,7 @@ const CHECKS: Record<Exclude<keyof EnvSettings, NestedKey>, Check> & Record<Nest
       cashShare: inRange(0, 1, false, true),
       cashReach: inRange(0, 1, true, false),
       scoreScale: inRange(0, 20, true, false),
+      base: oneOf(ALLOCATION_BASES),
     },
   },
   allocationLs: {
