@@ -87,13 +87,18 @@ Deno.test("parseEnvSettings() with the new-model base gives the sound defaults, 
     band: 0.05,
     rebalanceEvery: 5,
     partialAdjustment: 0.5,
-    allocation: { cashShare: 0.1, cashReach: 0.5, scoreScale: 1 },
+    allocation: { cashShare: 0.1, cashReach: 0.5, scoreScale: 1, base: "buy-and-hold" },
     allocationLs: { cashShare: 0, maxTilt: 1, maxGross: 1.2 },
     scaledLogReturn: { scale: 100, volPenalty: 0.1, drawdownPenalty: 0.5, window: 20 },
   });
   // A partial nested object over a parent's settings keeps the parent's other fields.
   const child = parseEnvSettings({ allocation: { scoreScale: 2 } }, "env", s);
-  assert.deepEqual(child.allocation, { cashShare: 0.1, cashReach: 0.5, scoreScale: 2 });
+  assert.deepEqual(child.allocation, {
+    cashShare: 0.1,
+    cashReach: 0.5,
+    scoreScale: 2,
+    base: "buy-and-hold",
+  });
 });
 
 Deno.test("parseEnvSettings() names each bad field and its value", () => {
