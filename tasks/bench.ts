@@ -11,6 +11,8 @@ const BENCHES = {
     "Upsert the 41-symbol daily folder into PGlite and (with DATABASE_URL/TEST_DATABASE_URL) a server: rows/s",
   features: "SPEC.md section 2 feature pipeline (--symbols S --days D) and the 52×252 full refresh",
   ppo: "SPEC.md section 1 PPO workload (--steps N), optionally beside the PyTorch reference",
+  agent:
+    "Issue 10: train 5 seeds on the 41 large caps (2005–2014), evaluate 2015–2021-04 at 10+5 bps vs every baseline",
 } as const;
 
 async function main() {
