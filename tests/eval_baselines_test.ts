@@ -225,5 +225,8 @@ Deno.test("survivorshipStatement(): survivors when every instrument trades to th
   ], range);
   assert.equal(d.fixedAt, "unknown");
   assert.deepEqual(d.stopped, [{ instrument: "C", last: "2012-06-01" }]);
-  assert.match(d.statement, /1 of 2 instruments stop trading before the data's end 2021-04-20/);
+  assert.match(
+    d.statement,
+    /1 of 2 instruments have no bars after their last date, before the data's end 2021-04-20/,
+  );
 });

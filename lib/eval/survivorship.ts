@@ -7,8 +7,9 @@
  *   `toleranceDays`) and none stops earlier → **"instruments chosen as of the data's
  *   end (survivors)"**: a list of names alive at the end of the data (e.g. today's
  *   large caps) leaves out the ones that failed, which flatters every backtest on it;
- * - otherwise some instruments stop trading before the end (delisted, merged, dropped)
- *   → the universe is not survivors only, but when it was fixed is still unknown.
+ * - otherwise some instruments have no bars after a date before the end (delisted,
+ *   merged, dropped, or their file simply ends) → the universe is not plainly survivors,
+ *   but when it was fixed is still unknown.
  *
  * Either way the comparison that stays fair is against baselines on the *same*
  * universe (buy & hold, rebalanced, …): they share the bias, so the difference does not.
@@ -95,7 +96,8 @@ export function survivorshipStatement(
     dataEnd,
     stopped,
     statement:
-      `${stopped.length} of ${spans.length} instruments stop trading before the data's end ${dataEnd} ` +
-      `(${list}): the universe is not survivors only, but when it was fixed is not recorded. ${fair}`,
+      `${stopped.length} of ${spans.length} instruments have no bars after their last date, before the data's end ${dataEnd} ` +
+      `(${list}): delisted, dropped, or their data ends there; so the universe is not plainly survivors, ` +
+      `but when it was fixed is not recorded. ${fair}`,
   };
 }
