@@ -186,15 +186,18 @@ function printOne(r: EvaluateResult): void {
     );
   }
   console.log(
-    `  ${"Sharpe diff [CI]".padEnd(w)}${"".padStart(col)}${
+    `  ${"Sharpe diff (+ − ~)".padEnd(w)}${"".padStart(col)}${
       r.baselines.baselines.map((b) => {
         const d = b.comparison.sharpeDifference;
         return `${d.estimate.toFixed(2)}${
-          b.outcome === "win" ? "+" : b.outcome === "loss" ? "-" : "~"
+          b.outcome === "win" ? "+" : b.outcome === "loss" ? "−" : "~"
         }`
           .padStart(col);
       }).join("")
     }`,
+  );
+  console.log(
+    "  (+ / − / ~: the 95 % bootstrap interval of the Sharpe difference is above 0 / below 0 / contains 0)",
   );
   console.log(
     `  PSR (vs 0): ${pct(r.comparison.psrVsZero)}; vs buy & hold: ${r.comparison.verdict}`,
@@ -224,9 +227,9 @@ function printMany(m: EvaluateModelsResult): void {
     }, ${m.range.start}..${m.range.end}${r0.inSample ? " (IN-SAMPLE)" : " (out of sample)"}`,
   );
   costLines(r0);
-  for (const r of m.results) {
-    if (r.costs.warning && r !== r0) console.log(`  WARNING: ${r.costs.warning}`);
-  }
+  const others = new Set(m.results.flatMap((r) => (r.costs.warning ? [r.costs.warning] : [])));
+  if (r0.costs.warning) others.delete(r0.costs.warning);
+  for (const w of others) console.log(`  WARNING (other models): ${w}`);
   const col = 13;
   const labels: Record<string, string> = {
     sharpe: "Sharpe",
