@@ -144,6 +144,24 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
       assert.match(r.stderr, /only be evaluated on that same universe/);
     });
 
+    await t.step(
+      "evaluate takes the evaluator's costs, prints every baseline and the cost warning; bad cost flags exit 2",
+      async () => {
+        const r = await run("evaluate", ["--model", String(modelId), "--cost-bps", "0"], dir);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /WARNING: trained at 10\+5 bps, evaluated at 0\+5 bps/);
+        assert.match(r.stdout, /inv\. vol/);
+        assert.match(r.stdout, /best baseline/);
+        assert.match(r.stdout, /survivorship:/);
+        for (
+          const bad of [["--fee-model", "nope"], ["--cost-bps", "-1"], ["--slippage-bps", "x"]]
+        ) {
+          const e = await run("evaluate", ["--model", String(modelId), ...bad], dir);
+          assert.equal(e.code, 2, `${bad.join(" ")}: ${e.stderr}`);
+        }
+      },
+    );
+
     const modelConfig = async (dir: string) =>
       JSON.parse(await Deno.readTextFile(join(dir, "model.json"))).config;
 

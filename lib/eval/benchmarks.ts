@@ -26,6 +26,12 @@
 import type { PricePanel } from "../data/panel.ts";
 import { type CostOptions, resolveCostOptions, type ResolvedCostOptions } from "../env/costs.ts";
 import {
+  applyFriction,
+  type FrictionOptions,
+  isFrictionless,
+  resolveFriction,
+} from "../env/friction.ts";
+import {
   type ExecuteAt,
   type MarketData,
   MarketSimulator,
@@ -100,6 +106,13 @@ export interface WeightRuleRunOptions {
   range?: { start?: number; end?: number };
   /** Applied to every non-null target vector before execution. Default: none. */
   friction?: TargetFriction;
+  /**
+   * The env's own friction rules (band, rebalancing period, partial adjustment;
+   * `lib/env/friction.ts`), applied after `friction` exactly as the portfolio env
+   * applies them: an instrument they hold keeps its units (no order, no cost), and the
+   * decision index is `ctx.step`. Default: none.
+   */
+  rebalancing?: FrictionOptions;
   /** Display name. Default `"Weight rule"`. */
   name?: string;
 }
@@ -164,6 +177,8 @@ export function runWeightRule(
   const impact = new Float64Array(T);
   const traded = new Float64Array(T);
   const weights: Float64Array[] = [];
+  const rebalancing = options.rebalancing ? resolveFriction(options.rebalancing) : null;
+  const envFriction = rebalancing !== null && !isFrictionless(rebalancing) ? rebalancing : null;
   let state = sim.reset(start);
   equity[0] = state.netWorth;
   for (let k = 0; k < T - 1; k++) {
@@ -177,8 +192,14 @@ export function runWeightRule(
         `runWeightRule(): the rule gave ${targets.length} target weights at bar ${ctx.t} for ${n} instruments`,
       );
     }
+    let hold: Uint8Array | undefined;
+    if (targets !== null && envFriction !== null) {
+      const f = applyFriction(targets, state.weights, k, envFriction);
+      targets = f.weights;
+      hold = f.hold;
+    }
     weights.push(targets === null ? state.weights.slice() : Float64Array.from(targets));
-    const { execution } = sim.step(targets);
+    const { execution } = sim.step(targets, hold);
     state = sim.state;
     equity[k + 1] = state.netWorth;
     costsPaid[k + 1] = execution.cost;

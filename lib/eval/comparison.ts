@@ -157,3 +157,91 @@ function sameBars(ts: ArrayLike<number>, curve: EquityCurve): boolean {
   for (let i = 0; i < ts.length; i++) if (curve.timestamps[i] !== ts[i]) return false;
   return true;
 }
+
+/** A named benchmark curve among several (see {@linkcode compareWithBaselines}). */
+export interface NamedBaseline {
+  /** Stable key, e.g. `"equal-weight-rebalanced"`. */
+  key: string;
+  /** The curve (its `name` is the display name). */
+  curve: EquityCurve;
+}
+
+/** The strategy against one baseline. */
+export interface BaselineComparison {
+  key: string;
+  name: string;
+  comparison: BenchmarkComparison;
+  /** `"win"`: the interval is above 0; `"loss"`: below 0; `"undecided"`: it contains 0. */
+  outcome: "win" | "loss" | "undecided";
+}
+
+/** Result of {@linkcode compareWithBaselines}. */
+export interface BaselinesComparison {
+  /** One per baseline, in the order given. */
+  baselines: BaselineComparison[];
+  /** The baseline with the highest Sharpe ratio on the strategy's bars (ties: the first). */
+  best: BaselineComparison;
+  /** The strategy against the best baseline, then how many it beats or loses to distinguishably. */
+  verdict: string;
+}
+
+/**
+ * Compares a strategy with every baseline (same bars, same bootstrap settings) and
+ * names the best one by Sharpe ratio: the verdict says whether the strategy beats
+ * the best baseline, not only one of them.
+ * @param strategy The strategy's curve.
+ * @param baselines The baselines (at least one).
+ * @param options As {@linkcode compareWithBenchmark} (one seed for every bootstrap).
+ * @returns Per-baseline comparisons, the best baseline and the verdict.
+ * @throws {RangeError} When no baseline is given (and as {@linkcode compareWithBenchmark}).
+ * @example
+ * ```ts
+ * const all = compareWithBaselines(policyCurve, runBaselines(panel, { from, to, costs }), { seed: 1 });
+ * console.log(all.best.name, all.verdict);
+ * ```
+ */
+export function compareWithBaselines(
+  strategy: EquityCurve,
+  baselines: readonly NamedBaseline[],
+  options: ComparisonOptions = {},
+): BaselinesComparison {
+  if (baselines.length === 0) throw new RangeError("compareWithBaselines(): no baseline given");
+  const rows: BaselineComparison[] = baselines.map((b) => {
+    const comparison = compareWithBenchmark(strategy, b.curve, options);
+    const d = comparison.sharpeDifference;
+    return {
+      key: b.key,
+      name: comparison.benchmarkName,
+      comparison,
+      outcome: d.lower > 0 ? "win" : d.upper < 0 ? "loss" : "undecided",
+    };
+  });
+  const sharpeOf = (r: BaselineComparison) => {
+    const s = r.comparison.benchmark.sharpe;
+    return Number.isFinite(s) ? s : -Infinity;
+  };
+  let best = rows[0];
+  for (const r of rows) if (sharpeOf(r) > sharpeOf(best)) best = r;
+  const wins = rows.filter((r) => r.outcome === "win").map((r) => r.name);
+  const losses = rows.filter((r) => r.outcome === "loss").map((r) => r.name);
+  const who = best.comparison.strategyName;
+  const head = best.outcome === "win"
+    ? `${who} beats the best baseline, ${best.name}`
+    : best.outcome === "loss"
+    ? `${who} loses to the best baseline, ${best.name}`
+    : `${who} is not distinguishable from the best baseline, ${best.name}`;
+  const tally = `Distinguishably better than ${wins.length} of ${rows.length} baselines${
+    wins.length ? ` (${wins.join(", ")})` : ""
+  }, worse than ${losses.length}${losses.length ? ` (${losses.join(", ")})` : ""}.`;
+  return {
+    baselines: rows,
+    best,
+    verdict: `${head} (Sharpe ${
+      fmt(best.comparison.benchmark.sharpe)
+    }, the highest of ${rows.length}): ${best.comparison.verdict} ${tally}`,
+  };
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(2) : String(x);
+}

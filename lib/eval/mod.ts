@@ -19,3 +19,6 @@ export * from "./statistics.ts";
 export * from "./comparison.ts";
 export * from "./folds.ts";
 export * from "./series.ts";
+export * from "./baselines.ts";
+export * from "./survivorship.ts";
+export * from "./seeds.ts";

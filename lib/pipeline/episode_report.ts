@@ -19,11 +19,25 @@ import { readModel } from "../db/models_repo.ts";
 import { listTrainRuns, readTrainMetrics } from "../db/train_runs_repo.ts";
 import { listIngestRuns, readPrices } from "../db/prices_repo.ts";
 import { panelFromBars } from "../data/panel.ts";
-import { costOptionsFrom } from "../env/costs.ts";
+import { costOptionsFrom, describeCosts, resolveCostOptions } from "../env/costs.ts";
 import { EXECUTION_TIMES } from "../env/simulator.ts";
 import { equalWeightBuyAndHold } from "../eval/benchmarks.ts";
 import type { EquityCurve } from "../eval/comparison.ts";
-import { type ReportInput, writeReportHtml } from "../viz/html_report.ts";
+import {
+  type ReportBaselineRow,
+  type ReportInput,
+  type ReportMetricRow,
+  type ReportSeedRow,
+  writeReportHtml,
+} from "../viz/html_report.ts";
+import {
+  baselineSummaries,
+  type BaselineSummary,
+  type EvaluateModelsResult,
+  type EvaluateResult,
+  evaluationsSummary,
+  evaluationSummary,
+} from "./evaluate.ts";
 import { dataDir } from "../util/paths.ts";
 import { DEFAULT_SEED, deriveSeed } from "../util/rng.ts";
 import { isoDate } from "./market.ts";
@@ -229,7 +243,193 @@ export async function episodeReportInput(q: Queryable, episodeId: number): Promi
     notes: e.kind === "train"
       ? ["A training episode: actions were sampled (exploration), not the deterministic policy."]
       : undefined,
+    ...evaluationExtras(e.config, `episode ${e.id} config`),
   };
+}
+
+/** The baselines, costs and survivorship an evaluation logged in its config (older episodes: none). */
+function evaluationExtras(
+  config: Record<string, unknown>,
+  where: string,
+): Pick<ReportInput, "baselines" | "costs" | "survivorship"> {
+  const out: Pick<ReportInput, "baselines" | "costs" | "survivorship"> = {};
+  const rows = Array.isArray(config.baselines) ? config.baselines.flatMap(baselineRow) : [];
+  if (rows.length > 0) {
+    out.baselines = {
+      rows,
+      verdict: typeof config.baselineVerdict === "string" ? config.baselineVerdict : undefined,
+    };
+  }
+  if (config.trainingCosts !== undefined && config.costs !== undefined) {
+    out.costs = {
+      training: describeCosts(resolveCostOptions(costOptionsFrom(config.trainingCosts, where))),
+      evaluation: describeCosts(resolveCostOptions(costOptionsFrom(config.costs, where))),
+      warning: typeof config.costWarning === "string" ? config.costWarning : null,
+    };
+  }
+  const sv = config.survivorship;
+  if (typeof sv === "object" && sv !== null && typeof Reflect.get(sv, "statement") === "string") {
+    out.survivorship = Reflect.get(sv, "statement") as string;
+  }
+  return out;
+}
+
+const num = (v: unknown): number | null => (typeof v === "number" ? v : null);
+
+function metricRow(m: unknown): ReportMetricRow {
+  const get = (k: string) => (typeof m === "object" && m !== null ? num(Reflect.get(m, k)) : null);
+  return {
+    sharpe: get("sharpe"),
+    totalReturn: get("totalReturn"),
+    maxDrawdown: get("maxDrawdown"),
+    annualizedTurnover: get("annualizedTurnover"),
+    costsPaidFraction: get("costsPaidFraction"),
+  };
+}
+
+function interval(d: unknown): ReportBaselineRow["sharpeDifference"] {
+  if (typeof d !== "object" || d === null) return undefined;
+  const [estimate, lower, upper] = ["estimate", "lower", "upper"].map((k) =>
+    num(Reflect.get(d, k))
+  );
+  return estimate === null || lower === null || upper === null
+    ? undefined
+    : { estimate, lower, upper };
+}
+
+/** A logged {@linkcode BaselineSummary} (JSON) as a report row; nothing for a malformed entry. */
+function baselineRow(b: unknown): ReportBaselineRow[] {
+  if (typeof b !== "object" || b === null || typeof Reflect.get(b, "name") !== "string") return [];
+  const description = Reflect.get(b, "description");
+  return [{
+    name: Reflect.get(b, "name") as string,
+    description: typeof description === "string" ? description : undefined,
+    ...metricRow(Reflect.get(b, "metrics")),
+    sharpeDifference: interval(Reflect.get(b, "sharpeDifference")),
+    best: Reflect.get(b, "best") === true,
+  }];
+}
+
+function summaryRows(rows: readonly BaselineSummary[]): ReportBaselineRow[] {
+  return rows.flatMap(baselineRow);
+}
+
+/**
+ * The report input of an evaluation held in memory: one model ({@linkcode EvaluateResult})
+ * or several ({@linkcode EvaluateModelsResult}: the median model's curves, the seed
+ * table with the median and quartiles, the verdict on the median). Baselines, training
+ * vs evaluation costs and the survivorship statement are included either way.
+ * @param r The evaluation.
+ * @returns Input for `renderReportHtml`.
+ * @example
+ * ```ts
+ * const input = evaluationReportInput(await evaluateModels(store, { models: ["3", "4", "5"] }));
+ * await writeReportHtml("data/reports/seeds.html", input);
+ * ```
+ */
+export function evaluationReportInput(r: EvaluateResult | EvaluateModelsResult): ReportInput {
+  const multi = "results" in r ? r : null;
+  const one = multi ? multi.results[multi.medianIndex] : r as EvaluateResult;
+  const m = one.model.manifest;
+  const who = `PPO ${m.name}${m.version ? ` v${m.version}` : ""}`;
+  const t = one.trace;
+  const input: ReportInput = {
+    title: multi
+      ? `${multi.results.length} models on ${one.instruments.length} instruments (${
+        one.inSample ? "in-sample check" : "out of sample"
+      })`
+      : `${who} on ${one.instruments.join(", ")} (${
+        one.inSample ? "in-sample check" : "out of sample"
+      })`,
+    subtitle: `Episode ${one.episodeId}, ${one.range.start} → ${one.range.end}` +
+      (multi ? `; charts: the median model by Sharpe, ${who}` : ""),
+    strategy: {
+      name: who,
+      timestamps: t.equityTimestamps,
+      equity: t.netWorth,
+      weights: {
+        instruments: t.instruments,
+        rows: t.heldWeights,
+        timestamps: t.equityTimestamps.slice(1),
+      },
+      costs: t.costs,
+      slippage: t.slippage,
+      traded: t.stepTurnover,
+    },
+    benchmark: one.benchmark,
+    comparison: one.comparison,
+    config: multi ? evaluationsSummary(multi) : evaluationSummary(one),
+    lineage: {
+      models: (multi ? multi.results : [one]).map((x) => ({
+        id: x.model.manifest.modelId,
+        dir: x.model.dir,
+        seed: x.model.manifest.config.seed,
+        trainedRanges: x.trainedRanges,
+        evalEpisodeId: x.episodeId,
+      })),
+      instruments: one.instruments,
+      range: `${one.range.start} → ${one.range.end}`,
+    },
+    baselines: {
+      rows: summaryRows(baselineSummaries(one.baselines, one.baselineCurves)),
+      verdict: one.baselines.verdict,
+    },
+    costs: {
+      training: describeCosts(one.costs.training),
+      evaluation: describeCosts(one.costs.evaluation),
+      warning: one.costs.warning,
+    },
+    survivorship: one.survivorship.statement,
+  };
+  if (multi) {
+    const rows: ReportSeedRow[] = multi.results.map((x, i) => ({
+      label: `model ${
+        x.model.manifest.modelId ?? x.model.dir
+      } (seed ${x.model.manifest.config.seed})`,
+      ...metricRow(x.comparison.strategy),
+      sharpeDifference: interval(x.comparison.sharpeDifference),
+      median: i === multi.medianIndex,
+    }));
+    const dist = multi.distribution;
+    const pick = (k: keyof ReportMetricRow) => ({
+      median: dist[k].median,
+      q1: dist[k].q1,
+      q3: dist[k].q3,
+    });
+    input.seeds = {
+      rows,
+      distribution: {
+        sharpe: pick("sharpe"),
+        totalReturn: pick("totalReturn"),
+        maxDrawdown: pick("maxDrawdown"),
+        annualizedTurnover: pick("annualizedTurnover"),
+        costsPaidFraction: pick("costsPaidFraction"),
+      },
+      verdict: multi.verdict,
+    };
+  }
+  return input;
+}
+
+/**
+ * Writes the HTML report of an evaluation held in memory (see {@linkcode evaluationReportInput}).
+ * @param r One or several models' evaluation.
+ * @param out File to write. Default `<dataDir>/reports/evaluation-<episode id of the (median) model>.html`.
+ * @returns The absolute path.
+ * @example
+ * ```ts
+ * const path = await writeEvaluationReport(await evaluateModels(store, { models: ["3", "4"] }));
+ * ```
+ */
+export async function writeEvaluationReport(
+  r: EvaluateResult | EvaluateModelsResult,
+  out?: string,
+): Promise<string> {
+  const one = "results" in r ? r.results[r.medianIndex] : r;
+  return await writeReportHtml(
+    out ?? join(dataDir(), "reports", `evaluation-${one.episodeId}.html`),
+    evaluationReportInput(r),
+  );
 }
 
 /**

@@ -9,7 +9,13 @@
  */
 import { resolve } from "node:path";
 import type { Queryable } from "../db/store.ts";
-import { type ModelRecord, readModel, registerModel, updateModelPath } from "../db/models_repo.ts";
+import {
+  type ModelRecord,
+  readModel,
+  readModelVersion,
+  registerModel,
+  updateModelPath,
+} from "../db/models_repo.ts";
 import {
   loadModelDir,
   type ModelConfig,
@@ -69,17 +75,24 @@ export async function saveAndRegisterModel(
 
 /**
  * Where a model reference points: a registry id (digits that are not an existing
- * directory) is looked up in `tt_models`; anything else is a directory.
+ * directory) or `NAME@vN` (a name and version) is looked up in `tt_models`; anything
+ * else is a directory.
  * @param store The store, to look up ids.
- * @param ref `"12"` (a `tt_models.id`) or a directory path.
+ * @param ref `"12"` (a `tt_models.id`), `"ppo-portfolio@v3"` or a directory path.
  * @returns The model's absolute directory.
- * @throws {RangeError} For an id that is not registered.
+ * @throws {RangeError} For an id or name and version that is not registered.
  * @example
  * ```ts
  * const dir = await resolveModelDir(store, "12"); // "/…/data/models/ppo-portfolio-v3"
  * ```
  */
 export async function resolveModelDir(store: Queryable, ref: string): Promise<string> {
+  const named = /^(.+)@v(\d+)$/.exec(ref);
+  if (named && !(await isDirectory(ref))) {
+    const row = await readModelVersion(store, named[1], Number(named[2]));
+    if (!row) throw new RangeError(`No model ${named[1]} version ${named[2]} in tt_models`);
+    return row.path;
+  }
   if (/^\d+$/.test(ref) && !(await isDirectory(ref))) {
     const row = await readModel(store, Number(ref));
     if (!row) throw new RangeError(`No model with id ${ref} in tt_models`);

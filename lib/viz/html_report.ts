@@ -58,6 +58,36 @@ export interface ReportWeights {
   timestamps?: ArrayLike<number>;
 }
 
+/** Headline metrics of one curve (fractions; max drawdown positive), null where undefined. */
+export interface ReportMetricRow {
+  sharpe: number | null;
+  totalReturn: number | null;
+  maxDrawdown: number | null;
+  annualizedTurnover: number | null;
+  costsPaidFraction: number | null;
+}
+
+/** One baseline in the report's baselines table. */
+export interface ReportBaselineRow extends ReportMetricRow {
+  name: string;
+  /** How it trades. */
+  description?: string;
+  /** Sharpe(strategy) − Sharpe(baseline) with its bootstrap interval. */
+  sharpeDifference?: { estimate: number; lower: number; upper: number };
+  /** The highest Sharpe among the baselines. */
+  best?: boolean;
+}
+
+/** One model (seed) in the report's seed table. */
+export interface ReportSeedRow extends ReportMetricRow {
+  /** E.g. `"model 4 (seed 2)"`. */
+  label: string;
+  /** Against equal-weight buy & hold. */
+  sharpeDifference?: { estimate: number; lower: number; upper: number };
+  /** The median model (the one the verdict is about). */
+  median?: boolean;
+}
+
 /** What {@linkcode renderReportHtml} needs. Only `strategy` is required. */
 export interface ReportInput {
   /** Page title. Default "Evaluation report". */
@@ -111,6 +141,19 @@ export interface ReportInput {
   lineage?: Record<string, unknown>;
   /** Free-text remarks shown under the verdict. */
   notes?: readonly string[];
+  /** Every baseline the strategy was compared with, and the verdict against the best. */
+  baselines?: { rows: readonly ReportBaselineRow[]; verdict?: string };
+  /** Several models (seeds) evaluated on the same range: each, the median and quartiles. */
+  seeds?: {
+    rows: readonly ReportSeedRow[];
+    /** Median, first and third quartile of each metric. */
+    distribution: Record<keyof ReportMetricRow, { median: number; q1: number; q3: number }>;
+    verdict: string;
+  };
+  /** Training and evaluation costs, in words, and the warning when they differ. */
+  costs?: { training: string; evaluation: string; warning?: string | null };
+  /** When the universe was fixed relative to the evaluated range (survivorship). */
+  survivorship?: string;
 }
 
 /** The chart specs of a report, see {@linkcode reportCharts}. */
@@ -257,6 +300,15 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
 
   parts.push(verdictSection(comparison, metrics, name, input.notes));
   parts.push(section("Metrics", metricsTable(metrics, comparison, name)));
+  if (input.baselines && input.baselines.rows.length > 0) {
+    parts.push(section("Baselines", baselinesTable(input.baselines, metrics, name)));
+  }
+  if (input.seeds && input.seeds.rows.length > 0) {
+    parts.push(section("Seeds", seedsTable(input.seeds)));
+  }
+  if (input.costs || input.survivorship) {
+    parts.push(section("Costs and universe", costsAndUniverse(input.costs, input.survivorship)));
+  }
   if (comparison) parts.push(section("Benchmark comparison", comparisonTable(comparison)));
   const figures = [
     figure(
@@ -412,6 +464,84 @@ function metricsTable(
     }<td class="note">${esc(note)}</td></tr>`
   ).join("");
   return `<table class="metrics"><thead>${head}</thead><tbody>${body}</tbody></table>`;
+}
+
+const METRIC_COLUMNS: [string, keyof ReportMetricRow, Fmt][] = [
+  ["Sharpe", "sharpe", fmtNum],
+  ["Return", "totalReturn", fmtPct],
+  ["Max drawdown", "maxDrawdown", (v) => v === null ? "—" : fmtPct(-v)],
+  ["Turnover / year", "annualizedTurnover", fmtPct],
+  ["Costs paid", "costsPaidFraction", fmtPct],
+];
+
+function metricCells(m: ReportMetricRow): string {
+  return METRIC_COLUMNS.map(([, k, f]) => `<td class="num">${esc(f(m[k]))}</td>`).join("");
+}
+
+function intervalText(d: { estimate: number; lower: number; upper: number } | undefined): string {
+  return d ? `${fmtSigned(d.estimate)} [${fmtSigned(d.lower)}, ${fmtSigned(d.upper)}]` : "—";
+}
+
+function baselinesTable(
+  b: NonNullable<ReportInput["baselines"]>,
+  m: PerformanceMetrics,
+  name: string,
+): string {
+  const head = `<tr><th>Strategy</th>${
+    METRIC_COLUMNS.map(([l]) => `<th class="num">${esc(l)}</th>`).join("")
+  }<th class="num">Sharpe difference [CI]</th><th class="note">How it trades</th></tr>`;
+  const own: ReportMetricRow = {
+    sharpe: m.sharpe,
+    totalReturn: m.totalReturn,
+    maxDrawdown: m.maxDrawdown,
+    annualizedTurnover: m.annualizedTurnover,
+    costsPaidFraction: m.costsPaidFraction,
+  };
+  const rows = [
+    `<tr class="total"><td>${esc(name)}</td>${
+      metricCells(own)
+    }<td></td><td class="note">the evaluated policy</td></tr>`,
+    ...b.rows.map((r) =>
+      `<tr><td>${esc(r.name)}${r.best ? " (best)" : ""}</td>${metricCells(r)}<td class="num">${
+        esc(intervalText(r.sharpeDifference))
+      }</td><td class="note">${esc(r.description ?? "")}</td></tr>`
+    ),
+  ].join("");
+  const verdict = b.verdict ? `<p>${esc(redact(b.verdict))}</p>` : "";
+  return `${verdict}<table class="metrics"><thead>${head}</thead><tbody>${rows}</tbody></table>`;
+}
+
+function seedsTable(s: NonNullable<ReportInput["seeds"]>): string {
+  const head = `<tr><th>Model</th>${
+    METRIC_COLUMNS.map(([l]) => `<th class="num">${esc(l)}</th>`).join("")
+  }<th class="num">vs buy &amp; hold [CI]</th></tr>`;
+  const rows = s.rows.map((r) =>
+    `<tr><td>${esc(r.label)}${r.median ? " (median)" : ""}</td>${metricCells(r)}<td class="num">${
+      esc(intervalText(r.sharpeDifference))
+    }</td></tr>`
+  ).join("");
+  const stat = (k: "median" | "q1" | "q3") =>
+    METRIC_COLUMNS.map(([, key, f]) => `<td class="num">${esc(f(s.distribution[key][k]))}</td>`)
+      .join("");
+  const foot = `<tr class="total"><td>Median</td>${stat("median")}<td></td></tr>` +
+    `<tr><td>First quartile</td>${stat("q1")}<td></td></tr>` +
+    `<tr><td>Third quartile</td>${stat("q3")}<td></td></tr>`;
+  return `<p>${
+    esc(redact(s.verdict))
+  }</p><table class="metrics"><thead>${head}</thead><tbody>${rows}${foot}</tbody></table>`;
+}
+
+function costsAndUniverse(
+  c: ReportInput["costs"],
+  survivorship: string | undefined,
+): string {
+  const items: string[] = [];
+  if (c) {
+    items.push(`Training costs: ${c.training}.`, `Evaluation costs: ${c.evaluation}.`);
+    if (c.warning) items.push(`Warning: ${c.warning}.`);
+  }
+  if (survivorship) items.push(`Survivorship: ${survivorship}`);
+  return `<ul class="method">${items.map((i) => `<li>${esc(redact(i))}</li>`).join("")}</ul>`;
 }
 
 function foldsTable(folds: readonly ReportFold[], agg: FoldAggregate | undefined): string {

@@ -16,18 +16,12 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import {
-  listArg,
-  numberArg,
-  parseCommand,
-  PROJECT_ROOT,
-  UsageError,
-} from "@lib/util/mod.ts";
+import { listArg, numberArg, parseCommand, PROJECT_ROOT, UsageError } from "@lib/util/mod.ts";
 import { openStore } from "@lib/db/mod.ts";
 import { ingestCsv } from "@lib/data/mod.ts";
 import { DEFAULT_COSTS } from "@lib/env/mod.ts";
 import { DEFAULT_TRAIN_OPTIONS, trainSeeds } from "@lib/pipeline/train.ts";
-import { evaluateModels } from "@lib/pipeline/evaluate.ts";
+import { evaluateModels, evaluationsSummary } from "@lib/pipeline/evaluate.ts";
 
 const DEFAULT_DATA = resolve(PROJECT_ROOT, "..", "shared", "data", "daily_sp41");
 
@@ -106,7 +100,7 @@ export async function main(args: string[]): Promise<void> {
     );
   }
   const seeds = seedList(String(a.seeds));
-  const steps = numberArg(a.steps, "--steps", { integer: true, min: 1 });
+  const steps = numberArg(a, "steps", { integer: true, min: 1 })!;
   const symbols = listArg(a.symbols)?.map((s) => s.toUpperCase());
   const started = performance.now();
   const scratch = await Deno.makeTempDir({ prefix: "tt_bench_agent_" });
@@ -130,30 +124,7 @@ export async function main(args: string[]): Promise<void> {
       end: String(a["eval-end"]),
       costs: { ...DEFAULT_COSTS },
     });
-    const seedRows = ev.results.map((r, k) => {
-      const m = r.comparison.strategy;
-      const d = r.comparison.sharpeDifference;
-      return {
-        seed: trained[k].seed,
-        modelId: trained[k].modelId,
-        sharpe: round(m.sharpe),
-        totalReturn: round(m.totalReturn),
-        maxDrawdown: round(m.maxDrawdown),
-        annualizedTurnover: round(ev.distribution.annualizedTurnover.values[k]),
-        costsPaidFraction: round(ev.distribution.costsPaidFraction.values[k]),
-        sharpeVsBuyAndHold: { estimate: round(d.estimate), lower: round(d.lower), upper: round(d.upper) },
-      };
-    });
-    const baselines = Object.fromEntries(
-      ev.median.baselines.map((b) => [b.name, {
-        sharpe: round(b.metrics.sharpe),
-        totalReturn: round(b.metrics.totalReturn),
-        maxDrawdown: round(b.metrics.maxDrawdown),
-        annualizedTurnover: round(b.annualizedTurnover),
-        costsPaidFraction: round(b.costsPaidFraction),
-      }]),
-    );
-    const med = (m: keyof typeof ev.distribution) => round(ev.distribution[m].median);
+    const summary = evaluationsSummary(ev);
     const medianCi = ev.results[ev.medianIndex].comparison.sharpeDifference;
     const line = {
       bench: "agent",
@@ -162,30 +133,21 @@ export async function main(args: string[]): Promise<void> {
       bars: ingest.rowsWritten,
       train: { start: String(a["train-start"]), end: String(a["train-end"]), stepsPerSeed: steps },
       evaluation: ev.range,
-      costs: { commissionBps: DEFAULT_COSTS.costPerTurnBps, slippageBps: DEFAULT_COSTS.slippageBps },
+      costs: {
+        commissionBps: DEFAULT_COSTS.costPerTurnBps,
+        slippageBps: DEFAULT_COSTS.slippageBps,
+      },
       settings: trained[0].model.manifest.config.env,
       policy: trained[0].policy,
-      seeds: seedRows,
-      median: {
-        sharpe: med("sharpe"),
-        totalReturn: med("totalReturn"),
-        maxDrawdown: med("maxDrawdown"),
-        annualizedTurnover: med("annualizedTurnover"),
-        costsPaidFraction: med("costsPaidFraction"),
-        sharpeIqr: [round(ev.distribution.sharpe.q1), round(ev.distribution.sharpe.q3)],
-      },
-      baselines,
+      seedList: trained.map((t) => ({ seed: t.seed, modelId: t.modelId })),
+      ...summary,
       must: {
         medianSharpeAtLeast05: ev.distribution.sharpe.median >= 0.5,
         noSeedWorseThanBuyAndHold: ev.worseThanBuyAndHold.length === 0,
       },
       aim: {
         medianBeatsBuyAndHold: medianCi.lower > 0,
-        medianSharpeVsBuyAndHold: {
-          estimate: round(medianCi.estimate),
-          lower: round(medianCi.lower),
-          upper: round(medianCi.upper),
-        },
+        medianSharpeVsBuyAndHold: medianCi,
       },
       verdict: ev.verdict,
       trainSeconds: round(trainSeconds, 1),
