@@ -164,7 +164,7 @@ export function benchFeatures(
  * sigma 0.015, pairwise shock correlation 0.3 through a Cholesky factor, closes
  * from 100) and its features.
  *
- * @param seed Seed of the data generator (the env uses `seed + 1000`).
+ * @param seed Seed of the data generator (the env's starts come from the run's seed streams).
  * @param options Smaller markets for tests.
  * @returns Closes, returns and features.
  * @example
@@ -202,7 +202,10 @@ export function makeBenchMarket(seed: number, options: BenchMarketOptions = {}):
 export interface BenchVecEnvOptions {
   /** Number of envs. Default 8. */
   numEnvs?: number;
-  /** Seed of the start-day draws. Default: the market seed + 1000 is the SPEC's choice; pass it. */
+  /**
+   * Seed of the start-day draws until `reset(seed)` re-seeds them (`trainPpo` does, with
+   * `deriveSeed(seed, "envStarts")`). Default 1000.
+   */
   seed?: number;
 }
 

@@ -41,7 +41,7 @@ const SPEC = {
     },
     seed: {
       type: "string",
-      description: "Seed (market; env starts use seed+1000)",
+      description: "Seed (market, weights, noise, env starts: one stream each)",
       default: "1",
       valueName: "S",
     },
@@ -138,7 +138,8 @@ export async function runPpoBench(
 }> {
   // Not timed (as in the reference): data, features, network construction.
   const market = makeBenchMarket(seed);
-  const env = new BenchVecEnv(market, { numEnvs: 8, seed: seed + 1000 });
+  // Env starts: trainPpo seeds them at its first reset (deriveSeed(seed, "envStarts")).
+  const env = new BenchVecEnv(market, { numEnvs: 8 });
   const net = await makeBackend(backend, env, seed);
   const updates = Math.max(1, Math.floor(steps / 2048));
   const bar = new Progress(`ppo ${backend}`, { total: updates, unit: "updates" });
