@@ -85,6 +85,9 @@ Deno.test("evaluateModel() against every baseline, at the evaluator's costs, on 
       end: "2015-12-31",
       steps: 512,
       numEnvs: 2,
+      // Portfolio-level models: the per-asset one is built by hand below, and an mlp model
+      // must be refused on another universe.
+      policy: "mlp" as const,
     };
     const a = await trainModel(store, { ...train, seed: 1, out: join(tmp, "a") });
     const b = await trainModel(store, { ...train, seed: 2, out: join(tmp, "b") });
@@ -155,7 +158,9 @@ Deno.test("evaluateModel() against every baseline, at the evaluator's costs, on 
         const cfg = a.model.manifest.config;
         const F = cfg.features.names.length * cfg.env.window;
         const N = cfg.instruments.length;
-        const policy = policyConfigForSpaces(box([N * F + N]), box([N]), {
+        // The allocation schemes' action ends with a cash score (N + 1 entries).
+        const cash = cfg.env.action === "allocation" || cfg.env.action === "allocation-ls";
+        const policy = policyConfigForSpaces(box([N * F + N]), box([cash ? N + 1 : N]), {
           topology: "per-asset",
           assetFeatures: F,
           hidden: [16],
