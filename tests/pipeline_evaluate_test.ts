@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openStore, readEpisode } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
-import { type ModelConfig, policyConfigForSpaces } from "@lib/agents/mod.ts";
+import { policyConfigForSpaces } from "@lib/agents/mod.ts";
 import { box, resolveCostOptions } from "@lib/env/mod.ts";
 import { BASELINE_KEYS } from "@lib/eval/mod.ts";
 import {
