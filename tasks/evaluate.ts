@@ -153,6 +153,13 @@ const ROWS: [string, (m: EvaluateResult["comparison"]["strategy"]) => string][] 
   ["costs paid", (m) => pct(m.costsPaidFraction)],
 ];
 
+/** A model's warnings (unverified files, not registered in this store) go to stderr. */
+function modelWarnings(results: readonly EvaluateResult[]): void {
+  for (const w of new Set(results.flatMap((r) => r.model.warnings))) {
+    console.error(`WARNING: ${w}`);
+  }
+}
+
 function costLines(r: EvaluateResult): void {
   console.log(`  evaluation costs: ${describeCostsShort(r.costs.evaluation)}`);
   if (r.costs.warning) console.log(`  WARNING: ${r.costs.warning}`);
@@ -307,6 +314,7 @@ async function main() {
     const report = typeof args.report === "string" ? args.report : undefined;
     if (models.length > 1) {
       const m = await evaluateModels(store, { ...shared, models }).catch(usage);
+      modelWarnings(m.results);
       const path = report ? await writeEvaluationReport(m, report) : null;
       if (args.json) console.log(JSON.stringify({ ...evaluationsSummary(m), report: path }));
       else {
@@ -316,6 +324,7 @@ async function main() {
       return;
     }
     const r = await evaluateModel(store, { ...shared, model: models[0] }).catch(usage);
+    modelWarnings([r]);
     const path = report ? await writeEvaluationReport(r, report) : null;
     if (args.json) {
       console.log(JSON.stringify({ ...evaluationSummary(r), ...(path ? { report: path } : {}) }));

@@ -42,6 +42,9 @@ import {
   runTask,
   UsageError,
 } from "@lib/util/mod.ts";
+import { assertModelDirFree } from "@lib/agents/mod.ts";
+import { DirectoryNotEmptyError } from "@lib/util/atomic.ts";
+import { join } from "node:path";
 
 const D = DEFAULT_TRAIN_OPTIONS, E = DEFAULT_ENV_SETTINGS, P = DEFAULT_PPO_CONFIG;
 
@@ -582,9 +585,22 @@ async function main() {
     );
   }
   const json = args.json === true;
+  // A non-empty --out is refused before the store opens and training starts (exit 2).
+  const outs = options.out === undefined
+    ? []
+    : seeds
+    ? seeds.map((s) => join(options.out!, `seed-${s}`))
+    : [options.out];
+  for (const out of outs) {
+    await assertModelDirFree(out).catch((e) => {
+      throw e instanceof DirectoryNotEmptyError ? new UsageError(`--out: ${e.message}`) : e;
+    });
+  }
   const store = await openStore({ url: args["db-url"] as string | undefined });
   const refused = (e: unknown) => {
-    throw e instanceof ResumeConflictError ? new UsageError((e as Error).message) : e;
+    throw e instanceof ResumeConflictError || e instanceof DirectoryNotEmptyError
+      ? new UsageError((e as Error).message)
+      : e;
   };
   try {
     if (seeds) {

@@ -12,6 +12,14 @@
  * - `weights.bin`: every tensor's float32 values, little-endian, in manifest order.
  * - `obs_norm.json`: the frozen running mean/variance (only when `normalizeObs`).
  *
+ * Integrity: a directory is written whole or not at all (files go to a temporary
+ * directory beside the target, which is then renamed into place, see
+ * `replaceDirAtomic` in lib/util/atomic.ts), never into a directory that holds files,
+ * and `model.json` records the SHA-256 of every other file (`checksums`).
+ * {@linkcode loadModelDir} verifies them and refuses a truncated or changed file by
+ * name; a model saved before checksums were recorded loads with a warning. Weight
+ * paths in the manifest must stay inside the directory.
+ *
  * Not saved: the Adam moments (`PolicyBackend.exportWeights` excludes them), so a
  * resumed run restarts the optimiser's statistics from zero; and no `tf.LayersModel`
  * topology (the network is described by its {@linkcode PolicyConfig} in `topology`).
@@ -22,9 +30,10 @@
  *
  * @module
  */
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, normalize, resolve, sep } from "node:path";
 import { type EnvSettings, parseEnvSettings } from "../env/settings.ts";
 import { dataDir, PROJECT_ROOT } from "../util/paths.ts";
+import { DirectoryNotEmptyError, isFreeDir, replaceDirAtomic } from "../util/atomic.ts";
 import {
   legacyPpoLoss,
   type NamedWeight,
@@ -99,6 +108,11 @@ export interface ModelManifest {
     paths: string[];
     weights: { name: string; shape: number[]; dtype: "float32" }[];
   }[];
+  /**
+   * SHA-256 (lower-case hex) of every other file of the directory, by file name
+   * (`weights.bin`, `obs_norm.json`). Absent in models saved before it was recorded.
+   */
+  checksums?: Record<string, string>;
 }
 
 /** A model read back from disk. */
@@ -109,13 +123,39 @@ export interface SavedModel {
   weights: NamedWeight[];
   /** Normaliser statistics, or null when the model does not normalise observations. */
   obsNorm: ObsNormStats | null;
+  /**
+   * SHA-256 of every file of the directory as written or read, `model.json` included
+   * (what the registry records to recognise this directory).
+   */
+  fileChecksums: Record<string, string>;
+  /** Things the user should be told (e.g. a model saved without checksums); one line each. */
+  warnings: string[];
+}
+
+/** A model file is missing, truncated or changed since it was saved. */
+export class ModelIntegrityError extends Error {
+  /** The offending file (absolute). */
+  readonly file: string;
+  /**
+   * @param file The file.
+   * @param message What is wrong with it (the file is named by the caller).
+   */
+  constructor(file: string, message: string) {
+    super(message);
+    this.name = "ModelIntegrityError";
+    this.file = file;
+  }
 }
 
 /** Options of {@linkcode saveModel}. */
 export interface SaveModelOptions {
   /** Registry name. Default {@linkcode DEFAULT_MODEL_NAME}. */
   name?: string;
-  /** Directory to write. Default `<dataDir>/models/<name>-v<version>` (or `-<timestamp>` unregistered). */
+  /**
+   * Directory to write; it must not exist or be empty (a {@linkcode DirectoryNotEmptyError}
+   * otherwise). Default `<dataDir>/models/<name>-v<version>` (or `-<timestamp>`
+   * unregistered), with `-2`, `-3` … appended when that one holds files.
+   */
   dir?: string;
   /** The model's registry id and version, recorded in `model.json`. Omit for an unregistered model. */
   registration?: { modelId: number; version: number };
@@ -124,16 +164,44 @@ export interface SaveModelOptions {
 }
 
 /**
- * Writes a model directory (`model.json` last, so its presence marks a complete one).
+ * Throws when `dir` holds files: a model is never written over another (two registry
+ * rows would share one path, and a half-overwritten directory would mix two models).
+ * @param dir The intended model directory.
+ * @returns Nothing when `dir` is missing or an empty directory.
+ * @throws {DirectoryNotEmptyError} Naming the directory and what to do.
+ * @example
+ * ```ts
+ * await assertModelDirFree(args.out); // before training, so no run is wasted
+ * ```
+ */
+export async function assertModelDirFree(dir: string): Promise<void> {
+  const abs = resolveDir(dir);
+  if (!(await isFreeDir(abs))) throw modelDirTaken(abs);
+}
+
+function modelDirTaken(abs: string): DirectoryNotEmptyError {
+  return new DirectoryNotEmptyError(
+    abs,
+    `Model directory ${abs} is not empty: a model is never written over another; ` +
+      `choose a new directory (or remove this one first)`,
+  );
+}
+
+/**
+ * Writes a model directory all or nothing: the files go to a temporary directory
+ * beside the target, `model.json` records their SHA-256, and the directory is renamed
+ * into place. A kill or an error leaves no directory (and the target as it was).
  *
  * @param backend The trained network (its weights are exported).
  * @param config See {@linkcode ModelConfig}.
  * @param options See {@linkcode SaveModelOptions}.
- * @returns What was written (absolute directory, manifest, weights).
+ * @returns What was written (absolute directory, manifest, weights, checksums).
+ * @throws {DirectoryNotEmptyError} When `options.dir` holds files.
+ * @throws {TypeError} For a bad name, or a config that normalises observations without `obsNorm`.
  * @example
  * ```ts
  * const saved = await saveModel(backend, config, { obsNorm: summary.obsNormalizer?.toJSON() });
- * console.log(saved.dir);
+ * console.log(saved.dir, saved.manifest.checksums?.["weights.bin"]);
  * ```
  */
 export async function saveModel(
@@ -153,45 +221,81 @@ export async function saveModel(
     );
   }
   const weights = backend.exportWeights();
-  const write = async (dir: string, modelId: number | null, version: number | null) => {
-    const manifest: ModelManifest = {
-      format: MODEL_FORMAT,
-      name,
-      modelId,
-      version,
-      createdAt: new Date().toISOString(),
-      topology: {
-        kind: config.policy.topology?.kind === "per-asset"
-          ? "per-asset-actor-critic"
-          : "mlp-actor-critic",
-        obsDim: config.policy.obsDim,
-        hidden: config.policy.hidden,
-        action: config.policy.action,
-      },
-      config,
-      weightsManifest: [{
-        paths: ["weights.bin"],
-        weights: weights.map((w) => ({
-          name: w.name,
-          shape: [...w.shape],
-          dtype: "float32" as const,
-        })),
-      }],
-    };
-    await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeFile(join(dir, "weights.bin"), packWeights(weights));
-    if (options.obsNorm) {
-      await Deno.writeTextFile(join(dir, "obs_norm.json"), JSON.stringify(options.obsNorm));
-    } else await Deno.remove(join(dir, "obs_norm.json")).catch(() => undefined);
-    // model.json last: its presence marks a complete directory.
-    await Deno.writeTextFile(join(dir, "model.json"), JSON.stringify(manifest, null, 2) + "\n");
-    return { dir, manifest, weights, obsNorm: options.obsNorm ?? null };
-  };
   const reg = options.registration;
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
-  const dir = options.dir ??
-    join(dataDir(), "models", `${name}-${reg ? `v${reg.version}` : stamp}`);
-  return await write(resolveDir(dir), reg?.modelId ?? null, reg?.version ?? null);
+  let dir: string;
+  if (options.dir !== undefined) {
+    dir = resolveDir(options.dir);
+    await assertModelDirFree(dir);
+  } else {
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+    const base = join(dataDir(), "models", `${name}-${reg ? `v${reg.version}` : stamp}`);
+    dir = base;
+    // A directory left by another store (or a deleted registry row) keeps its files.
+    for (let n = 2; !(await isFreeDir(dir)); n++) dir = `${base}-${n}`;
+  }
+  const files: [string, Uint8Array][] = [["weights.bin", packWeights(weights)]];
+  if (options.obsNorm) {
+    files.push(["obs_norm.json", new TextEncoder().encode(JSON.stringify(options.obsNorm))]);
+  }
+  const checksums: Record<string, string> = {};
+  for (const [file, bytes] of files) checksums[file] = await sha256Hex(bytes);
+  const manifest: ModelManifest = {
+    format: MODEL_FORMAT,
+    name,
+    modelId: reg?.modelId ?? null,
+    version: reg?.version ?? null,
+    createdAt: new Date().toISOString(),
+    topology: {
+      kind: config.policy.topology?.kind === "per-asset"
+        ? "per-asset-actor-critic"
+        : "mlp-actor-critic",
+      obsDim: config.policy.obsDim,
+      hidden: config.policy.hidden,
+      action: config.policy.action,
+    },
+    config,
+    weightsManifest: [{
+      paths: ["weights.bin"],
+      weights: weights.map((w) => ({
+        name: w.name,
+        shape: [...w.shape],
+        dtype: "float32" as const,
+      })),
+    }],
+    checksums,
+  };
+  const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n");
+  files.push(["model.json", manifestBytes]);
+  try {
+    await replaceDirAtomic(dir, async (tmp) => {
+      for (const [file, bytes] of files) await Deno.writeFile(join(tmp, file), bytes);
+    });
+  } catch (e) {
+    if (e instanceof DirectoryNotEmptyError) throw modelDirTaken(dir);
+    throw e;
+  }
+  return {
+    dir,
+    manifest,
+    weights,
+    obsNorm: options.obsNorm ?? null,
+    fileChecksums: { ...checksums, "model.json": await sha256Hex(manifestBytes) },
+    warnings: [],
+  };
+}
+
+/**
+ * SHA-256 of some bytes.
+ * @param bytes The content.
+ * @returns Lower-case hex, 64 characters.
+ * @example
+ * ```ts
+ * await sha256Hex(new TextEncoder().encode("abc")); // "ba7816bf…"
+ * ```
+ */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function resolveDir(dir: string): string {
@@ -199,20 +303,28 @@ function resolveDir(dir: string): string {
 }
 
 /**
- * Reads a model directory.
+ * Reads a model directory and verifies it: every file against the SHA-256 recorded in
+ * `model.json` (a model saved before checksums were recorded loads with a warning in
+ * `warnings`), weight paths inside the directory, sizes against the manifest.
+ * Nothing is half-loaded: any failure throws before weights are returned.
  * @param dir A directory written by {@linkcode saveModel}.
- * @returns The manifest, weights and normaliser statistics.
- * @throws {Error} When `model.json` is missing or not this format, or `weights.bin` has the wrong size.
+ * @returns The manifest, weights, normaliser statistics, checksums and warnings.
+ * @throws {Error} When `model.json` is missing.
+ * @throws {TypeError} When `model.json` is not this format, or a weight path leaves the directory.
+ * @throws {ModelIntegrityError} When a file is missing, truncated or changed (naming the file).
+ * @throws {RangeError} When `weights.bin` has the wrong size for the manifest (unverified models).
  * @example
  * ```ts
  * const saved = await loadModelDir("data/models/ppo-portfolio-v1");
+ * for (const w of saved.warnings) console.warn(w);
  * ```
  */
 export async function loadModelDir(dir: string): Promise<SavedModel> {
   const abs = resolveDir(dir);
-  let text: string;
+  const manifestFile = join(abs, "model.json");
+  let manifestBytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(join(abs, "model.json"));
+    manifestBytes = await Deno.readFile(manifestFile);
   } catch (e) {
     throw new Error(`No model at ${abs}: cannot read model.json (${(e as Error).message})`, {
       cause: e,
@@ -220,31 +332,165 @@ export async function loadModelDir(dir: string): Promise<SavedModel> {
   }
   let manifest: ModelManifest;
   try {
-    manifest = JSON.parse(text);
+    manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
   } catch (e) {
-    throw new SyntaxError(`${join(abs, "model.json")} is not valid JSON: ${(e as Error).message}`);
+    throw new SyntaxError(`${manifestFile} is not valid JSON: ${(e as Error).message}`);
   }
-  if (manifest.format !== MODEL_FORMAT) {
+  if (!isObject(manifest) || manifest.format !== MODEL_FORMAT) {
     throw new TypeError(
-      `${join(abs, "model.json")}: format ${
-        JSON.stringify(manifest.format)
+      `${manifestFile}: format ${
+        JSON.stringify(isObject(manifest) ? manifest.format : manifest)
       }, expected ${MODEL_FORMAT}`,
     );
   }
-  manifest.config = parseModelConfig(manifest.config, join(abs, "model.json"));
-  const group = manifest.weightsManifest[0];
-  const bytes = await Deno.readFile(join(abs, group.paths[0]));
-  const weights = unpackWeights(bytes, group.weights, join(abs, group.paths[0]));
+  manifest.config = parseModelConfig(manifest.config, manifestFile);
+  const groups = parseWeightsManifest(manifest.weightsManifest, manifestFile);
+  const checksums = parseChecksums(manifest.checksums, manifestFile);
+  const warnings: string[] = [];
+  if (checksums === null) {
+    warnings.push(
+      `${manifestFile} has no checksums (saved before they were recorded): its files are loaded unverified`,
+    );
+  }
+  const fileChecksums: Record<string, string> = { "model.json": await sha256Hex(manifestBytes) };
+  const read = async (file: string, required: boolean): Promise<Uint8Array | null> => {
+    const path = await insideDir(abs, file, manifestFile);
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (!required && !(checksums && file in checksums)) return null;
+      throw new ModelIntegrityError(path, `${path} is missing: the model is incomplete`);
+    }
+    const actual = await sha256Hex(bytes);
+    if (checksums) {
+      const expected = checksums[file];
+      if (expected === undefined) {
+        throw new ModelIntegrityError(
+          path,
+          `${path} is not listed in ${manifestFile}'s checksums: the directory was changed after it was saved`,
+        );
+      }
+      if (actual !== expected) {
+        throw new ModelIntegrityError(
+          path,
+          `${path} does not match its checksum in ${manifestFile} (SHA-256 ${actual}, ` +
+            `recorded ${expected}, ${bytes.byteLength} bytes): the file is truncated or was ` +
+            `changed; the model is refused`,
+        );
+      }
+    }
+    fileChecksums[file] = actual;
+    return bytes;
+  };
+  const weights: NamedWeight[] = [];
+  for (const group of groups) {
+    const parts: Uint8Array[] = [];
+    for (const p of group.paths) parts.push((await read(p, true))!);
+    const bytes = parts.length === 1 ? parts[0] : concatBytes(parts);
+    weights.push(...unpackWeights(bytes, group.weights, join(abs, group.paths.join("+"))));
+  }
+  const normBytes = await read("obs_norm.json", false);
   let obsNorm: ObsNormStats | null = null;
-  try {
-    obsNorm = JSON.parse(await Deno.readTextFile(join(abs, "obs_norm.json")));
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  if (normBytes) {
+    try {
+      obsNorm = JSON.parse(new TextDecoder().decode(normBytes));
+    } catch (e) {
+      throw new SyntaxError(
+        `${join(abs, "obs_norm.json")} is not valid JSON: ${(e as Error).message}`,
+      );
+    }
   }
   if (manifest.config.ppo.normalizeObs && !obsNorm) {
     throw new Error(`${abs}: the model normalises observations but obs_norm.json is missing`);
   }
-  return { dir: abs, manifest, weights, obsNorm };
+  if (checksums) {
+    for (const file of Object.keys(checksums)) {
+      if (!(file in fileChecksums)) await read(file, true);
+    }
+  }
+  return { dir: abs, manifest, weights, obsNorm, fileChecksums, warnings };
+}
+
+type WeightGroup = ModelManifest["weightsManifest"][number];
+
+function parseWeightsManifest(v: unknown, where: string): WeightGroup[] {
+  const bad = (what: string) => new TypeError(`${where}: weightsManifest${what}`);
+  if (!Array.isArray(v) || v.length === 0) throw bad(" must be a non-empty array");
+  return v.map((g, i) => {
+    if (!isObject(g) || !isStrings(g.paths) || g.paths.length === 0) {
+      throw bad(`[${i}].paths must be a non-empty array of file names`);
+    }
+    if (!Array.isArray(g.weights)) throw bad(`[${i}].weights must be an array`);
+    for (const [j, w] of g.weights.entries()) {
+      if (
+        !isObject(w) || typeof w.name !== "string" || !Array.isArray(w.shape) ||
+        !w.shape.every((d: unknown) => typeof d === "number" && Number.isInteger(d) && d >= 0) ||
+        (w.dtype !== undefined && w.dtype !== "float32")
+      ) {
+        throw bad(`[${i}].weights[${j}] must be { name, shape: integer[], dtype: "float32" }`);
+      }
+    }
+    for (const p of g.paths) safeRelative(p, where);
+    return g as WeightGroup;
+  });
+}
+
+function parseChecksums(v: unknown, where: string): Record<string, string> | null {
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) throw new TypeError(`${where}: checksums must be an object`);
+  for (const [file, sum] of Object.entries(v)) {
+    safeRelative(file, where);
+    if (typeof sum !== "string" || !/^[0-9a-f]{64}$/.test(sum)) {
+      throw new TypeError(
+        `${where}: checksums.${file} must be a SHA-256 in hex, got ${JSON.stringify(sum)}`,
+      );
+    }
+  }
+  return v as Record<string, string>;
+}
+
+/** A file name of the manifest must be a plain relative path inside the directory. */
+function safeRelative(p: string, where: string): string {
+  const norm = normalize(p.replaceAll("\\", "/"));
+  if (
+    p === "" || isAbsolute(p) || /^[A-Za-z]:/.test(p) || p.includes("\\") || p.includes("\0") ||
+    norm.split("/").includes("..") || norm === "." || p === "model.json"
+  ) {
+    throw new TypeError(
+      `${where}: file ${JSON.stringify(p)} must be a relative path inside the model directory ` +
+        `(no "..", no absolute path)`,
+    );
+  }
+  return norm;
+}
+
+/** The absolute path of `file` in `dir`, refusing one that resolves (or links) outside it. */
+async function insideDir(dir: string, file: string, where: string): Promise<string> {
+  const path = resolve(dir, safeRelative(file, where));
+  let real: string;
+  try {
+    real = await Deno.realPath(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return path;
+    throw e;
+  }
+  const root = await Deno.realPath(dir);
+  if (!real.startsWith(root.endsWith(sep) ? root : root + sep)) {
+    throw new TypeError(`${where}: file ${JSON.stringify(file)} leads outside ${dir} (to ${real})`);
+  }
+  return path;
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
 }
 
 const MODEL_CONFIG_FIELDS: readonly (keyof ModelConfig)[] = [

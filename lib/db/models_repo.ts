@@ -18,6 +18,11 @@ export interface ModelRecord {
   /** Directory of the saved model. */
   path: string;
   config: Record<string, unknown>;
+  /**
+   * SHA-256 of every file of the directory (`model.json` included) by file name, as
+   * saved; null for a model registered before checksums were recorded.
+   */
+  checksums: Record<string, string> | null;
   createdAt: Date;
 }
 
@@ -27,6 +32,7 @@ interface ModelRow {
   version: number;
   path: string;
   config_json: Record<string, unknown> | string;
+  checksums: Record<string, string> | string | null;
   created_at: Date;
 }
 
@@ -37,6 +43,7 @@ function toModel(r: ModelRow): ModelRecord {
     version: r.version,
     path: r.path,
     config: typeof r.config_json === "string" ? JSON.parse(r.config_json) : r.config_json,
+    checksums: typeof r.checksums === "string" ? JSON.parse(r.checksums) : r.checksums ?? null,
     createdAt: r.created_at,
   };
 }
@@ -95,6 +102,48 @@ export async function registerModel(q: Queryable, model: NewModel): Promise<Mode
  */
 export async function updateModelPath(q: Queryable, id: number, path: string): Promise<void> {
   await q.query("UPDATE tt_models SET path = $2 WHERE id = $1", [id, path]);
+}
+
+/**
+ * Records where a registered model lives and the SHA-256 of its files (once the
+ * directory is written).
+ * @param q The store or a transaction.
+ * @param id `tt_models.id`.
+ * @param files `path`: the directory; `checksums`: file name → SHA-256 hex.
+ * @returns Nothing; an unknown id changes nothing.
+ * @example
+ * ```ts
+ * await updateModelFiles(tx, 3, { path: saved.dir, checksums: saved.fileChecksums });
+ * ```
+ */
+export async function updateModelFiles(
+  q: Queryable,
+  id: number,
+  files: { path: string; checksums: Record<string, string> },
+): Promise<void> {
+  await q.query("UPDATE tt_models SET path = $2, checksums = $3::jsonb WHERE id = $1", [
+    id,
+    files.path,
+    JSON.stringify(files.checksums),
+  ]);
+}
+
+/**
+ * The registered models whose directory is `path` (normally one; several only for
+ * rows written before a model directory could not be reused), newest first.
+ * @param q The store.
+ * @param path An absolute directory, as stored.
+ * @returns Model rows.
+ * @example
+ * ```ts
+ * const [row] = await modelsAtPath(store, "/data/models/ppo-portfolio-v3");
+ * ```
+ */
+export async function modelsAtPath(q: Queryable, path: string): Promise<ModelRecord[]> {
+  const rows = await q.query<ModelRow>("SELECT * FROM tt_models WHERE path = $1 ORDER BY id DESC", [
+    path,
+  ]);
+  return rows.map(toModel);
 }
 
 /**

@@ -56,6 +56,7 @@ export { type DateRange, mergeRanges, seedGroupOf, trainedRangesOf } from "./mod
 import { isoDate, loadMarket, NoDataError, storedRanges } from "./market.ts";
 import { actionLabelsFor, EpisodeRecorder, type EpisodeTrace } from "../env/episode.ts";
 import { traceToEpisodeLog } from "./rollout.ts";
+import { assertModelDirFree } from "../agents/model_io.ts";
 
 /** The network topologies `trainModel` builds (`--policy`). */
 export const POLICY_KINDS = ["per-asset", "mlp"] as const;
@@ -346,6 +347,8 @@ export async function trainModel(
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
   const d = DEFAULT_TRAIN_OPTIONS;
+  // Refuse a model directory that holds files before training, not after.
+  if (options.out !== undefined) await assertModelDirFree(options.out);
   const resumed = options.resume ? await resolveModel(store, options.resume) : null;
   const rc = resumed?.manifest.config;
   if (rc) checkResumable(rc, options, resumed!.dir);

@@ -9,3 +9,4 @@ export * from "./progress.ts";
 export * from "./rng.ts";
 export * from "./redact.ts";
 export * from "./paths.ts";
+export * from "./atomic.ts";

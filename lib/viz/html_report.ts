@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
+import { writeFileAtomic } from "../util/atomic.ts";
 import { redact, redactDeep } from "../util/redact.ts";
 import {
   type BenchmarkComparison,
@@ -371,7 +371,9 @@ ${parts.join("\n")}
 }
 
 /**
- * Renders the report and writes it, creating the folder.
+ * Renders the report and writes it, creating the folder. The write is all or nothing
+ * (a temporary file in the same folder, then renamed): a failed render or write, a
+ * kill or a full disk leaves the previous report at `path` as it was.
  * @param path Where to write, e.g. `data/reports/episode-12.html`.
  * @param input The report input.
  * @returns The absolute path written.
@@ -382,10 +384,7 @@ ${parts.join("\n")}
  */
 export async function writeReportHtml(path: string, input: ReportInput): Promise<string> {
   const html = await renderReportHtml(input);
-  const abs = resolve(path);
-  await mkdir(dirname(abs), { recursive: true });
-  await writeFile(abs, html, "utf8");
-  return abs;
+  return await writeFileAtomic(resolve(path), html);
 }
 
 function verdictSection(
