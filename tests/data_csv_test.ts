@@ -13,6 +13,7 @@ import { SHARED_DATA, SHARED_DATA_SKIP_REASON, tempCsv } from "./support/csv_fix
 const H = "Date,Open,High,Low,Close,Volume";
 const GOOD = `${H}\n2020-01-02,10,11,9,10.5,100\n2020-01-03,10.5,12,10,11,200\n`;
 const day = (s: string) => Date.parse(`${s}T00:00:00Z`);
+const HINT = " (--skip-bad-rows writes the other rows and lists the rejected ones)";
 
 type ErrorClass = typeof SyntaxError | typeof RangeError;
 
@@ -115,17 +116,17 @@ Deno.test("readCsvBars() refuses negative or zero prices and negative volume", (
   refuses(
     `${H}\n2020-01-02,10,11,-1,10.5,100\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: low -1 is not positive",
+    "Cannot import AAPL.csv line 2: low -1 is not positive" + HINT,
   );
   refuses(
     `${H}\n2020-01-02,0,11,9,10.5,100\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: open 0 is not positive",
+    "Cannot import AAPL.csv line 2: open 0 is not positive" + HINT,
   );
   refuses(
     `${H}\n2020-01-02,10,11,9,10.5,-5\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: volume -5 is negative",
+    "Cannot import AAPL.csv line 2: volume -5 is negative" + HINT,
   );
 });
 
@@ -133,22 +134,22 @@ Deno.test("readCsvBars() refuses high below low, and high/low outside open and c
   refuses(
     `${H}\n2020-01-02,10,11,9,10.5,100\n2020-01-03,10.3,10.2,10.5,10.4,1\n`,
     RangeError,
-    "Cannot import AAPL.csv line 3: high 10.2 is below low 10.5",
+    "Cannot import AAPL.csv line 3: high 10.2 is below low 10.5" + HINT,
   );
   refuses(
     `${H}\n2020-01-02,10,11,9,11.5,100\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: high 11 is below close 11.5",
+    "Cannot import AAPL.csv line 2: high 11 is below close 11.5" + HINT,
   );
   refuses(
     `${H}\n2020-01-02,10,11,9,8.5,100\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: low 9 is above close 8.5",
+    "Cannot import AAPL.csv line 2: low 9 is above close 8.5" + HINT,
   );
   refuses(
     `${H}\n2020-01-02,12,11,9,10,100\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: high 11 is below open 12",
+    "Cannot import AAPL.csv line 2: high 11 is below open 12" + HINT,
   );
 });
 
@@ -156,7 +157,7 @@ Deno.test("readCsvBars() refuses a duplicate timestamp, naming both lines", () =
   refuses(
     `${GOOD}2020-01-03,10.5,12,10,11,200\n`,
     RangeError,
-    "Cannot import AAPL.csv line 4: duplicate timestamp 2020-01-03 for AAPL (also line 3)",
+    "Cannot import AAPL.csv line 4: duplicate timestamp 2020-01-03 for AAPL (also line 3)" + HINT,
   );
   // The same instant written with two offsets is the same bar.
   refuses(
@@ -198,6 +199,7 @@ Deno.test("readCsvBars() refuses mixed timezones but accepts a DST change", () =
   const dst = readCsvBars(
     `${D}2025-10-31 09:30:00-04:00,1,1,1,1,1\n2025-11-03 09:30:00-05:00,1,1,1,1,1\n`,
     "X.csv",
+    { barSize: "1 hour" },
   );
   assert.deepEqual(dst.bars.timestamp, [
     Date.parse("2025-10-31T13:30:00Z"),
@@ -237,7 +239,7 @@ Deno.test("readCsvBars() refuses bad dates", () => {
   refuses(
     `${H}\n2020-02-30,10,11,9,10.5,100\n`,
     SyntaxError,
-    'Cannot import AAPL.csv line 2: bad date "2020-02-30"',
+    'Cannot import AAPL.csv line 2: bad date "2020-02-30": 2020-02 has 29 days',
   );
   refuses(
     `${H}\n01/02/2020,10,11,9,10.5,100\n`,
@@ -269,7 +271,7 @@ Deno.test("readCsvBars() accepts CRLF line endings and quoted fields", () => {
     `${H},Symbol\r\n"2020-01-02",10,11,9,10.5,100,"x'; drop table tt_prices;--"\r\n`,
     "f.csv",
   );
-  assert.deepEqual(r.bars.instrument, ["x'; drop table tt_prices;--"]);
+  assert.deepEqual(r.bars.instrument, ["X'; DROP TABLE TT_PRICES;--"], "upper-cased by default");
   assert.deepEqual(r.bars.close, [10.5]);
 });
 
@@ -299,7 +301,7 @@ Deno.test("ingestCsv() writes nothing from a run with one bad file and records i
     await assert.rejects(
       ingestCsv(store, dir, { silent: true }),
       (e: unknown) =>
-        matches(e, RangeError, "Cannot import BBB.csv line 3: high 10.2 is below low 10.5"),
+        matches(e, RangeError, "Cannot import BBB.csv line 3: high 10.2 is below low 10.5" + HINT),
     );
     assert.deepEqual(await store.query("SELECT count(*)::int AS n FROM tt_prices"), [{ n: 0 }]);
     const [run] = await store.query<{ status: string; message: string }>(
