@@ -117,7 +117,7 @@ export interface CsvFileBars {
   rowsRead: number;
   /** Valid rows dropped by `start`/`end`/`symbols`/`rthOnly`. */
   rowsFiltered: number;
-  /** Bad rows (only with `skipBadRows`; otherwise the first one throws). */
+  /** Bad rows (only with `skipBadRows`; otherwise the file is refused, listing every value-rule violation). */
   rejected: RejectedRow[];
   /** Things done silently that a user may want to know (e.g. rows were sorted). */
   warnings: string[];
@@ -289,11 +289,17 @@ export async function readCsvFile(
  * Parses and validates CSV text of bars (the work of {@linkcode readCsvFile}, without I/O).
  *
  * Rules, checked on every row that would be kept (rows dropped by the filters are only
- * date-checked): numbers and dates parse; prices > 0; high ≥ max(open, close);
- * low ≤ min(open, close); volume ≥ 0; adjusted close > 0 when adjusting; one bar per
+ * date-checked): numbers and dates parse (no `2015-02-30`, years 1800–2199, finite
+ * 64-bit floats); prices > 0; high ≥ max(open, close) and low ≤ min(open, close) within a
+ * relative tolerance of 1e-9 (then clamped so they hold exactly); volume ≥ 0; adjusted
+ * close > 0 when adjusting; symbols without NUL or control characters, at most
+ * {@linkcode MAX_SYMBOL_LENGTH} long, upper-cased unless `keepSymbolCase`; one bar per
  * symbol and timestamp; every timestamp of a file is date-only, or every one is a wall
  * time without offset, or every one has an offset (at most two offsets one hour apart,
- * i.e. one zone with DST). Rows out of time order are sorted (and a warning says so).
+ * i.e. one zone with DST). Syntax errors stop at the first; value-rule violations are all
+ * collected and reported with counts. Rows out of time order are sorted (and a warning
+ * says so). Daily (or longer) bars are stamped with their session date at 00:00 UTC: the
+ * date as written, in the file's own offset or zone.
  *
  * @param text The file's content (a leading BOM is fine).
  * @param fileName Base name for messages and for the symbol pattern.
