@@ -228,6 +228,8 @@ function printSummary(s: IngestSummary, store: Store, json: boolean): void {
       rowsFiltered: s.rowsFiltered,
       symbols: s.symbols.length,
       symbolList: s.symbols,
+      fileSymbols: s.fileSymbols,
+      skipped: s.skipped,
       barSizes: s.barSizes,
       rejected: s.rejected,
       warnings: s.warnings,
@@ -247,6 +249,8 @@ function printSummary(s: IngestSummary, store: Store, json: boolean): void {
   if (s.rowsFiltered) {
     console.log(`  ${s.rowsFiltered.toLocaleString("en-US")} valid rows left out by the filters`);
   }
+  for (const f of s.fileSymbols) console.log(`  ${f.file} → ${f.symbols.join(", ") || "(no bar)"}`);
+  for (const k of s.skipped) console.log(`  skipped ${k.file}: ${k.reason}`);
   for (const w of s.warnings) console.log(`  warning: ${w}`);
   if (s.rejected.length) {
     console.log(`  ${s.rejected.length} rejected lines:`);

@@ -2,17 +2,33 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   ingestCsv,
+  listCsvDirectory,
   listCsvFiles,
   readCsvBars,
   readCsvFile,
   symbolFromFileName,
 } from "@lib/data/mod.ts";
-import { openStore } from "@lib/db/mod.ts";
-import { SHARED_DATA, SHARED_DATA_SKIP_REASON, tempCsv } from "./support/csv_fixtures.ts";
+import { zonedWallToUtc } from "@lib/data/_time.ts";
+import { openStore, type Store } from "@lib/db/mod.ts";
+import {
+  DAILY_DATES,
+  DAILY_OFFSETS,
+  DATE_TIME_COLUMNS,
+  OHLC_THREE_BAD,
+  SHARED_DATA,
+  SHARED_DATA_SKIP_REASON,
+  SYMBOL_3000,
+  SYMBOL_WITH_NUL,
+  tempCsv,
+  tempCsvFolder,
+  YAHOO_ULP,
+} from "./support/csv_fixtures.ts";
+import { storeFactories } from "./support/stores.ts";
 
 const H = "Date,Open,High,Low,Close,Volume";
 const GOOD = `${H}\n2020-01-02,10,11,9,10.5,100\n2020-01-03,10.5,12,10,11,200\n`;
 const day = (s: string) => Date.parse(`${s}T00:00:00Z`);
+const HINT = " (--skip-bad-rows writes the other rows and lists the rejected ones)";
 
 type ErrorClass = typeof SyntaxError | typeof RangeError;
 
@@ -115,17 +131,17 @@ Deno.test("readCsvBars() refuses negative or zero prices and negative volume", (
   refuses(
     `${H}\n2020-01-02,10,11,-1,10.5,100\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: low -1 is not positive",
+    "Cannot import AAPL.csv line 2: low -1 is not positive" + HINT,
   );
   refuses(
     `${H}\n2020-01-02,0,11,9,10.5,100\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: open 0 is not positive",
+    "Cannot import AAPL.csv line 2: open 0 is not positive" + HINT,
   );
   refuses(
     `${H}\n2020-01-02,10,11,9,10.5,-5\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: volume -5 is negative",
+    "Cannot import AAPL.csv line 2: volume -5 is negative" + HINT,
   );
 });
 
@@ -133,22 +149,22 @@ Deno.test("readCsvBars() refuses high below low, and high/low outside open and c
   refuses(
     `${H}\n2020-01-02,10,11,9,10.5,100\n2020-01-03,10.3,10.2,10.5,10.4,1\n`,
     RangeError,
-    "Cannot import AAPL.csv line 3: high 10.2 is below low 10.5",
+    "Cannot import AAPL.csv line 3: high 10.2 is below low 10.5" + HINT,
   );
   refuses(
     `${H}\n2020-01-02,10,11,9,11.5,100\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: high 11 is below close 11.5",
+    "Cannot import AAPL.csv line 2: high 11 is below close 11.5" + HINT,
   );
   refuses(
     `${H}\n2020-01-02,10,11,9,8.5,100\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: low 9 is above close 8.5",
+    "Cannot import AAPL.csv line 2: low 9 is above close 8.5" + HINT,
   );
   refuses(
     `${H}\n2020-01-02,12,11,9,10,100\n`,
     RangeError,
-    "Cannot import AAPL.csv line 2: high 11 is below open 12",
+    "Cannot import AAPL.csv line 2: high 11 is below open 12" + HINT,
   );
 });
 
@@ -156,7 +172,7 @@ Deno.test("readCsvBars() refuses a duplicate timestamp, naming both lines", () =
   refuses(
     `${GOOD}2020-01-03,10.5,12,10,11,200\n`,
     RangeError,
-    "Cannot import AAPL.csv line 4: duplicate timestamp 2020-01-03 for AAPL (also line 3)",
+    "Cannot import AAPL.csv line 4: duplicate timestamp 2020-01-03 for AAPL (also line 3)" + HINT,
   );
   // The same instant written with two offsets is the same bar.
   refuses(
@@ -198,6 +214,7 @@ Deno.test("readCsvBars() refuses mixed timezones but accepts a DST change", () =
   const dst = readCsvBars(
     `${D}2025-10-31 09:30:00-04:00,1,1,1,1,1\n2025-11-03 09:30:00-05:00,1,1,1,1,1\n`,
     "X.csv",
+    { barSize: "1 hour" },
   );
   assert.deepEqual(dst.bars.timestamp, [
     Date.parse("2025-10-31T13:30:00Z"),
@@ -237,7 +254,7 @@ Deno.test("readCsvBars() refuses bad dates", () => {
   refuses(
     `${H}\n2020-02-30,10,11,9,10.5,100\n`,
     SyntaxError,
-    'Cannot import AAPL.csv line 2: bad date "2020-02-30"',
+    'Cannot import AAPL.csv line 2: bad date "2020-02-30": 2020-02 has 29 days',
   );
   refuses(
     `${H}\n01/02/2020,10,11,9,10.5,100\n`,
@@ -269,7 +286,7 @@ Deno.test("readCsvBars() accepts CRLF line endings and quoted fields", () => {
     `${H},Symbol\r\n"2020-01-02",10,11,9,10.5,100,"x'; drop table tt_prices;--"\r\n`,
     "f.csv",
   );
-  assert.deepEqual(r.bars.instrument, ["x'; drop table tt_prices;--"]);
+  assert.deepEqual(r.bars.instrument, ["X'; DROP TABLE TT_PRICES;--"], "upper-cased by default");
   assert.deepEqual(r.bars.close, [10.5]);
 });
 
@@ -299,7 +316,7 @@ Deno.test("ingestCsv() writes nothing from a run with one bad file and records i
     await assert.rejects(
       ingestCsv(store, dir, { silent: true }),
       (e: unknown) =>
-        matches(e, RangeError, "Cannot import BBB.csv line 3: high 10.2 is below low 10.5"),
+        matches(e, RangeError, "Cannot import BBB.csv line 3: high 10.2 is below low 10.5" + HINT),
     );
     assert.deepEqual(await store.query("SELECT count(*)::int AS n FROM tt_prices"), [{ n: 0 }]);
     const [run] = await store.query<{ status: string; message: string }>(
@@ -491,6 +508,305 @@ Deno.test("readCsvBars() validates only rows the filters keep (a bad pre-market 
     `${D}2025-07-01 08:00:00-04:00,5,1,9,5,1\n2025-07-01 09:30:00-04:00,1,1,1,1,1\n2025-07-01 10:30:00-04:00,1,1,1,1,1\n`;
   assert.equal(readCsvBars(text, "X.csv", { rthOnly: true }).bars.close.length, 2);
   throwsLike(() => readCsvBars(text, "X.csv"), RangeError, /line 2: high 1 is below low 9/);
+});
+
+// ---- Issue 11: vendor files in the wild ------------------------------------------------
+
+async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore({ dataDir: "memory://" });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function runsAndRows(store: Store) {
+  const [{ n }] = await store.query<{ n: number }>("SELECT count(*)::int AS n FROM tt_prices");
+  const runs = await store.query<{ status: string; message: string | null }>(
+    "SELECT status, message FROM tt_ingest_runs ORDER BY id",
+  );
+  return { rows: n, runs };
+}
+
+Deno.test("symbolFromFileName() strips only bar-size suffixes: class shares and pairs survive", () => {
+  assert.equal(symbolFromFileName("BRK_A.csv"), "BRK_A");
+  assert.equal(symbolFromFileName("BRK_B.csv"), "BRK_B");
+  assert.equal(symbolFromFileName("BTC_USD.csv"), "BTC_USD");
+  assert.equal(symbolFromFileName("BTC_USD_1h.csv"), "BTC_USD");
+  for (const sfx of ["_1h", "_1d", "_daily", "_hourly", "_1min", "_5mins", "_1D", "_DAILY"]) {
+    assert.equal(symbolFromFileName(`AAPL${sfx}.csv`), "AAPL", sfx);
+  }
+  assert.equal(symbolFromFileName("UP.CSV"), "UP");
+  assert.equal(symbolFromFileName("DA-MSFT-T-2021-04-21.csv"), "MSFT");
+});
+
+Deno.test("ingestCsv() keeps BRK_A and BRK_B apart and lists file → symbol", async () => {
+  const dir = await tempCsvFolder({ "BRK_A.csv": DAILY_DATES, "BRK_B.csv": DAILY_DATES });
+  await withStore(async (store) => {
+    const s = await ingestCsv(store, dir, { silent: true });
+    assert.deepEqual(s.symbols, ["BRK_A", "BRK_B"]);
+    assert.deepEqual(s.fileSymbols, [
+      { file: "BRK_A.csv", symbols: ["BRK_A"] },
+      { file: "BRK_B.csv", symbols: ["BRK_B"] },
+    ]);
+    assert.equal((await runsAndRows(store)).rows, 4);
+  });
+});
+
+Deno.test("ingestCsv() refuses two files giving one symbol, naming both, and writes nothing", async () => {
+  const dir = await tempCsvFolder({ "AAPL.csv": DAILY_DATES, "aapl_daily.csv": DAILY_DATES });
+  await withStore(async (store) => {
+    await assert.rejects(
+      ingestCsv(store, dir, { silent: true }),
+      (e: unknown) =>
+        matches(
+          e,
+          RangeError,
+          /AAPL\.csv and aapl_daily\.csv both give symbol AAPL; nothing written/,
+        ),
+    );
+    const { rows, runs } = await runsAndRows(store);
+    assert.equal(rows, 0);
+    assert.equal(runs[0].status, "failed");
+  });
+});
+
+Deno.test("readCsvBars() upper-cases symbols by default; keepSymbolCase keeps them", () => {
+  assert.deepEqual(readCsvBars(DAILY_DATES, "aapl.csv").symbols, ["AAPL"]);
+  assert.deepEqual(readCsvBars(DAILY_DATES, "aapl.csv", { keepSymbolCase: true }).symbols, [
+    "aapl",
+  ]);
+  const r = readCsvBars(`${H},Symbol\n2020-01-02,10,11,9,10.5,100,msft\n`, "x.csv", {
+    symbols: ["msft"],
+  });
+  assert.deepEqual(r.symbols, ["MSFT"], "the symbols filter is upper-cased too");
+});
+
+Deno.test("readCsvBars() stores a daily bar at its session date whatever the format", () => {
+  const dates = readCsvBars(DAILY_DATES, "A.csv");
+  const offsets = readCsvBars(DAILY_OFFSETS, "B.csv");
+  assert.equal(offsets.barSize, "1 day");
+  assert.deepEqual(offsets.bars.timestamp, dates.bars.timestamp);
+  assert.deepEqual(offsets.bars.timestamp, [day("2020-01-02"), day("2020-01-03")]);
+  // The session date is the local date in the file's own offset (Tokyo midnight is 15:00Z the day before).
+  const tokyo = readCsvBars(
+    `${H}\n2020-01-06 00:00+09:00,1,1,1,1,1\n2020-01-07 00:00+09:00,1,1,1,1,1\n`,
+    "T.csv",
+  );
+  assert.deepEqual(tokyo.bars.timestamp, [day("2020-01-06"), day("2020-01-07")]);
+  // Naive wall times in a zone: the date in that zone.
+  const ny = readCsvBars(
+    `${H}\n2020-01-06 16:00,1,1,1,1,1\n2020-01-07 16:00,1,1,1,1,1\n`,
+    "N.csv",
+    { timeZone: "America/New_York", barSize: "1 day" },
+  );
+  assert.deepEqual(ny.bars.timestamp, [day("2020-01-06"), day("2020-01-07")]);
+  throwsLike(
+    () =>
+      readCsvBars(`${H}\n2020-01-06 10:00Z,1,1,1,1,1\n2020-01-06 11:00Z,1,1,1,1,1\n`, "X.csv", {
+        barSize: "1 day",
+      }),
+    RangeError,
+    /line 3: two 1 day bars on 2020-01-06 for X \(also line 2\)/,
+  );
+});
+
+Deno.test("ingestCsv() puts the same session from a date-only and an offset file on one timestamp", async () => {
+  const dir = await tempCsvFolder({ "A.csv": DAILY_DATES, "B.csv": DAILY_OFFSETS });
+  await withStore(async (store) => {
+    await ingestCsv(store, dir, { silent: true });
+    const rows = await store.query<{ n: number }>(
+      "SELECT count(DISTINCT timestamp)::int AS n FROM tt_prices",
+    );
+    assert.deepEqual(rows, [{ n: 2 }]);
+  });
+});
+
+for (const factory of storeFactories()) {
+  Deno.test(`ingestCsv() on ${factory.name}: a NUL or 3,000-character symbol refuses the run before writing, and the run is marked failed`, async () => {
+    for (
+      const [bad, expect] of [
+        [SYMBOL_WITH_NUL, /BAD\.csv line 2: symbol "AB\\u0000C" contains a NUL byte/],
+        [SYMBOL_3000, /BAD\.csv line 2: symbol "X{20}"… is 3000 characters long \(at most 64\)/],
+      ] as const
+    ) {
+      const dir = await tempCsvFolder({ "AAA.csv": DAILY_DATES, "BAD.csv": bad });
+      const store = await factory.open();
+      try {
+        await assert.rejects(
+          ingestCsv(store, dir, { silent: true }),
+          (e: unknown) => matches(e, SyntaxError, expect),
+        );
+        const { rows, runs } = await runsAndRows(store);
+        assert.equal(rows, 0, "the good file's rows are not committed");
+        assert.equal(runs.length, 1);
+        assert.equal(runs[0].status, "failed");
+        assert.match(runs[0].message ?? "", /BAD\.csv line 2/);
+        const ok = await ingestCsv(store, dir, { silent: true, skipBadRows: true });
+        assert.equal(ok.rowsWritten, 2);
+        assert.equal(ok.rejected.length, 1);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+}
+
+Deno.test("readCsvBars() refuses numbers beyond a 64-bit float as out of range", () => {
+  refuses(
+    `${H}\n2020-01-02,10,11,9,10.5,1e400\n`,
+    SyntaxError,
+    'Cannot import AAPL.csv line 2: volume "1e400" is out of range (beyond a 64-bit float)',
+  );
+});
+
+Deno.test("readCsvBars() accepts one-ulp OHLC noise (relative tolerance) and clamps low/high", () => {
+  const r = readCsvBars(YAHOO_ULP, "AAPL.csv");
+  assert.equal(r.bars.low[0], 15.12010097503662, "low clamped to the close");
+  assert.ok(r.bars.low[0] <= r.bars.close[0] && r.bars.high[0] >= r.bars.open[0]);
+  refuses(
+    `${H}\n2020-01-02,15.2,15.3,15.1202,15.1201,1000\n`,
+    RangeError,
+    /line 2: low 15.1202 is above close 15.1201/,
+  );
+});
+
+Deno.test("readCsvBars() reports every OHLC violation with counts and suggests --skip-bad-rows", () => {
+  refuses(
+    OHLC_THREE_BAD,
+    RangeError,
+    "Cannot import AAPL.csv: 3 rows break the rules (2 high below low, 1 low above close): " +
+      "line 3: high 10.2 is below low 10.5; line 5: high 10.2 is below low 10.5; " +
+      "line 6: low 9.5 is above close 9" + HINT,
+  );
+});
+
+Deno.test("ingestCsv() names every refused file, not only the first", async () => {
+  const dir = await tempCsvFolder({
+    "AAA.csv": DAILY_DATES,
+    "BBB.csv": OHLC_THREE_BAD,
+    "CCC.csv": `${H}\n2020-01-02,10,11,9,10.5,100\n2020-01-03,10.3,10.2,10.5,10.4,1\n`,
+  });
+  await withStore(async (store) => {
+    await assert.rejects(
+      ingestCsv(store, dir, { silent: true }),
+      (e: unknown) =>
+        matches(
+          e,
+          RangeError,
+          /^Cannot import 2 of 3 files; nothing written:\n {2}Cannot import BBB\.csv: 3 rows .*\n {2}Cannot import CCC\.csv line 3: high 10\.2 is below low 10\.5/,
+        ),
+    );
+    assert.equal((await runsAndRows(store)).rows, 0);
+  });
+});
+
+Deno.test("listCsvDirectory() follows symlinks, skips dot-files and lists them, accepts UP.CSV", async () => {
+  const dir = await tempCsvFolder({
+    "AAA.csv": DAILY_DATES,
+    "UP.CSV": DAILY_DATES,
+    "._AAPL.csv": new Uint8Array([0, 5, 22, 7, 0, 2, 0, 0]),
+    ".~lock.AAPL.csv": ",user,host,01.12.2026 10:00,file:///x;",
+    "notes.md": "x",
+  });
+  const other = await tempCsvFolder({ "LNK.csv": DAILY_DATES });
+  await Deno.symlink(join(other, "LNK.csv"), join(dir, "LNK.csv"));
+  await Deno.symlink(join(other, "missing.csv"), join(dir, "GONE.csv"));
+  const l = await listCsvDirectory(dir);
+  assert.deepEqual(l.files.map((f) => f.slice(dir.length + 1)), ["AAA.csv", "LNK.csv", "UP.CSV"]);
+  assert.deepEqual(l.skipped, [
+    { file: "._AAPL.csv", reason: "hidden file (the name starts with a dot)" },
+    { file: ".~lock.AAPL.csv", reason: "hidden file (the name starts with a dot)" },
+    { file: "GONE.csv", reason: "broken symbolic link" },
+  ]);
+  await withStore(async (store) => {
+    const s = await ingestCsv(store, dir, { silent: true });
+    assert.deepEqual(s.symbols, ["AAA", "LNK", "UP"]);
+    assert.deepEqual(s.skipped.map((k) => k.file), ["._AAPL.csv", ".~lock.AAPL.csv", "GONE.csv"]);
+  });
+});
+
+Deno.test("readCsvBars() refuses years 0000–0099 and other implausible years instead of moving them to the 1900s", () => {
+  refuses(
+    `${H}\n0050-01-02,10,11,9,10.5,100\n`,
+    SyntaxError,
+    'Cannot import AAPL.csv line 2: implausible year 50 in "0050-01-02" (accepted 1800–2199)',
+  );
+  refuses(`${H}\n2920-01-02,10,11,9,10.5,100\n`, SyntaxError, /line 2: implausible year 2920/);
+  throwsLike(
+    () => readCsvBars(DAILY_DATES, "X.csv", { start: "0020-01-01" }),
+    RangeError,
+    /Implausible year 20/,
+  );
+});
+
+Deno.test("zonedWallToUtc() moves a DST-gap wall time forward by the gap (Temporal 'compatible')", () => {
+  // 2021-03-14 02:30 does not exist in New York: it is 03:30 EDT = 07:30Z.
+  assert.equal(
+    zonedWallToUtc(Date.UTC(2021, 2, 14, 2, 30), "America/New_York"),
+    Date.UTC(2021, 2, 14, 7, 30),
+  );
+  // The overlap 2021-11-07 01:30 is the earlier instant, 01:30 EDT = 05:30Z.
+  assert.equal(
+    zonedWallToUtc(Date.UTC(2021, 10, 7, 1, 30), "America/New_York"),
+    Date.UTC(2021, 10, 7, 5, 30),
+  );
+  const r = readCsvBars(`${H}\n2021-03-14 02:30,1,1,1,1,1\n`, "X.csv", {
+    timeZone: "America/New_York",
+    barSize: "1 hour",
+  });
+  assert.deepEqual(r.bars.timestamp, [Date.UTC(2021, 2, 14, 7, 30)]);
+});
+
+Deno.test("readCsvBars() refuses 2015-02-30 naming file, line and why", () => {
+  refuses(
+    `${H}\n2015-02-27,10,11,9,10.5,100\n2015-02-30,10,11,9,10.5,100\n`,
+    SyntaxError,
+    'Cannot import AAPL.csv line 3: bad date "2015-02-30": 2015-02 has 28 days',
+  );
+});
+
+Deno.test("ingestCsv() refuses a run whose filters match nothing, and marks it failed", async () => {
+  const dir = await tempCsvFolder({ "AAA.csv": DAILY_DATES });
+  await withStore(async (store) => {
+    await assert.rejects(
+      ingestCsv(store, dir, { silent: true, symbols: ["ZZZ"] }),
+      (e: unknown) =>
+        matches(
+          e,
+          RangeError,
+          "No bar matches the filters (symbols ZZZ): all 2 valid rows of 1 files were left out; nothing written",
+        ),
+    );
+    await assert.rejects(
+      ingestCsv(store, dir, { silent: true, start: "2030-01-01" }),
+      /No bar matches the filters \(start 2030-01-01\)/,
+    );
+    assert.deepEqual((await runsAndRows(store)).runs.map((r) => r.status), ["failed", "failed"]);
+    const s = await ingestCsv(store, dir, { silent: true, symbols: ["AAA", "ZZZ"] });
+    assert.deepEqual(s.warnings, ["symbols asked for but in no file: ZZZ"]);
+  });
+});
+
+Deno.test("readCsvBars() refuses an intraday bar size on a date-only file", () => {
+  throwsLike(
+    () => readCsvBars(DAILY_DATES, "X.csv", { barSize: "1 hour" }),
+    SyntaxError,
+    'Cannot import X.csv: bar size "1 hour" was given but the timestamps are dates without a time of day (daily bars); give "1 day" or leave the bar size out',
+  );
+});
+
+Deno.test("readCsvBars() combines Date and Time columns", () => {
+  const r = readCsvBars(DATE_TIME_COLUMNS, "X.csv", { timeZone: "America/New_York" });
+  assert.equal(r.barSize, "1 hour");
+  assert.deepEqual(r.bars.timestamp, [
+    Date.parse("2021-07-01T13:30:00Z"),
+    Date.parse("2021-07-01T14:30:00Z"),
+  ]);
+  // A lone Time column is the timestamp.
+  const lone = readCsvBars("Time,Open,High,Low,Close,Volume\n2020-01-02,1,1,1,1,1\n", "X.csv");
+  assert.deepEqual(lone.bars.timestamp, [day("2020-01-02")]);
 });
 
 // ---- Real vendor files (when ../shared/data exists) ----------------------------------

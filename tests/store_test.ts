@@ -116,7 +116,7 @@ for (const factory of storeFactories()) {
           HOSTILE.replaceAll('"', '""')
         }"\n`,
       );
-      await ingestCsv(store, dir, { silent: true });
+      await ingestCsv(store, dir, { silent: true, keepSymbolCase: true });
       const rows = await store.query<{ instrument: string; n: number }>(
         "SELECT instrument, count(*)::int AS n FROM tt_prices GROUP BY instrument",
       );

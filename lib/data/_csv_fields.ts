@@ -14,14 +14,15 @@ export type BarField =
   | "close"
   | "adjClose"
   | "volume"
-  | "symbol";
+  | "symbol"
+  | "clock";
 
 /** Header names (lower case, spaces/underscores/dashes removed) → field. */
 const ALIASES: Record<string, BarField> = {
   timestamp: "time",
   date: "time",
   datetime: "time",
-  time: "time",
+  time: "clock",
   open: "open",
   high: "high",
   low: "low",
@@ -54,13 +55,20 @@ export const FIELD_NAMES: Record<BarField, string> = {
   adjClose: "adjusted close (Adj Close|adjusted_close|adjclose)",
   volume: "volume",
   symbol: "symbol",
+  clock: "time of day (Time, beside a Date column)",
 };
 
 /**
  * Maps header cells to fields (case-insensitive; `Adj Close`, `adjusted_close` and
- * `adjclose` are the same). Unknown columns are ignored.
+ * `adjclose` are the same). Unknown columns are ignored. A `Time` column beside a
+ * `Date` column is the time of day (`clock`, combined with the date); alone it is the
+ * timestamp.
  * @param cells Header cells.
  * @returns Field → column index, and the first field named twice (if any).
+ * @example
+ * ```ts
+ * mapHeader(["Date", "Time", "Open"]).index; // { time: 0, clock: 1, open: 2 }
+ * ```
  */
 export function mapHeader(
   cells: string[],
@@ -72,6 +80,10 @@ export function mapHeader(
     if (!field) continue;
     if (index[field] !== undefined) return { index, duplicate: cells[i].trim() };
     index[field] = i;
+  }
+  if (index.time === undefined && index.clock !== undefined) {
+    index.time = index.clock;
+    delete index.clock;
   }
   return { index };
 }

@@ -17,6 +17,54 @@ export interface ParsedTime {
   kind: TimeKind;
   /** The UTC offset written in the text, in minutes (only for `offset`). */
   offsetMinutes?: number;
+  /** The calendar year as written (for plausibility checks). */
+  year: number;
+  /**
+   * The local calendar date as written (in the text's own offset or zone), at 00:00 UTC:
+   * the canonical instant of a daily (or longer) bar, whatever the source's format.
+   */
+  dayMs: number;
+}
+
+/**
+ * `Date.UTC` without its two-digit-year pitfall (years 0–99 are not moved to 1900–1999).
+ * @param y Full year (e.g. 0050 is the year 50).
+ * @param mo Month 0–11.
+ * @param d Day of month.
+ * @param h Hours.
+ * @param mi Minutes.
+ * @param s Seconds.
+ * @param ms Milliseconds.
+ * @returns Epoch ms.
+ * @example
+ * ```ts
+ * new Date(utcMs(50, 0, 1)).toISOString(); // "0050-01-01T00:00:00.000Z"
+ * ```
+ */
+export function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): number {
+  const t = new Date(Date.UTC(2000, mo, d, h, mi, s, ms));
+  t.setUTCFullYear(y);
+  return t.getTime();
+}
+
+/**
+ * Why a date's calendar fields are invalid, or `undefined` when they are fine.
+ * @param y Year.
+ * @param mo Month 1–12.
+ * @param d Day of month.
+ * @returns e.g. `February 2015 has 28 days`.
+ * @example
+ * ```ts
+ * invalidDateReason(2015, 2, 30); // "2015-02 has 28 days"
+ * ```
+ */
+export function invalidDateReason(y: number, mo: number, d: number): string | undefined {
+  if (mo < 1 || mo > 12) return `month ${mo} does not exist`;
+  const n = daysInMonth(y, mo);
+  if (d < 1 || d > n) {
+    return `${String(y).padStart(4, "0")}-${String(mo).padStart(2, "0")} has ${n} days`;
+  }
+  return undefined;
 }
 
 const TS =
@@ -34,18 +82,24 @@ export function parseTimestamp(text: string, naiveZone = "UTC"): ParsedTime | un
   const m = TS.exec(text.trim());
   if (!m) return undefined;
   const y = +m[1], mo = +m[2], d = +m[3];
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return undefined;
+  if (invalidDateReason(y, mo, d)) return undefined;
+  const dayMs = utcMs(y, mo - 1, d);
   if (m[4] === undefined) {
     if (m[8] !== undefined) return undefined; // an offset without a time
-    return { ms: Date.UTC(y, mo - 1, d), kind: "date" };
+    return { ms: dayMs, kind: "date", year: y, dayMs };
   }
   const h = +m[4], mi = +m[5], s = m[6] === undefined ? 0 : +m[6];
   if (h > 23 || mi > 59 || s > 59) return undefined;
   const frac = m[7] === undefined ? 0 : Math.round(Number(`0.${m[7]}`) * 1000);
-  const wall = Date.UTC(y, mo - 1, d, h, mi, s, frac);
+  const wall = utcMs(y, mo - 1, d, h, mi, s, frac);
   const z = m[8];
   if (z === undefined) {
-    return { ms: naiveZone === "UTC" ? wall : zonedWallToUtc(wall, naiveZone), kind: "naive" };
+    return {
+      ms: naiveZone === "UTC" ? wall : zonedWallToUtc(wall, naiveZone),
+      kind: "naive",
+      year: y,
+      dayMs,
+    };
   }
   let off = 0;
   if (z.toUpperCase() !== "Z") {
@@ -55,7 +109,7 @@ export function parseTimestamp(text: string, naiveZone = "UTC"): ParsedTime | un
     if (oh > 18 || om > 59) return undefined;
     off = sign * (oh * 60 + om);
   }
-  return { ms: wall - off * 60_000, kind: "offset", offsetMinutes: off };
+  return { ms: wall - off * 60_000, kind: "offset", offsetMinutes: off, year: y, dayMs };
 }
 
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -123,19 +177,29 @@ export function zoneOffsetMs(zone: string, ms: number): number {
 }
 
 /**
- * Converts a wall-clock time in `zone` (given as if it were UTC) to the real UTC instant.
- * In a DST gap the wall time does not exist and is shifted forward; in an overlap
- * the earlier instant is used.
+ * Converts a wall-clock time in `zone` (given as if it were UTC) to the real UTC instant,
+ * with Temporal's `"compatible"` disambiguation: in a DST gap the wall time does not exist
+ * and moves forward by the gap (New York 2021-03-14 02:30 is 03:30 EDT, 07:30Z); in an
+ * overlap the earlier instant is used (2021-11-07 01:30 is 01:30 EDT, 05:30Z).
  *
  * @param wallAsUtc `Date.UTC(y, m, d, h, mi, s)` of the local wall time.
  * @param zone IANA zone name.
  * @returns Epoch milliseconds, UTC.
+ * @example
+ * ```ts
+ * zonedWallToUtc(Date.UTC(2021, 2, 14, 2, 30), "America/New_York"); // Date.UTC(2021, 2, 14, 7, 30)
+ * ```
  */
 export function zonedWallToUtc(wallAsUtc: number, zone: string): number {
-  const off1 = zoneOffsetMs(zone, wallAsUtc);
-  const guess = wallAsUtc - off1;
-  const off2 = zoneOffsetMs(zone, guess);
-  return off1 === off2 ? guess : Math.min(guess, wallAsUtc - off2);
+  const DAY = 86_400_000;
+  const before = zoneOffsetMs(zone, wallAsUtc - DAY);
+  const after = zoneOffsetMs(zone, wallAsUtc + DAY);
+  const valid = [...new Set([before, after])]
+    .map((off) => wallAsUtc - off)
+    .filter((t) => t + zoneOffsetMs(zone, t) === wallAsUtc);
+  if (valid.length) return Math.min(...valid);
+  // A gap: read the wall time with the offset in force before it (moves it forward).
+  return wallAsUtc - before;
 }
 
 /**

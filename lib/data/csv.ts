@@ -22,6 +22,7 @@ import {
 } from "./_csv_fields.ts";
 import {
   inferBarSize,
+  invalidDateReason,
   isUsRegularSession,
   normaliseBarSize,
   parseTimestamp,
@@ -30,13 +31,32 @@ import {
 } from "./_time.ts";
 
 /**
- * Default `symbolPattern`: the symbol is the file name without a vendor prefix
- * (`DA-`) or suffix (`-T-2021-04-21`, `_1h`, `_daily` …):
- * `DA-AAPL-T-2021-04-21.csv`, `AAPL_1h.csv` and `AAPL.csv` all give `AAPL`;
- * `BRK-B.csv` gives `BRK-B`.
+ * Bar-size suffixes the default pattern strips from a file name (any case): `_1h`, `_4h`,
+ * `_1d`, `_5m`, `_1min`, `_15mins`, `_30s`, `_1w`, `_1mo`, `_daily`, `_hourly`, `_weekly`,
+ * `_monthly`, `_minute`, `_intraday`, `_eod`. Any other `_suffix` is part of the symbol
+ * (`BRK_B`, `BTC_USD`).
+ */
+export const BAR_SIZE_SUFFIX =
+  "_(?i:\\d+(?:s|secs?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wk|weeks?|mo|months?)|daily|hourly|weekly|monthly|minute|intraday|eod)";
+
+/**
+ * Default `symbolPattern`: the symbol is the file name without a vendor prefix (`DA-`),
+ * a vendor date suffix (`-T-2021-04-21`) or a bar-size suffix ({@linkcode BAR_SIZE_SUFFIX}),
+ * extension `.csv`/`.txt` in any case: `DA-AAPL-T-2021-04-21.csv`, `AAPL_1h.csv`,
+ * `AAPL_daily.csv` and `AAPL.CSV` all give `AAPL`; `BRK-B.csv` gives `BRK-B`, `BRK_B.csv`
+ * gives `BRK_B`, `BTC_USD_1h.csv` gives `BTC_USD`.
  */
 export const DEFAULT_SYMBOL_PATTERN =
-  "^(?:DA-)?(?<symbol>[A-Za-z0-9.^=-]+?)(?:-T-\\d{4}-\\d{2}-\\d{2}|_[A-Za-z0-9]+)?\\.(?:csv|txt)$";
+  `^(?:DA-)?(?<symbol>[A-Za-z0-9.^=_-]+?)(?:-T-\\d{4}-\\d{2}-\\d{2}|${BAR_SIZE_SUFFIX})?\\.(?i:csv|txt)$`;
+
+/** Longest symbol accepted (no ticker, pair or option symbol comes near; the database's own limit is a 2,704-byte index entry). */
+export const MAX_SYMBOL_LENGTH = 64;
+
+/** Years accepted in timestamps (anything else is a typo or a two-digit-year accident). */
+export const PLAUSIBLE_YEARS = { min: 1800, max: 2199 } as const;
+
+/** Appended to refusals of value rules. */
+const SKIP_HINT = "--skip-bad-rows writes the other rows and lists the rejected ones";
 
 /** Options of {@linkcode readCsvBars} and {@linkcode readCsvFile}. */
 export interface CsvReadOptions {
@@ -47,6 +67,8 @@ export interface CsvReadOptions {
   symbolPattern?: string | RegExp;
   /** Symbol of every row without a Symbol value; overrides the file name. */
   symbol?: string;
+  /** Keep symbols as written; by default they are upper-cased (`aapl.csv` gives `AAPL`). */
+  keepSymbolCase?: boolean;
   /** Bar size (`1 day`, `1 hour`, `5 mins` …). Default: inferred from the timestamps. */
   barSize?: string;
   /** Back-adjust with k = adjusted close / close: OHLC × k, volume ÷ k. Needs an adjusted-close column. Default false. */
@@ -62,7 +84,7 @@ export interface CsvReadOptions {
   start?: string;
   /** Keep bars up to this date/time (ISO; a date includes that whole UTC day). */
   end?: string;
-  /** Keep only these symbols (exact match). */
+  /** Keep only these symbols (exact match after upper-casing, unless `keepSymbolCase`). */
   symbols?: string[];
   /** IANA zone of timestamps written without an offset. Default `UTC`. */
   timeZone?: string;
@@ -95,24 +117,41 @@ export interface CsvFileBars {
   rowsRead: number;
   /** Valid rows dropped by `start`/`end`/`symbols`/`rthOnly`. */
   rowsFiltered: number;
-  /** Bad rows (only with `skipBadRows`; otherwise the first one throws). */
+  /** Bad rows (only with `skipBadRows`; otherwise the file is refused, listing every value-rule violation). */
   rejected: RejectedRow[];
   /** Things done silently that a user may want to know (e.g. rows were sorted). */
   warnings: string[];
 }
 
+/** A file of a directory that looked like CSV but was not read, and why. */
+export interface SkippedFile {
+  /** Base name. */
+  file: string;
+  reason: string;
+}
+
+/** What {@linkcode listCsvDirectory} found. */
+export interface CsvListing {
+  /** Absolute paths to read, sorted. */
+  files: string[];
+  /** Dot-files (`._AAPL.csv`, `.~lock.AAPL.csv`), broken links, links to directories. */
+  skipped: SkippedFile[];
+}
+
 /**
  * Lists the CSV files to import: the file itself, or the `*.csv`/`*.txt` files of a directory
- * (not recursive), sorted by name.
+ * (extension in any case, not recursive), sorted by name. Symbolic links to files are
+ * followed; hidden files (names starting with a dot: macOS `._` resource forks, office lock
+ * files) and broken links are skipped and listed.
  * @param path A file or a directory.
- * @returns Absolute paths.
+ * @returns The paths to read and the skipped files.
  * @throws {Deno.errors.NotFound} When `path` does not exist.
  * @example
  * ```ts
- * const files = await listCsvFiles("../shared/data/daily_sp41"); // 41 paths
+ * const { files, skipped } = await listCsvDirectory("../shared/data/daily_sp41"); // 41 paths, none skipped
  * ```
  */
-export async function listCsvFiles(path: string): Promise<string[]> {
+export async function listCsvDirectory(path: string): Promise<CsvListing> {
   const abs = resolve(path);
   let info: Deno.FileInfo;
   try {
@@ -123,12 +162,68 @@ export async function listCsvFiles(path: string): Promise<string[]> {
     }
     throw e;
   }
-  if (info.isFile) return [abs];
-  const out: string[] = [];
+  if (info.isFile) return { files: [abs], skipped: [] };
+  const files: string[] = [];
+  const skipped: SkippedFile[] = [];
   for await (const e of Deno.readDir(abs)) {
-    if (e.isFile && /^\.(csv|txt)$/i.test(extname(e.name))) out.push(join(abs, e.name));
+    if (!/^\.(csv|txt)$/i.test(extname(e.name))) continue;
+    if (e.name.startsWith(".")) {
+      skipped.push({ file: e.name, reason: "hidden file (the name starts with a dot)" });
+      continue;
+    }
+    const full = join(abs, e.name);
+    if (e.isSymlink) {
+      try {
+        if ((await Deno.stat(full)).isFile) files.push(full);
+        else skipped.push({ file: e.name, reason: "symbolic link to something not a file" });
+      } catch {
+        skipped.push({ file: e.name, reason: "broken symbolic link" });
+      }
+    } else if (e.isFile) files.push(full);
   }
-  return out.sort();
+  skipped.sort((a, b) => a.file < b.file ? -1 : a.file > b.file ? 1 : 0);
+  return { files: files.sort(), skipped };
+}
+
+/**
+ * The CSV files to import, as {@linkcode listCsvDirectory} lists them (without the skipped ones).
+ * @param path A file or a directory.
+ * @returns Absolute paths, sorted.
+ * @throws {Deno.errors.NotFound} When `path` does not exist.
+ * @example
+ * ```ts
+ * const files = await listCsvFiles("../shared/data/daily_sp41"); // 41 paths
+ * ```
+ */
+export async function listCsvFiles(path: string): Promise<string[]> {
+  return (await listCsvDirectory(path)).files;
+}
+
+/**
+ * Why a symbol cannot be stored, or `undefined` when it can.
+ * @param symbol The symbol.
+ * @returns e.g. `symbol "A\u0000B" contains a NUL byte …`.
+ * @example
+ * ```ts
+ * symbolProblem("A\0B"); // 'symbol "A\u0000B" contains a NUL byte (the database refuses NUL in text)'
+ * symbolProblem("AAPL"); // undefined
+ * ```
+ */
+export function symbolProblem(symbol: string): string | undefined {
+  if (symbol.length > MAX_SYMBOL_LENGTH) {
+    return `symbol ${
+      JSON.stringify(symbol.slice(0, 20))
+    }… is ${symbol.length} characters long (at most ${MAX_SYMBOL_LENGTH})`;
+  }
+  if (symbol.includes("\0")) {
+    return `symbol ${
+      JSON.stringify(symbol)
+    } contains a NUL byte (the database refuses NUL in text)`;
+  }
+  if (/\p{Cc}/u.test(symbol)) {
+    return `symbol ${JSON.stringify(symbol)} contains a control character`;
+  }
+  return undefined;
 }
 
 /**
@@ -194,11 +289,17 @@ export async function readCsvFile(
  * Parses and validates CSV text of bars (the work of {@linkcode readCsvFile}, without I/O).
  *
  * Rules, checked on every row that would be kept (rows dropped by the filters are only
- * date-checked): numbers and dates parse; prices > 0; high ≥ max(open, close);
- * low ≤ min(open, close); volume ≥ 0; adjusted close > 0 when adjusting; one bar per
+ * date-checked): numbers and dates parse (no `2015-02-30`, years 1800–2199, finite
+ * 64-bit floats); prices > 0; high ≥ max(open, close) and low ≤ min(open, close) within a
+ * relative tolerance of 1e-9 (then clamped so they hold exactly); volume ≥ 0; adjusted
+ * close > 0 when adjusting; symbols without NUL or control characters, at most
+ * {@linkcode MAX_SYMBOL_LENGTH} long, upper-cased unless `keepSymbolCase`; one bar per
  * symbol and timestamp; every timestamp of a file is date-only, or every one is a wall
  * time without offset, or every one has an offset (at most two offsets one hour apart,
- * i.e. one zone with DST). Rows out of time order are sorted (and a warning says so).
+ * i.e. one zone with DST). Syntax errors stop at the first; value-rule violations are all
+ * collected and reported with counts. Rows out of time order are sorted (and a warning
+ * says so). Daily (or longer) bars are stamped with their session date at 00:00 UTC: the
+ * date as written, in the file's own offset or zone.
  *
  * @param text The file's content (a leading BOM is fine).
  * @param fileName Base name for messages and for the symbol pattern.
@@ -254,8 +355,13 @@ export function readCsvBars(
       }: adjust needs an adjusted-close column (Adj Close|adjusted_close|adjclose); the header has none`,
     );
   }
-  const fileSymbol = options.symbol ??
+  const norm = options.keepSymbolCase ? (x: string) => x : (x: string) => x.toUpperCase();
+  const rawFileSymbol = options.symbol ??
     symbolFromFileName(file, options.symbolPattern ?? DEFAULT_SYMBOL_PATTERN);
+  const fileSymbol = rawFileSymbol === undefined ? undefined : norm(rawFileSymbol);
+  if (fileSymbol !== undefined && symbolProblem(fileSymbol)) {
+    throw new SyntaxError(`Cannot import ${file}: the file's ${symbolProblem(fileSymbol)}`);
+  }
   if (index.symbol === undefined && fileSymbol === undefined) {
     throw new SyntaxError(
       `Cannot import ${file}: no Symbol column and the file name does not match the symbol pattern ${
@@ -268,13 +374,25 @@ export function readCsvBars(
     : normaliseBarSize(options.barSize);
   const startMs = options.start === undefined ? -Infinity : boundary(options.start, false);
   const endMs = options.end === undefined ? Infinity : boundary(options.end, true);
-  const symbolFilter = options.symbols?.length ? new Set(options.symbols) : undefined;
+  const symbolFilter = options.symbols?.length ? new Set(options.symbols.map(norm)) : undefined;
 
   const rejected: RejectedRow[] = [];
   const warnings: string[] = [];
-  const fail = (line: number, reason: string, kind: "syntax" | "range"): void => {
+  // Value-rule violations are collected (every one is reported); syntax errors stop at once.
+  const violations: Violation[] = [];
+  const symbolChecked = new Map<string, string | undefined>();
+  const fail = (
+    line: number,
+    reason: string,
+    kind: "syntax" | "range",
+    rule = "other",
+  ): void => {
     if (options.skipBadRows) {
       rejected.push({ file, line, reason });
+      return;
+    }
+    if (kind === "range") {
+      violations.push({ line, reason, rule });
       return;
     }
     const message = `${where(line)}: ${reason}`;
@@ -291,12 +409,14 @@ export function readCsvBars(
     iClose = index.close!;
   const iVol = index.volume!,
     iAdj = options.adjust ? index.adjClose! : -1,
-    iSym = index.symbol ?? -1;
+    iSym = index.symbol ?? -1,
+    iClock = index.clock ?? -1;
 
   // Per symbol: rows kept so far and timestamp → line for duplicate detection.
   interface Series {
     ms: number[];
     line: number[];
+    day: number[];
     o: number[];
     h: number[];
     l: number[];
@@ -334,10 +454,19 @@ export function readCsvBars(
       );
       continue;
     }
-    const timeText = f[iTime].trim();
+    const clock = iClock >= 0 ? f[iClock].trim() : "";
+    const timeText = clock === "" ? f[iTime].trim() : `${f[iTime].trim()} ${clock}`;
     const t = parseTimestamp(timeText, zone);
     if (!t) {
-      fail(line, `bad date "${timeText}"`, "syntax");
+      fail(line, badDate(timeText), "syntax");
+      continue;
+    }
+    if (t.year < PLAUSIBLE_YEARS.min || t.year > PLAUSIBLE_YEARS.max) {
+      fail(
+        line,
+        `implausible year ${t.year} in "${timeText}" (accepted ${PLAUSIBLE_YEARS.min}–${PLAUSIBLE_YEARS.max})`,
+        "syntax",
+      );
       continue;
     }
     if (timeKind === undefined) {
@@ -369,10 +498,16 @@ export function readCsvBars(
       }
       offsets.set(t.offsetMinutes, line);
     }
-    let symbol = iSym >= 0 ? f[iSym].trim() : "";
+    let symbol = iSym >= 0 ? norm(f[iSym].trim()) : "";
     if (symbol === "") symbol = fileSymbol ?? "";
     if (symbol === "") {
       fail(line, "empty symbol", "syntax");
+      continue;
+    }
+    if (!symbolChecked.has(symbol)) symbolChecked.set(symbol, symbolProblem(symbol));
+    const symbolBad = symbolChecked.get(symbol);
+    if (symbolBad) {
+      fail(line, symbolBad, "syntax");
       continue;
     }
     if (
@@ -383,19 +518,32 @@ export function readCsvBars(
       continue;
     }
     const o = num(f[iOpen]),
-      h = num(f[iHigh]),
-      l = num(f[iLow]),
       c = num(f[iClose]),
       v = num(f[iVol]);
+    let h = num(f[iHigh]), l = num(f[iLow]);
     const adj = iAdj >= 0 ? num(f[iAdj]) : 1;
     const bad = checkNumbers(f, { o, h, l, c, v, adj }, { iOpen, iHigh, iLow, iClose, iVol, iAdj });
     if (bad) {
-      fail(line, bad.reason, bad.kind);
+      fail(line, bad.reason, bad.kind, bad.rule);
       continue;
     }
+    // Within the tolerance: clamp so that low ≤ open, close ≤ high holds exactly.
+    h = Math.max(h, o, c);
+    l = Math.min(l, o, c);
     let s = series.get(symbol);
     if (!s) {
-      s = { ms: [], line: [], o: [], h: [], l: [], c: [], v: [], seen: new Map(), sorted: true };
+      s = {
+        ms: [],
+        line: [],
+        day: [],
+        o: [],
+        h: [],
+        l: [],
+        c: [],
+        v: [],
+        seen: new Map(),
+        sorted: true,
+      };
       series.set(symbol, s);
     }
     const first = s.seen.get(t.ms);
@@ -404,6 +552,7 @@ export function readCsvBars(
         line,
         `duplicate timestamp ${showTime(t.ms)} for ${symbol} (also line ${first})`,
         "range",
+        "duplicate timestamp",
       );
       continue;
     }
@@ -412,6 +561,7 @@ export function readCsvBars(
     const k = iAdj >= 0 ? adj / c : 1;
     s.ms.push(t.ms);
     s.line.push(line);
+    s.day.push(t.dayMs);
     s.o.push(o * k);
     s.h.push(h * k);
     s.l.push(l * k);
@@ -420,13 +570,14 @@ export function readCsvBars(
     s.v.push(v / k);
   }
   if (dataRows === 0) throw new SyntaxError(`Cannot import ${file}: no data rows (header only)`);
+  if (violations.length) throw violationsError(file, violations);
   if (options.rthOnly && timeKind === "date") {
     warnings.push(`${file}: rthOnly has no effect on date-only (daily) bars`);
   }
 
-  // Assemble: symbols sorted, each series in time order.
-  const bars = emptyBars();
+  // Bar size: given, or inferred from the gaps of every series in time order.
   const symbols = [...series.keys()].sort();
+  const orders = new Map<string, number[]>();
   const gaps: number[] = [];
   for (const sym of symbols) {
     const s = series.get(sym)!;
@@ -440,26 +591,53 @@ export function readCsvBars(
         }); sorted`,
       );
     }
-    let prev = NaN;
-    for (const i of order) {
-      bars.instrument.push(sym);
-      bars.timestamp.push(s.ms[i]);
-      bars.open.push(s.o[i]);
-      bars.high.push(s.h[i]);
-      bars.low.push(s.l[i]);
-      bars.close.push(s.c[i]);
-      bars.volume.push(s.v[i]);
-      if (!Number.isNaN(prev)) gaps.push(s.ms[i] - prev);
-      prev = s.ms[i];
-    }
+    orders.set(sym, order);
+    for (let j = 1; j < order.length; j++) gaps.push(s.ms[order[j]] - s.ms[order[j - 1]]);
+  }
+  if (barSizeOption !== undefined && timeKind === "date" && !isDailyOrLonger(barSizeOption)) {
+    throw new SyntaxError(
+      `Cannot import ${file}: bar size "${barSizeOption}" was given but the timestamps are dates without a time of day (daily bars); give "1 day" or leave the bar size out`,
+    );
   }
   let barSize = barSizeOption;
-  if (barSize === undefined && bars.timestamp.length > 0) {
+  if (barSize === undefined && symbols.length > 0) {
     barSize = inferBarSizeFromGaps(gaps, timeKind === "date");
     if (barSize === undefined) {
       throw new SyntaxError(
         `Cannot import ${file}: cannot infer the bar size from a single intraday bar; give the bar size`,
       );
+    }
+  }
+  // A daily (or longer) bar's instant is its session date at 00:00 UTC, the date as written
+  // in the file's own offset or zone: the same session from any source is one timestamp.
+  const byDate = barSize !== undefined && isDailyOrLonger(barSize) && timeKind !== "date";
+
+  // Assemble: symbols sorted, each series in time order.
+  const bars = emptyBars();
+  for (const sym of symbols) {
+    const s = series.get(sym)!;
+    let prev = NaN, prevLine = 0;
+    for (const i of orders.get(sym)!) {
+      const ts = byDate ? s.day[i] : s.ms[i];
+      if (ts === prev) {
+        const reason = `two ${barSize} bars on ${showTime(ts)} for ${sym} (also line ${prevLine})`;
+        if (!options.skipBadRows) {
+          throw new RangeError(`${where(s.line[i])}: ${reason} (${SKIP_HINT})`, {
+            cause: { file, line: s.line[i], reason },
+          });
+        }
+        rejected.push({ file, line: s.line[i], reason });
+        continue;
+      }
+      bars.instrument.push(sym);
+      bars.timestamp.push(ts);
+      bars.open.push(s.o[i]);
+      bars.high.push(s.h[i]);
+      bars.low.push(s.l[i]);
+      bars.close.push(s.c[i]);
+      bars.volume.push(s.v[i]);
+      prev = ts;
+      prevLine = s.line[i];
     }
   }
   return { path: file, file, barSize, bars, symbols, rowsRead, rowsFiltered, rejected, warnings };
@@ -477,11 +655,52 @@ function num(text: string): number {
   return parseDecimal(text);
 }
 
+interface Violation {
+  line: number;
+  reason: string;
+  /** e.g. `high below low`, for the counts. */
+  rule: string;
+}
+
+function violationsError(file: string, v: Violation[]): RangeError {
+  if (v.length === 1) {
+    return new RangeError(
+      `Cannot import ${file} line ${v[0].line}: ${v[0].reason} (${SKIP_HINT})`,
+      {
+        cause: { file, line: v[0].line, reason: v[0].reason },
+      },
+    );
+  }
+  const counts = new Map<string, number>();
+  for (const x of v) counts.set(x.rule, (counts.get(x.rule) ?? 0) + 1);
+  const shown = v.slice(0, 10).map((x) => `line ${x.line}: ${x.reason}`).join("; ");
+  const more = v.length > 10 ? `; … and ${v.length - 10} more` : "";
+  return new RangeError(
+    `Cannot import ${file}: ${v.length} rows break the rules (${
+      [...counts].map(([r, n]) => `${n} ${r}`).join(", ")
+    }): ${shown}${more} (${SKIP_HINT})`,
+    { cause: { file, line: v[0].line, reason: v[0].reason, violations: v } },
+  );
+}
+
+function isDailyOrLonger(barSize: string): boolean {
+  return /\b(day|week|month)s?$/.test(barSize);
+}
+
+function badDate(text: string): string {
+  const m = /^(\d{4})-?(\d{2})-?(\d{2})/.exec(text);
+  const why = m ? invalidDateReason(+m[1], +m[2], +m[3]) : undefined;
+  return why ? `bad date "${text}": ${why}` : `bad date "${text}"`;
+}
+
+/** Relative tolerance of the OHLC order checks (one-ulp noise of vendor exports passes). */
+const OHLC_TOLERANCE = 1e-9;
+
 function checkNumbers(
   f: string[],
   x: { o: number; h: number; l: number; c: number; v: number; adj: number },
   i: { iOpen: number; iHigh: number; iLow: number; iClose: number; iVol: number; iAdj: number },
-): { reason: string; kind: "syntax" | "range" } | undefined {
+): { reason: string; kind: "syntax" | "range"; rule: string } | undefined {
   const named: [string, number, number][] = [
     ["open", x.o, i.iOpen],
     ["high", x.h, i.iHigh],
@@ -493,22 +712,34 @@ function checkNumbers(
   for (const [name, v, col] of named) {
     if (Number.isNaN(v)) {
       const t = f[col].trim();
+      const overflow = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(t);
       return {
-        reason: t === "" ? `${name} is empty` : `${name} "${t}" is not a number`,
+        reason: t === ""
+          ? `${name} is empty`
+          : overflow
+          ? `${name} "${t}" is out of range (beyond a 64-bit float)`
+          : `${name} "${t}" is not a number`,
         kind: "syntax",
+        rule: "not a number",
       };
     }
   }
   for (const [name, v] of named) {
     if (name === "volume") {
-      if (v < 0) return { reason: `volume ${v} is negative`, kind: "range" };
-    } else if (v <= 0) return { reason: `${name} ${v} is not positive`, kind: "range" };
+      if (v < 0) {
+        return { reason: `volume ${v} is negative`, kind: "range", rule: "negative volume" };
+      }
+    } else if (v <= 0) {
+      return { reason: `${name} ${v} is not positive`, kind: "range", rule: "price not positive" };
+    }
   }
-  if (x.h < x.l) return { reason: `high ${x.h} is below low ${x.l}`, kind: "range" };
-  if (x.h < x.o) return { reason: `high ${x.h} is below open ${x.o}`, kind: "range" };
-  if (x.h < x.c) return { reason: `high ${x.h} is below close ${x.c}`, kind: "range" };
-  if (x.l > x.o) return { reason: `low ${x.l} is above open ${x.o}`, kind: "range" };
-  if (x.l > x.c) return { reason: `low ${x.l} is above close ${x.c}`, kind: "range" };
+  const tol = OHLC_TOLERANCE * Math.max(x.o, x.h, x.l, x.c);
+  const r = (reason: string, rule: string) => ({ reason, kind: "range" as const, rule });
+  if (x.h < x.l - tol) return r(`high ${x.h} is below low ${x.l}`, "high below low");
+  if (x.h < x.o - tol) return r(`high ${x.h} is below open ${x.o}`, "high below open");
+  if (x.h < x.c - tol) return r(`high ${x.h} is below close ${x.c}`, "high below close");
+  if (x.l > x.o + tol) return r(`low ${x.l} is above open ${x.o}`, "low above open");
+  if (x.l > x.c + tol) return r(`low ${x.l} is above close ${x.c}`, "low above close");
   return undefined;
 }
 
@@ -529,6 +760,11 @@ function showOffset(min: number): string {
 
 function boundary(text: string, isEnd: boolean): number {
   const t = parseTimestamp(text);
+  if (t && (t.year < PLAUSIBLE_YEARS.min || t.year > PLAUSIBLE_YEARS.max)) {
+    throw new RangeError(
+      `Implausible year ${t.year} in "${text}" (accepted ${PLAUSIBLE_YEARS.min}–${PLAUSIBLE_YEARS.max})`,
+    );
+  }
   if (!t) {
     throw new RangeError(
       `Not a date or date-time: "${text}" (expected e.g. 2014-06-09 or 2025-06-26T13:30:00Z)`,

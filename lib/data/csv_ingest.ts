@@ -5,7 +5,10 @@
  *
  * Guarantees:
  * - **Nothing from a refused run is written**: all files are read and validated before
- *   the first write, so one bad file (without `skipBadRows`) stops the whole run.
+ *   the first write (values the database would refuse included: NUL bytes, over-long
+ *   symbols, non-finite numbers), so one bad file (without `skipBadRows`) stops the whole
+ *   run; every refused file is named. Two files giving one symbol, or filters that leave
+ *   no bar, refuse the run too. A refused or failed run is marked `failed`.
  * - **Atomic per file**: a file's bars are never split across transactions (files are
  *   grouped into transactions of about `rowsPerTransaction` rows). A process killed
  *   mid-run leaves only complete files; rerunning completes the rest.
@@ -32,9 +35,10 @@ import { emptyBars } from "./panel.ts";
 import {
   type CsvFileBars,
   type CsvReadOptions,
-  listCsvFiles,
+  listCsvDirectory,
   readCsvFile,
   type RejectedRow,
+  type SkippedFile,
 } from "./csv.ts";
 
 /** A file to import, optionally with a fixed symbol (for files without a Symbol column or telling name). */
@@ -78,6 +82,10 @@ export interface IngestSummary {
   rowsFiltered: number;
   /** Symbols written, sorted. */
   symbols: string[];
+  /** Each file read (base name) and the symbols it gave, in reading order. */
+  fileSymbols: { file: string; symbols: string[] }[];
+  /** Files of the directory not read (dot-files, broken links). */
+  skipped: SkippedFile[];
   /** Bar sizes written. */
   barSizes: string[];
   /** Rejected lines (only with `skipBadRows`). */
@@ -106,9 +114,11 @@ export async function ingestCsv(
 ): Promise<IngestSummary> {
   const started = performance.now();
   const source = options.source ?? "csv";
-  const sources: CsvSource[] = typeof input === "string"
-    ? (await listCsvFiles(input)).map((path) => ({ path }))
-    : input;
+  const listing = typeof input === "string" ? await listCsvDirectory(input) : undefined;
+  const sources: CsvSource[] = listing
+    ? listing.files.map((path) => ({ path }))
+    : input as CsvSource[];
+  const skipped = listing?.skipped ?? [];
   const { onBatchWritten: _a, onCommit: _b, lineage, silent: _c, ...readOptions } = options;
   const runId = await startIngestRun(store, source, {
     ...(typeof input === "string" ? { path: input } : { sources: input }),
@@ -131,16 +141,44 @@ export async function ingestCsv(
       silent: options.silent,
     });
     const results: CsvFileBars[] = [];
+    const refused: Error[] = [];
     for (const s of sources) {
-      results.push(
-        await readCsvFile(
-          s.path,
-          s.symbol === undefined ? readOptions : { ...readOptions, symbol: s.symbol },
-        ),
-      );
-      read.tick(1, results[results.length - 1].file);
+      try {
+        results.push(
+          await readCsvFile(
+            s.path,
+            s.symbol === undefined ? readOptions : { ...readOptions, symbol: s.symbol },
+          ),
+        );
+      } catch (e) {
+        // Keep reading: the refusal names every bad file, not only the first.
+        if (!(e instanceof SyntaxError || e instanceof RangeError)) throw e;
+        refused.push(e);
+      }
+      read.tick(1, s.path);
     }
     read.finish();
+    if (refused.length === 1) throw refused[0];
+    if (refused.length > 1) {
+      const Cls = refused.every((e) => e instanceof RangeError) ? RangeError : SyntaxError;
+      throw new Cls(
+        `Cannot import ${refused.length} of ${sources.length} files; nothing written:\n  ${
+          refused.map((e) => e.message).join("\n  ")
+        }`,
+        { cause: refused },
+      );
+    }
+    checkOneFilePerSymbol(results);
+    const kept = results.reduce((a, r) => a + r.bars.timestamp.length, 0);
+    const filters = describeFilters(readOptions);
+    if (kept === 0 && filters) {
+      const valid = results.reduce((a, r) => a + r.rowsFiltered, 0);
+      throw new RangeError(
+        `No bar matches the filters (${filters}): all ${
+          valid.toLocaleString("en-US")
+        } valid rows of ${results.length} files were left out; nothing written`,
+      );
+    }
     // Phase 2: write whole files per transaction.
     const total = results.reduce((a, r) => a + r.bars.timestamp.length, 0);
     const write = new Progress("write", { total, unit: "rows", silent: options.silent });
@@ -177,10 +215,15 @@ export async function ingestCsv(
       rowsWritten,
       rowsFiltered: results.reduce((a, r) => a + r.rowsFiltered, 0),
       symbols: [...new Set(results.flatMap((r) => r.symbols))].sort(),
+      fileSymbols: results.map((r) => ({ file: r.file, symbols: r.symbols })),
+      skipped,
       barSizes: [...new Set(results.filter((r) => r.bars.timestamp.length).map((r) => r.barSize!))]
         .sort(),
       rejected: results.flatMap((r) => r.rejected),
-      warnings: results.flatMap((r) => r.warnings),
+      warnings: [
+        ...results.flatMap((r) => r.warnings),
+        ...missingSymbols(readOptions, results),
+      ],
       seconds: (performance.now() - started) / 1000,
     };
     await finishIngestRun(store, runId, {
@@ -198,6 +241,42 @@ export async function ingestCsv(
       .catch(() => undefined);
     throw e;
   }
+}
+
+/** Refuses a run in which two files give the same symbol (one would overwrite the other). */
+function checkOneFilePerSymbol(results: CsvFileBars[]): void {
+  const owner = new Map<string, string>();
+  const clashes: string[] = [];
+  for (const r of results) {
+    for (const sym of r.symbols) {
+      const first = owner.get(sym);
+      if (first === undefined) owner.set(sym, r.file);
+      else clashes.push(`${first} and ${r.file} both give symbol ${sym}`);
+    }
+  }
+  if (clashes.length) {
+    throw new RangeError(
+      `Cannot import: ${
+        clashes.join("; ")
+      }; nothing written (import them in separate runs, rename a file, or set the symbol pattern)`,
+    );
+  }
+}
+
+function describeFilters(o: CsvReadOptions): string | undefined {
+  const parts: string[] = [];
+  if (o.start !== undefined) parts.push(`start ${o.start}`);
+  if (o.end !== undefined) parts.push(`end ${o.end}`);
+  if (o.symbols?.length) parts.push(`symbols ${o.symbols.join(",")}`);
+  if (o.rthOnly) parts.push("regular session only");
+  return parts.length ? parts.join(", ") : undefined;
+}
+
+function missingSymbols(o: CsvReadOptions, results: CsvFileBars[]): string[] {
+  if (!o.symbols?.length) return [];
+  const found = new Set(results.flatMap((r) => r.symbols));
+  const missing = o.symbols.filter((s) => !found.has(o.keepSymbolCase ? s : s.toUpperCase()));
+  return missing.length ? [`symbols asked for but in no file: ${missing.join(", ")}`] : [];
 }
 
 /** Upserts the bars of some files (grouped by bar size) and their symbols' first bars. */

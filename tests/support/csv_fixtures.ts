@@ -86,3 +86,52 @@ export async function tempCsv(
   else await Deno.writeFile(path, content);
   return { path, dir };
 }
+
+/**
+ * Writes several files into a fresh temp directory.
+ * @param files File name → text or bytes.
+ * @returns The directory.
+ */
+export async function tempCsvFolder(files: Record<string, string | Uint8Array>): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "tt_csv_" });
+  for (const [name, content] of Object.entries(files)) {
+    const path = join(dir, name);
+    if (typeof content === "string") await Deno.writeTextFile(path, content);
+    else await Deno.writeFile(path, content);
+  }
+  return dir;
+}
+
+// ---- The battery of vendor files seen in the wild (issue 11) ----------------------------
+
+/** Header of the battery's daily files. */
+export const DAILY_HEADER = "Date,Open,High,Low,Close,Volume";
+
+/** Two valid daily bars, date-only (2020-01-02, 2020-01-03). */
+export const DAILY_DATES =
+  `${DAILY_HEADER}\n2020-01-02,10,11,9,10.5,100\n2020-01-03,10.5,12,10,11,200\n`;
+
+/** The same two sessions stamped at midnight New York time with an offset (as some exports do). */
+export const DAILY_OFFSETS =
+  `${DAILY_HEADER}\n2020-01-02 00:00:00-05:00,10,11,9,10.5,100\n2020-01-03 00:00:00-05:00,10.5,12,10,11,200\n`;
+
+/** Yahoo-style one-ulp noise: low is above close by 5e-15 (`low 15.120100975036625 … close 15.12010097503662`). */
+export const YAHOO_ULP =
+  `${DAILY_HEADER}\n2020-01-02,15.2,15.3,15.120100975036625,15.12010097503662,1000\n2020-01-03,15.1,15.2,15.0,15.1,900\n`;
+
+/** Three rows breaking OHLC rules (two high-below-low, one low-above-close) among good rows. */
+export const OHLC_THREE_BAD = `${DAILY_HEADER}\n2020-01-02,10,11,9,10.5,100\n` +
+  `2020-01-03,10.3,10.2,10.5,10.4,1\n2020-01-06,10,11,9,10.5,100\n` +
+  `2020-01-07,10.3,10.2,10.5,10.4,1\n2020-01-08,10,11,9.5,9,100\n`;
+
+/** A Symbol column whose value holds a NUL byte (PostgreSQL refuses NUL in text). */
+export const SYMBOL_WITH_NUL = `${DAILY_HEADER},Symbol\n2020-01-02,10,11,9,10.5,100,AB\u0000C\n`;
+
+/** A Symbol column 3,000 characters long (beyond the primary key's index entry limit). */
+export const SYMBOL_3000 = `${DAILY_HEADER},Symbol\n2020-01-02,10,11,9,10.5,100,${
+  "X".repeat(3000)
+}\n`;
+
+/** Date and time of day in two columns (a common intraday export). */
+export const DATE_TIME_COLUMNS =
+  "Date,Time,Open,High,Low,Close,Volume\n2021-07-01,09:30,1,1,1,1,1\n2021-07-01,10:30,1,1,1,1,1\n";
