@@ -22,7 +22,7 @@ import {
 } from "../../db/ibkr_repo.ts";
 import type { BarColumns } from "../panel.ts";
 import { Progress } from "../../util/progress.ts";
-import { barSizeSpec, type ChunkRequest, planChunks } from "./bar_sizes.ts";
+import { BAR_SIZES, barSizeSpec, type ChunkRequest, planChunks } from "./bar_sizes.ts";
 import { type Clock, clockFromEnv } from "./clock.ts";
 import { ConnectionLostError, IbClient, IbError, RequestTimeoutError } from "./client.ts";
 import { pacingKey, stockContract, type StockSpec } from "./contracts.ts";
@@ -184,8 +184,17 @@ export async function ingestIbkr(
   const rules = limiter.rules;
   const lookBack = Math.max(rules.windowMs, rules.identicalMs, rules.burstMs) + rules.marginMs;
   const earlier = await recentIbkrRequests(store, gatewayName, clock.now() - lookBack);
+  // The ledger keeps no bar size; a historical request names it among its parts. Head
+  // timestamps stay without one, so they count for the small-bar rules (the safe side).
   limiter.restore(
-    earlier.map((r) => ({ at: r.at, key: { request: r.request, contract: r.contract } })),
+    earlier.map((r) => ({
+      at: r.at,
+      key: {
+        request: r.request,
+        contract: r.contract,
+        barSize: r.request.split("|").find((part) => part in BAR_SIZES),
+      },
+    })),
   );
   summary.earlierRequests = earlier.length;
   const conn = new Connection(
@@ -324,7 +333,11 @@ export async function ingestIbkr(
     if (options.mode === "advanced") {
       stock = await resolve(entry);
       const head = await paced(
-        pacingKey(stock, ["HEAD", o.whatToShow, o.useRTH ? "1" : "0"], o.whatToShow),
+        // Paced by the run's bar size: heads of a daily run are not held by small-bar rules.
+        {
+          ...pacingKey(stock, ["HEAD", o.whatToShow, o.useRTH ? "1" : "0"], o.whatToShow),
+          barSize: options.barSize,
+        },
         `${symbol} head timestamp`,
         (c) => c.headTimestamp(stockContract(stock), o.whatToShow, o.useRTH),
       );
@@ -382,13 +395,16 @@ export async function ingestIbkr(
       whatToShow: o.whatToShow,
       useRTH: o.useRTH,
     };
-    const key = pacingKey(stock, [
-      "HIST",
-      q.endDateTime,
-      q.duration,
-      q.barSize,
-      o.useRTH ? "1" : "0",
-    ], o.whatToShow);
+    const key: PacingKey = {
+      ...pacingKey(stock, [
+        "HIST",
+        q.endDateTime,
+        q.duration,
+        q.barSize,
+        o.useRTH ? "1" : "0",
+      ], o.whatToShow),
+      barSize: q.barSize,
+    };
     return paced(key, `${stock.symbol} ${q.duration} to ${q.endDateTime}`, async (c) => {
       try {
         return await c.historicalBars(stockContract(stock), q);

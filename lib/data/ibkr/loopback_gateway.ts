@@ -15,7 +15,7 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
-import { IB_HISTORICAL_PACING, type PacingRules } from "./pacing.ts";
+import { IB_HISTORICAL_PACING, type PacingRules, smallBarRulesApply } from "./pacing.ts";
 import {
   FieldCursor,
   frame,
@@ -471,9 +471,18 @@ export class LoopbackGateway {
   }
 
   /** Records a paced request on the gateway's own counters; returns a violation description or undefined. */
-  #pace(msg: string[], reqId: number, k: WireContract, whatToShow: string): string | undefined {
+  #pace(
+    msg: string[],
+    reqId: number,
+    k: WireContract,
+    whatToShow: string,
+    barSize?: string,
+  ): string | undefined {
     const now = this.#clock.now();
     const r = this.#rules;
+    // IB's window, identical and burst rules are for bars of 30 secs or less; head
+    // timestamps (no bar size) and larger bars meet only the open-request cap.
+    const small = barSize !== undefined && smallBarRulesApply(barSize);
     const identity = msg.filter((_, i) => i !== 1).join("|"); // everything but the request id
     const contract = `${k.symbol}@${k.exchange}/${whatToShow}`;
     const inWindow = this.#history.filter((h) => h.t > now - r.windowMs).length;
@@ -481,10 +490,11 @@ export class LoopbackGateway {
     const burst =
       this.#history.filter((h) => h.contract === contract && h.t > now - r.burstMs).length;
     let violation: string | undefined;
-    if (inWindow >= r.maxInWindow) violation = `${inWindow} requests in the last ${r.windowMs} ms`;
-    else if (last && now - last.t < r.identicalMs) {
+    if (small && inWindow >= r.maxInWindow) {
+      violation = `${inWindow} requests in the last ${r.windowMs} ms`;
+    } else if (small && last && now - last.t < r.identicalMs) {
       violation = `identical request after ${now - last.t} ms`;
-    } else if (burst >= r.maxBurst) {
+    } else if (small && burst >= r.maxBurst) {
       violation = `${burst} requests for ${contract} in ${r.burstMs} ms`;
     } else if (this.#open >= r.maxOpen) violation = `${this.#open} requests open`;
     this.#history.push({ t: now, id: identity, contract });
@@ -608,7 +618,7 @@ export class LoopbackGateway {
       whatToShow,
     };
     this.requests.push(req);
-    const violation = this.#pace(msg, reqId, k, whatToShow);
+    const violation = this.#pace(msg, reqId, k, whatToShow, barSize);
     this.#open++;
     try {
       if (this.#o.faults?.answerDelayMs) await this.#clock.sleep(this.#o.faults.answerDelayMs);
