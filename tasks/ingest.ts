@@ -120,6 +120,12 @@ const SPEC = {
       description: "IBKR client id (--source ibkr)",
       default: String(IBKR_REQUEST_DEFAULTS.clientId),
     },
+    "request-timeout": {
+      type: "string",
+      valueName: "SECONDS",
+      description: "Stop when the gateway answers no request within this time (--source ibkr)",
+      default: String(IBKR_REQUEST_DEFAULTS.requestTimeoutSeconds),
+    },
     "db-url": DB_URL_OPTION,
     json: {
       type: "boolean",
@@ -170,6 +176,7 @@ export async function main(args: string[] = Deno.args): Promise<void> {
       host: str(a.host),
       port: numberArg(a, "port", { min: 1, max: 65535, integer: true }),
       clientId: numberArg(a, "client-id", { min: 0, integer: true }),
+      requestTimeoutSeconds: numberArg(a, "request-timeout", { min: 0.001 }),
       silent: json,
     }).catch((e) => {
       throw e instanceof RangeError ? new UsageError(e.message) : e;

@@ -12,6 +12,7 @@ import {
   LOOPBACK_SERVER_VERSION,
   LoopbackGateway,
   type LoopbackGatewayOptions,
+  NoAnswerError,
   parseIbTime,
   parseRange,
   parseWatchlist,
@@ -545,6 +546,69 @@ Deno.test({
             const times = gw.requests.map((r) => r.time);
             assert.ok(times[60] - times[0] < 600_000, "the 61st request did not wait 10 minutes");
             assert.deepEqual(hourly.symbolsSkipped, []);
+          } finally {
+            await gw.stop();
+          }
+        },
+      );
+
+      await t.step(
+        "a gateway that connects but never answers stops the run at the first-answer timeout",
+        async () => {
+          const { gw, port } = gateway({ faults: { neverAnswer: true } });
+          try {
+            for (const mode of ["advanced", "lean"] as const) {
+              const t0 = performance.now();
+              await assert.rejects(
+                () =>
+                  ingestIbkr(
+                    store,
+                    ingestOptions(port, {
+                      symbols: ["SIL1", "SIL2", "SIL3"].map((symbol) => ({ symbol })),
+                      mode,
+                      clientId: mode === "lean" ? 44 : 43,
+                      firstAnswerTimeoutMs: 300,
+                    }),
+                  ),
+                (e: Error) =>
+                  e instanceof NoAnswerError &&
+                  e.message ===
+                    `connected to 127.0.0.1:${port} but no historical-data request was answered in 0.3 s: is the gateway logged in and the API enabled?`,
+              );
+              const ms = performance.now() - t0;
+              assert.ok(ms < 5_000, `${mode}: stopped after ${ms.toFixed(0)} ms`);
+              const [last] = await store.query<{ status: string; message: string }>(
+                "SELECT status, message FROM tt_ingest_runs ORDER BY id DESC LIMIT 1",
+              );
+              assert.equal(last.status, "failed");
+              assert.match(last.message, /no historical-data request was answered/);
+            }
+            assert.ok(gw.stats.unanswered >= 2);
+            assert.equal(gw.stats.historicalRequests, 0);
+          } finally {
+            await gw.stop();
+          }
+        },
+      );
+
+      await t.step(
+        "a slow first answer within the timeout is not an error; later requests keep the long timeout",
+        async () => {
+          // 30 s of compressed time = 0.3 s real per answer, under a 5 s first-answer timeout.
+          const { gw, port } = gateway({ faults: { answerDelayMs: 30_000 } });
+          try {
+            const summary = await ingestIbkr(
+              store,
+              ingestOptions(port, {
+                symbols: [{ symbol: "SLOW1" }, { symbol: "SLOW2" }],
+                mode: "lean",
+                clientId: 45,
+                firstAnswerTimeoutMs: 5_000,
+              }),
+            );
+            assert.deepEqual(summary.symbolsSkipped, []);
+            assert.equal(summary.retries, 0);
+            assert.ok(summary.rowsWritten > 0);
           } finally {
             await gw.stop();
           }

@@ -5,7 +5,7 @@
  * files or generated ones. It keeps its own pacing counters (IB's rules, measured on
  * its clock) and can inject faults: pacing errors, a dropped connection, "no security
  * definition" for a symbol asked without its primary exchange, ambiguous contracts,
- * slow answers, a later listing date.
+ * slow answers, no answer at all, a later listing date.
  *
  * A product, not a test fixture: `deno task fake-gateway` serves it so the IBKR
  * ingest can be tried without an IB account, and `tests/ibkr_ingest_test.ts` runs the
@@ -44,6 +44,11 @@ export interface GatewayFaults {
   ambiguous?: string[];
   /** Clock ms before each historical-data / head-timestamp answer. */
   answerDelayMs?: number;
+  /**
+   * Complete the handshake, then answer no request at all (contract details, head
+   * timestamp, historical data), like a gateway that is not logged in.
+   */
+  neverAnswer?: boolean;
   /** First available date per symbol (`YYYY-MM-DD`): head timestamp, and no bars before. */
   listings?: Record<string, string>;
 }
@@ -106,6 +111,8 @@ export interface GatewayStats {
   requestsBeforeHead: number;
   errorsSent: Record<number, number>;
   messagesSent: number;
+  /** Requests left unanswered ({@linkcode GatewayFaults.neverAnswer}). */
+  unanswered: number;
 }
 
 /** Bar sizes the gateway accepts and the longest duration for each (IB's table). */
@@ -187,6 +194,7 @@ export class LoopbackGateway {
     requestsBeforeHead: 0,
     errorsSent: {},
     messagesSent: 0,
+    unanswered: 0,
   };
   /** Every paced request, in arrival order. */
   readonly requests: GatewayRequest[] = [];
@@ -359,6 +367,13 @@ export class LoopbackGateway {
   #dispatch(s: Session, msg: string[]): void {
     const c = new FieldCursor(msg);
     const id = c.int();
+    const request = id === OUT.REQ_CONTRACT_DATA || id === OUT.REQ_HEAD_TIMESTAMP ||
+      id === OUT.REQ_HISTORICAL_DATA;
+    if (request && this.#o.faults?.neverAnswer) {
+      this.stats.unanswered++;
+      this.#log(`fault: leaving message ${id} unanswered`);
+      return;
+    }
     switch (id) {
       case OUT.START_API: {
         c.int(); // version
