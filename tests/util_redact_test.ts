@@ -81,3 +81,14 @@ Deno.test("redactDeep redacts nested strings and secret-named keys", () => {
     { dbUrl: "postgres://a:***@h/d", nested: [{ token: "***" }], n: 1 },
   );
 });
+
+Deno.test("redact: a password with spaces and @ runs on to a host a URL goes on from", () => {
+  assert.equal(
+    redact("Cannot connect to postgres://tt:s3cr/et@pw#x y@127.0.0.1:1/tt: refused"),
+    "Cannot connect to postgres://tt:***@127.0.0.1:1/tt: refused",
+  );
+  assert.equal(
+    redact("postgres://u:pw@h/db failed; ask bob@example.com"),
+    "postgres://u:***@h/db failed; ask bob@example.com",
+  );
+});

@@ -19,8 +19,8 @@ const KEY_VALUE_PASSWORD =
  * index of the `@` that ends the authority, or -1 when there is none. A password may
  * hold unencoded `/ ? # @` and spaces, so the authority's `@` is the last `@` that is
  * followed by a host (and then `/`, `?`, `#`, `:port` or the end), not counting an `@`
- * that comes after a query (`?`) of an earlier candidate host, after white space or
- * inside another URL. Where `#` makes it ambiguous, more is hidden, never less.
+ * that comes after a query (`?`) of an earlier candidate host, after white space unless
+ * a URL goes on after it (`/`, `?` or a port), or inside another URL. Where `#` makes it ambiguous, more is hidden, never less.
  */
 function passwordEnd(text: string, from: number): number {
   const stop = text.slice(from).search(REGION_END);
@@ -46,7 +46,9 @@ function passwordEnd(text: string, from: number): number {
       continue;
     }
     const between = region.slice(hostEnd, at);
-    if (/[?\s]/.test(between)) break;
+    if (between.includes("?")) break;
+    // Across white space only to a host a URL clearly goes on from ("… bob@example.com" is prose).
+    if (/\s/.test(between) && !(after === "/" || after === "?" || /:\d/.test(host))) break;
     chosen = at;
     hostEnd = end;
   }
