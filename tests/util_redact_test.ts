@@ -45,6 +45,11 @@ const CASES: [string, string][] = [
     `{"url": "postgres://u:p@s/s#1@db.example.com:5432/tt?sslmode=require&x=@y"}`,
     `{"url": "postgres://u:***@db.example.com:5432/tt?sslmode=require&x=@y"}`,
   ],
+  ["(see postgres://u:pa/ss@h), then", "(see postgres://u:***@h), then"],
+  [
+    "urls: postgres://u:p@w@h:1, postgres://v:q@k;",
+    "urls: postgres://u:***@h:1, postgres://v:***@k;",
+  ],
   ["password=hunter2 user=bob", "password=*** user=bob"],
   ["PGPASSWORD=hunter2 deno task x", "PGPASSWORD=*** deno task x"],
 ];

@@ -18,9 +18,10 @@ const KEY_VALUE_PASSWORD =
  * Where the password of the URL whose `scheme://user:` ends at `from` stops: the
  * index of the `@` that ends the authority, or -1 when there is none. A password may
  * hold unencoded `/ ? # @` and spaces, so the authority's `@` is the last `@` that is
- * followed by a host (and then `/`, `?`, `#`, `:port` or the end), not counting an `@`
- * that comes after a query (`?`) of an earlier candidate host, after white space unless
- * a URL goes on after it (`/`, `?` or a port), or inside another URL. Where `#` makes it ambiguous, more is hidden, never less.
+ * followed by a host (optionally `:port`, then anything but another `@`), not counting an
+ * `@` that comes after a query (`?`) of an earlier candidate host, after white space
+ * unless a URL goes on after it (`/`, `?` or a port), or inside another URL. Where `#`
+ * makes it ambiguous, more is hidden, never less.
  */
 function passwordEnd(text: string, from: number): number {
   const stop = text.slice(from).search(REGION_END);
@@ -33,9 +34,7 @@ function passwordEnd(text: string, from: number): number {
     const host = HOST_AT.exec(region.slice(at + 1))![0];
     const end = at + 1 + host.length;
     const after = region[end];
-    const followed = after === undefined || after === "/" || after === "?" || after === "#" ||
-      /\s/.test(after);
-    if (!followed) continue;
+    if (after === "@") continue; // "p@ss@h": not a host yet
     if (chosen < 0) {
       const password = region.slice(0, at);
       // A "password" with spaces that starts like a port ("postgres://localhost:5432/db
