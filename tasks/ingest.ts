@@ -123,7 +123,8 @@ const SPEC = {
     "request-timeout": {
       type: "string",
       valueName: "SECONDS",
-      description: "Stop when the gateway answers no request within this time (--source ibkr)",
+      description:
+        "Seconds to wait for the gateway's first answer; none in time stops the run (--source ibkr)",
       default: String(IBKR_REQUEST_DEFAULTS.requestTimeoutSeconds),
     },
     "db-url": DB_URL_OPTION,
