@@ -120,6 +120,13 @@ const SPEC = {
       description: "IBKR client id (--source ibkr)",
       default: String(IBKR_REQUEST_DEFAULTS.clientId),
     },
+    "request-timeout": {
+      type: "string",
+      valueName: "SECONDS",
+      description:
+        "Seconds to wait for the gateway's first answer; none in time stops the run (--source ibkr)",
+      default: String(IBKR_REQUEST_DEFAULTS.requestTimeoutSeconds),
+    },
     "db-url": DB_URL_OPTION,
     json: {
       type: "boolean",
@@ -170,6 +177,7 @@ export async function main(args: string[] = Deno.args): Promise<void> {
       host: str(a.host),
       port: numberArg(a, "port", { min: 1, max: 65535, integer: true }),
       clientId: numberArg(a, "client-id", { min: 0, integer: true }),
+      requestTimeoutSeconds: numberArg(a, "request-timeout", { min: 0.001 }),
       silent: json,
     }).catch((e) => {
       throw e instanceof RangeError ? new UsageError(e.message) : e;

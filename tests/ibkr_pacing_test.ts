@@ -5,6 +5,7 @@ import {
   type PacingKey,
   PacingLimiter,
   type PacingRules,
+  smallBarRulesApply,
 } from "@lib/data/ibkr/pacing.ts";
 import { Rng } from "@lib/util/rng.ts";
 
@@ -132,6 +133,104 @@ Deno.test("PacingLimiter.restore() makes earlier requests (another process) coun
   const t = track(limiter, clock, key("new", "AAPL"));
   await runAll(clock, () => t.at !== undefined);
   assert.equal(t.at, 900_000 + 600_000, "the window counts the restored requests");
+});
+
+Deno.test("smallBarRulesApply(): IB's small-bar rules cover bars of 30 secs or less (and unknown sizes)", () => {
+  for (const b of ["1 secs", "5 secs", "10 secs", "15 secs", "30 secs", undefined, "2 days"]) {
+    assert.equal(smallBarRulesApply(b), true, String(b));
+  }
+  for (
+    const b of ["1 min", "5 mins", "30 mins", "1 hour", "8 hours", "1 day", "1 week", "1 month"]
+  ) {
+    assert.equal(smallBarRulesApply(b), false, b);
+  }
+});
+
+Deno.test("PacingLimiter: 1-minute and larger bars skip the 60/10 min, identical and burst rules", async () => {
+  const clock = new ManualClock(1_000_000);
+  const limiter = new PacingLimiter({ clock, rules: { marginMs: 1_000 } });
+  for (const barSize of ["1 min", "1 hour", "1 day"]) {
+    // 120 distinct requests, 10 identical ones and 10 on one contract, all at one instant.
+    for (let i = 0; i < 120; i++) {
+      (await limiter.acquire({ request: `${barSize}|r${i}`, contract: `C${i}`, barSize }))
+        .release();
+    }
+    for (let i = 0; i < 10; i++) {
+      (await limiter.acquire({ request: `${barSize}|same`, contract: "AAPL", barSize })).release();
+    }
+  }
+  assert.equal(clock.now(), 1_000_000);
+  assert.deepEqual(limiter.stats, { granted: 390, waits: 0, waitMs: 0, open: 0 });
+});
+
+Deno.test("PacingLimiter: a 50-symbol daily run then an hourly run do not wait; 30 secs bars still do", async () => {
+  const clock = new ManualClock(5_000_000);
+  const limiter = new PacingLimiter({ clock });
+  const run = async (barSize: string) => {
+    const waited: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const contract = `S${i}@SMART/TRADES`;
+      for (const what of ["HEAD", "HIST"]) {
+        const permit = await limiter.acquire({
+          request: `S${i}|${what}|${barSize}`,
+          contract,
+          barSize,
+        });
+        waited.push(permit.waitedMs);
+        permit.release();
+      }
+    }
+    return waited;
+  };
+  assert.ok((await run("1 day")).every((w) => w === 0));
+  assert.ok((await run("1 hour")).every((w) => w === 0));
+  assert.equal(clock.now(), 5_000_000, "no clock time passed: 200 requests, no pacing wait");
+  // Small bars: the 200 starts above count (safe reading), so the window is full.
+  const small = track(limiter, clock, {
+    request: "S0|HIST|30 secs",
+    contract: "S0",
+    barSize: "30 secs",
+  });
+  await runAll(clock, () => small.at !== undefined);
+  assert.equal(small.at, 5_000_000 + 600_000 + 1_000);
+});
+
+Deno.test("PacingLimiter: 30 secs bars keep every small-bar rule (window, identical, burst)", async () => {
+  const clock = new ManualClock(0);
+  const limiter = new PacingLimiter({ clock, rules: EXACT });
+  const k = (request: string, contract = request) => ({ request, contract, barSize: "30 secs" });
+  for (let i = 0; i < 60; i++) (await limiter.acquire(k(`r${i}`))).release();
+  const sixtyFirst = track(limiter, clock, k("r60"));
+  await runAll(clock, () => sixtyFirst.at !== undefined);
+  assert.equal(sixtyFirst.at, 600_000);
+  sixtyFirst.release!();
+  const fresh = new PacingLimiter({ clock, rules: EXACT });
+  const t0 = clock.now();
+  (await fresh.acquire(k("AAPL|1 D", "AAPL"))).release();
+  assert.equal(fresh.earliestStart(k("AAPL|1 D", "AAPL")), t0 + 15_000, "identical rule");
+  for (let i = 0; i < 5; i++) (await fresh.acquire(k(`AAPL|${i}`, "AAPL"))).release();
+  assert.equal(fresh.earliestStart(k("AAPL|9", "AAPL")), t0 + 2_000, "burst rule");
+  assert.equal(fresh.earliestStart({ ...k("AAPL|9", "AAPL"), barSize: "1 min" }), -Infinity);
+});
+
+Deno.test("PacingLimiter: large bars still respect the 50-open cap and a pause", async () => {
+  const clock = new ManualClock(0);
+  const limiter = new PacingLimiter({ clock, rules: EXACT });
+  const k = (i: number) => ({ request: `r${i}`, contract: `c${i}`, barSize: "1 day" });
+  const permits = [];
+  for (let i = 0; i < 50; i++) permits.push(await limiter.acquire(k(i)));
+  const fiftyFirst = track(limiter, clock, k(50));
+  await clock.advance(10_000);
+  assert.equal(fiftyFirst.at, undefined, "the 51st open request waits");
+  permits[0].release();
+  await clock.advance(0);
+  await fiftyFirst.done;
+  assert.equal(fiftyFirst.at, 10_000);
+  limiter.pause(30_000);
+  const paused = track(limiter, clock, k(99));
+  permits[1].release();
+  await runAll(clock, () => paused.at !== undefined);
+  assert.equal(paused.at, 40_000, "a pause after 162 holds large-bar requests too");
 });
 
 Deno.test("PacingLimiter rejects nonsensical rules with a RangeError", () => {

@@ -5,7 +5,12 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { IBKR_REQUEST_DEFAULTS, ibkrIngestOptions, selectWatchlist } from "@lib/data/ibkr/mod.ts";
+import {
+  IBKR_REQUEST_DEFAULTS,
+  ibkrIngestOptions,
+  LoopbackGateway,
+  selectWatchlist,
+} from "@lib/data/ibkr/mod.ts";
 import { PROJECT_ROOT } from "@lib/util/paths.ts";
 
 const WATCHLIST = join(PROJECT_ROOT, "lib", "data", "ibkr", "watchlist_us50.txt");
@@ -22,6 +27,7 @@ Deno.test("ibkrIngestOptions() fills in the defaults: daily bars, advanced plan,
     port: 4002,
     clientId: 1,
     silent: false,
+    firstAnswerTimeoutMs: 30_000,
   });
   assert.equal(IBKR_REQUEST_DEFAULTS.port, o.port);
 });
@@ -104,4 +110,68 @@ Deno.test("deno task ingest --source ibkr refuses a bad bar size with exit 2 bef
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("ibkrIngestOptions() turns --request-timeout seconds into ms and refuses a non-positive one", async () => {
+  const base = { start: "2024-01-01", end: "2024-12-31", symbols: ["AAPL"] };
+  const o = await ibkrIngestOptions({ ...base, requestTimeoutSeconds: 2.5 });
+  assert.equal(o.firstAnswerTimeoutMs, 2_500);
+  for (const bad of [0, -1, Infinity, NaN]) {
+    await assert.rejects(
+      () => ibkrIngestOptions({ ...base, requestTimeoutSeconds: bad }),
+      /request timeout must be a positive number of seconds/,
+    );
+  }
+});
+
+Deno.test({
+  name:
+    "deno task ingest --source ibkr --request-timeout 1 stops fast with a clear message when the gateway never answers",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const gw = new LoopbackGateway({ faults: { neverAnswer: true } });
+    const { port } = gw.start();
+    const dir = await Deno.makeTempDir({ prefix: "tt_ibkr_silent_" });
+    try {
+      const t0 = performance.now();
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "tasks/ingest.ts",
+          "--source",
+          "ibkr",
+          "--symbols",
+          "AAPL,MSFT",
+          "--start",
+          "2024-01-01",
+          "--end",
+          "2024-12-31",
+          "--port",
+          String(port),
+          "--request-timeout",
+          "1",
+          "--json",
+        ],
+        cwd: PROJECT_ROOT,
+        env: { TT_DATA_DIR: dir, DATABASE_URL: "" },
+      }).output();
+      const seconds = (performance.now() - t0) / 1000;
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stderr);
+      assert.ok(
+        stderr.includes(
+          `connected to 127.0.0.1:${port} but no historical-data request was answered in 1 s: is the gateway logged in and the API enabled?`,
+        ),
+        stderr,
+      );
+      assert.ok(gw.stats.connections >= 1 && gw.stats.unanswered >= 1, "it connected and asked");
+      assert.equal(gw.stats.connections, 1, "no reconnect loop");
+      assert.ok(seconds < 60, `stopped after ${seconds.toFixed(1)} s (PGlite start included)`);
+    } finally {
+      await gw.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

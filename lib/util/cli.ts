@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { redact } from "./redact.ts";
+import { redact, urlHasPassword } from "./redact.ts";
 
 /** One option of a task. */
 export interface OptionSpec {
@@ -35,7 +35,9 @@ export interface CommandSpec {
 }
 
 /**
- * The `--db-url` option every store-using task shares.
+ * The `--db-url` option every store-using task shares. A password in it is visible in
+ * the process list and echoed by `deno task`, so the help text says to keep it out:
+ * {@linkcode parseCommand} warns when one is there.
  * @example
  * ```ts
  * const SPEC = { name: "x", summary: "…", options: { "db-url": DB_URL_OPTION } };
@@ -44,8 +46,14 @@ export interface CommandSpec {
 export const DB_URL_OPTION: OptionSpec = {
   type: "string",
   valueName: "URL",
-  description: "PostgreSQL server URL (default: DATABASE_URL, else embedded PGlite)",
+  description: "PostgreSQL server URL without a password, e.g. postgres://user@host:5432/db " +
+    "(default: DATABASE_URL, else embedded PGlite); give the password by PGPASSWORD or " +
+    "~/.pgpass, or put the whole URL in DATABASE_URL",
 };
+
+/** The line {@linkcode parseCommand} prints on stderr when `--db-url` carries a password. */
+export const DB_URL_PASSWORD_WARNING =
+  "warning: the password in --db-url is visible in the process list and echoed by deno task; use DATABASE_URL or PGPASSWORD";
 
 /** Thrown for a bad command line; tasks print its message and exit 2. */
 export class UsageError extends Error {
@@ -88,7 +96,8 @@ export function helpText(spec: CommandSpec): string {
 
 /**
  * Parses `args` against `spec`. Prints help and exits 0 on `--help`; throws
- * {@linkcode UsageError} on an unknown option or a value outside `choices`.
+ * {@linkcode UsageError} on an unknown option or a value outside `choices`. Prints
+ * {@linkcode DB_URL_PASSWORD_WARNING} on stderr when `--db-url` holds a password.
  *
  * @param spec The command's declaration.
  * @param args Defaults to `Deno.args`.
@@ -125,6 +134,9 @@ export function parseCommand(spec: CommandSpec, args: string[] = Deno.args): Par
       throw new UsageError(`--${k} must be one of ${o.choices.join(", ")}; got "${v}"`);
     }
     out[k] = v;
+  }
+  if (typeof out["db-url"] === "string" && urlHasPassword(out["db-url"])) {
+    console.error(DB_URL_PASSWORD_WARNING);
   }
   return out;
 }

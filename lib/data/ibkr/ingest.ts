@@ -22,7 +22,7 @@ import {
 } from "../../db/ibkr_repo.ts";
 import type { BarColumns } from "../panel.ts";
 import { Progress } from "../../util/progress.ts";
-import { barSizeSpec, type ChunkRequest, planChunks } from "./bar_sizes.ts";
+import { BAR_SIZES, barSizeSpec, type ChunkRequest, planChunks } from "./bar_sizes.ts";
 import { type Clock, clockFromEnv } from "./clock.ts";
 import { ConnectionLostError, IbClient, IbError, RequestTimeoutError } from "./client.ts";
 import { pacingKey, stockContract, type StockSpec } from "./contracts.ts";
@@ -78,6 +78,12 @@ export interface IbkrIngestOptions {
   connectTimeoutMs?: number;
   /** Real ms to wait for one answer. Default 120 000. */
   requestTimeoutMs?: number;
+  /**
+   * Real ms to wait for the first answer of the run (to any request, an IB error
+   * included). Until one arrives a request that gets no answer in this time stops the run
+   * with {@linkcode NoAnswerError} instead of being retried. Default 30 000.
+   */
+  firstAnswerTimeoutMs?: number;
 }
 
 /** What an IBKR ingest did. */
@@ -118,6 +124,18 @@ export class GatewayUnreachableError extends Error {
 }
 
 /**
+ * The gateway took the connection but answered no request within the first-answer
+ * timeout: it is most likely not logged in, or its API is not enabled. The run stops.
+ */
+export class NoAnswerError extends Error {
+  /** `"NoAnswerError"`. */
+  override name = "NoAnswerError";
+}
+
+/** Default of {@linkcode IbkrIngestOptions.firstAnswerTimeoutMs}. */
+export const FIRST_ANSWER_TIMEOUT_MS = 30_000;
+
+/**
  * Ingests IB historical bars for `options.symbols` into `tt_prices`, one transaction
  * per request (bars + resume record), lineage in `tt_ingest_runs`.
  *
@@ -125,6 +143,7 @@ export class GatewayUnreachableError extends Error {
  * @param options See {@linkcode IbkrIngestOptions}.
  * @returns The summary; symbols that could not be fetched are listed, not thrown.
  * @throws ConnectionLostError when the gateway cannot be reached at all.
+ * @throws NoAnswerError when it connects but answers nothing within `firstAnswerTimeoutMs`.
  * @example
  * ```ts
  * const summary = await ingestIbkr(store, {
@@ -150,7 +169,13 @@ export async function ingestIbkr(
     maxRetries: options.maxRetries ?? 8,
     backoffMs: options.backoffMs ?? 2_000,
     maxReconnects: options.maxReconnects ?? 10,
+    firstAnswerTimeoutMs: options.firstAnswerTimeoutMs ?? FIRST_ANSWER_TIMEOUT_MS,
   };
+  if (!(o.firstAnswerTimeoutMs > 0 && Number.isFinite(o.firstAnswerTimeoutMs))) {
+    throw new RangeError(
+      `ingestIbkr(): firstAnswerTimeoutMs must be a positive number; got ${o.firstAnswerTimeoutMs}`,
+    );
+  }
   const clock = o.clock;
   const limiter = new PacingLimiter({ clock, rules: options.pacing });
   const summary: IbkrIngestSummary = {
@@ -184,8 +209,17 @@ export async function ingestIbkr(
   const rules = limiter.rules;
   const lookBack = Math.max(rules.windowMs, rules.identicalMs, rules.burstMs) + rules.marginMs;
   const earlier = await recentIbkrRequests(store, gatewayName, clock.now() - lookBack);
+  // The ledger keeps no bar size; a historical request names it among its parts. Head
+  // timestamps stay without one, so they count for the small-bar rules (the safe side).
   limiter.restore(
-    earlier.map((r) => ({ at: r.at, key: { request: r.request, contract: r.contract } })),
+    earlier.map((r) => ({
+      at: r.at,
+      key: {
+        request: r.request,
+        contract: r.contract,
+        barSize: r.request.split("|").find((part) => part in BAR_SIZES),
+      },
+    })),
   );
   summary.earlierRequests = earlier.length;
   const conn = new Connection(
@@ -202,6 +236,35 @@ export async function ingestIbkr(
   });
   const waitNote = () => `pacing wait ${(summary.pacingWaitMs / 1000).toFixed(1)}s`;
 
+  // Until the gateway has answered once, a silent gateway stops the run quickly.
+  let answered = false;
+  async function firstAnswer<T>(request: Promise<T>): Promise<T> {
+    if (answered) return await request;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        if (answered) return;
+        const secs = Number((o.firstAnswerTimeoutMs / 1000).toFixed(3));
+        reject(
+          new NoAnswerError(
+            `connected to ${gatewayName} but no historical-data request was answered in ${secs} s: is the gateway logged in and the API enabled?`,
+          ),
+        );
+      }, o.firstAnswerTimeoutMs);
+    });
+    try {
+      const value = await Promise.race([request, timeout]);
+      answered = true;
+      return value;
+    } catch (e) {
+      if (e instanceof IbError) answered = true;
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      request.catch(() => {}); // settled later by close() when the race was lost
+    }
+  }
+
   /** Runs one paced request with retries. */
   async function paced<T>(
     key: PacingKey | null,
@@ -210,7 +273,7 @@ export async function ingestIbkr(
   ): Promise<T> {
     for (let attempt = 0;; attempt++) {
       try {
-        if (!key) return await fn(await conn.get());
+        if (!key) return await firstAnswer(fn(await conn.get()));
         const ahead = limiter.earliestStart(key) - clock.now();
         if (ahead > 0) {
           overall.note(
@@ -231,7 +294,7 @@ export async function ingestIbkr(
         summary.requests++;
         try {
           // The connection is taken after the wait: it may have dropped meanwhile.
-          return await fn(await conn.get());
+          return await firstAnswer(fn(await conn.get()));
         } finally {
           permit.release();
         }
@@ -324,7 +387,11 @@ export async function ingestIbkr(
     if (options.mode === "advanced") {
       stock = await resolve(entry);
       const head = await paced(
-        pacingKey(stock, ["HEAD", o.whatToShow, o.useRTH ? "1" : "0"], o.whatToShow),
+        // Paced by the run's bar size: heads of a daily run are not held by small-bar rules.
+        {
+          ...pacingKey(stock, ["HEAD", o.whatToShow, o.useRTH ? "1" : "0"], o.whatToShow),
+          barSize: options.barSize,
+        },
         `${symbol} head timestamp`,
         (c) => c.headTimestamp(stockContract(stock), o.whatToShow, o.useRTH),
       );
@@ -382,13 +449,16 @@ export async function ingestIbkr(
       whatToShow: o.whatToShow,
       useRTH: o.useRTH,
     };
-    const key = pacingKey(stock, [
-      "HIST",
-      q.endDateTime,
-      q.duration,
-      q.barSize,
-      o.useRTH ? "1" : "0",
-    ], o.whatToShow);
+    const key: PacingKey = {
+      ...pacingKey(stock, [
+        "HIST",
+        q.endDateTime,
+        q.duration,
+        q.barSize,
+        o.useRTH ? "1" : "0",
+      ], o.whatToShow),
+      barSize: q.barSize,
+    };
     return paced(key, `${stock.symbol} ${q.duration} to ${q.endDateTime}`, async (c) => {
       try {
         return await c.historicalBars(stockContract(stock), q);
@@ -448,7 +518,7 @@ export async function ingestIbkr(
 
 /** How a failed request is handled. */
 function classify(e: unknown): "pacing" | "retry" | "fatal" {
-  if (e instanceof GatewayUnreachableError) return "fatal";
+  if (e instanceof GatewayUnreachableError || e instanceof NoAnswerError) return "fatal";
   if (e instanceof ConnectionLostError || e instanceof RequestTimeoutError) return "retry";
   if (e instanceof IbError) {
     if (e.code === 162 && /pacing/i.test(e.message)) return "pacing";

@@ -5,7 +5,7 @@
  * files or generated ones. It keeps its own pacing counters (IB's rules, measured on
  * its clock) and can inject faults: pacing errors, a dropped connection, "no security
  * definition" for a symbol asked without its primary exchange, ambiguous contracts,
- * slow answers, a later listing date.
+ * slow answers, no answer at all, a later listing date.
  *
  * A product, not a test fixture: `deno task fake-gateway` serves it so the IBKR
  * ingest can be tried without an IB account, and `tests/ibkr_ingest_test.ts` runs the
@@ -15,7 +15,7 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
-import { IB_HISTORICAL_PACING, type PacingRules } from "./pacing.ts";
+import { IB_HISTORICAL_PACING, type PacingRules, smallBarRulesApply } from "./pacing.ts";
 import {
   FieldCursor,
   frame,
@@ -44,6 +44,11 @@ export interface GatewayFaults {
   ambiguous?: string[];
   /** Clock ms before each historical-data / head-timestamp answer. */
   answerDelayMs?: number;
+  /**
+   * Complete the handshake, then answer no request at all (contract details, head
+   * timestamp, historical data), like a gateway that is not logged in.
+   */
+  neverAnswer?: boolean;
   /** First available date per symbol (`YYYY-MM-DD`): head timestamp, and no bars before. */
   listings?: Record<string, string>;
 }
@@ -106,6 +111,8 @@ export interface GatewayStats {
   requestsBeforeHead: number;
   errorsSent: Record<number, number>;
   messagesSent: number;
+  /** Requests left unanswered ({@linkcode GatewayFaults.neverAnswer}). */
+  unanswered: number;
 }
 
 /** Bar sizes the gateway accepts and the longest duration for each (IB's table). */
@@ -187,6 +194,7 @@ export class LoopbackGateway {
     requestsBeforeHead: 0,
     errorsSent: {},
     messagesSent: 0,
+    unanswered: 0,
   };
   /** Every paced request, in arrival order. */
   readonly requests: GatewayRequest[] = [];
@@ -359,6 +367,13 @@ export class LoopbackGateway {
   #dispatch(s: Session, msg: string[]): void {
     const c = new FieldCursor(msg);
     const id = c.int();
+    const request = id === OUT.REQ_CONTRACT_DATA || id === OUT.REQ_HEAD_TIMESTAMP ||
+      id === OUT.REQ_HISTORICAL_DATA;
+    if (request && this.#o.faults?.neverAnswer) {
+      this.stats.unanswered++;
+      this.#log(`fault: leaving message ${id} unanswered`);
+      return;
+    }
     switch (id) {
       case OUT.START_API: {
         c.int(); // version
@@ -471,9 +486,18 @@ export class LoopbackGateway {
   }
 
   /** Records a paced request on the gateway's own counters; returns a violation description or undefined. */
-  #pace(msg: string[], reqId: number, k: WireContract, whatToShow: string): string | undefined {
+  #pace(
+    msg: string[],
+    reqId: number,
+    k: WireContract,
+    whatToShow: string,
+    barSize?: string,
+  ): string | undefined {
     const now = this.#clock.now();
     const r = this.#rules;
+    // IB's window, identical and burst rules are for bars of 30 secs or less; head
+    // timestamps (no bar size) and larger bars meet only the open-request cap.
+    const small = barSize !== undefined && smallBarRulesApply(barSize);
     const identity = msg.filter((_, i) => i !== 1).join("|"); // everything but the request id
     const contract = `${k.symbol}@${k.exchange}/${whatToShow}`;
     const inWindow = this.#history.filter((h) => h.t > now - r.windowMs).length;
@@ -481,10 +505,11 @@ export class LoopbackGateway {
     const burst =
       this.#history.filter((h) => h.contract === contract && h.t > now - r.burstMs).length;
     let violation: string | undefined;
-    if (inWindow >= r.maxInWindow) violation = `${inWindow} requests in the last ${r.windowMs} ms`;
-    else if (last && now - last.t < r.identicalMs) {
+    if (small && inWindow >= r.maxInWindow) {
+      violation = `${inWindow} requests in the last ${r.windowMs} ms`;
+    } else if (small && last && now - last.t < r.identicalMs) {
       violation = `identical request after ${now - last.t} ms`;
-    } else if (burst >= r.maxBurst) {
+    } else if (small && burst >= r.maxBurst) {
       violation = `${burst} requests for ${contract} in ${r.burstMs} ms`;
     } else if (this.#open >= r.maxOpen) violation = `${this.#open} requests open`;
     this.#history.push({ t: now, id: identity, contract });
@@ -608,7 +633,7 @@ export class LoopbackGateway {
       whatToShow,
     };
     this.requests.push(req);
-    const violation = this.#pace(msg, reqId, k, whatToShow);
+    const violation = this.#pace(msg, reqId, k, whatToShow, barSize);
     this.#open++;
     try {
       if (this.#o.faults?.answerDelayMs) await this.#clock.sleep(this.#o.faults.answerDelayMs);

@@ -5,11 +5,20 @@
  *
  * @module
  */
+import { BAR_SIZES } from "./bar_sizes.ts";
 import { type Clock, systemClock } from "./clock.ts";
 
 /**
- * The rules, as IB publishes them for historical data ("Historical Data Limitations"),
- * plus a safety margin for the delay between the client's clock and the gateway's.
+ * The rules, as IB publishes them for historical data ("Historical Data Limitations",
+ * https://interactivebrokers.github.io/tws-api/historical_limitations.html), plus a
+ * safety margin for the delay between the client's clock and the gateway's.
+ *
+ * The page lists the cap of 50 open requests for every request. The other three rules
+ * (60 per 10 minutes, identical requests 15 s apart, 6 per contract/exchange/tick type
+ * in 2 s) are its "Pacing Violations for Small Bars (30 secs or less)"; its footnote says
+ * the limitations for bar sizes of 1 min and greater have been lifted (a soft throttle
+ * remains, answered with 162/366 and met by the ingest's back-off). See
+ * {@linkcode smallBarRulesApply}.
  */
 export interface PacingRules {
   /** Rolling window for {@linkcode PacingRules.maxInWindow}. Default 600 000 (10 minutes). */
@@ -39,12 +48,41 @@ export const IB_HISTORICAL_PACING: Readonly<PacingRules> = Object.freeze({
   marginMs: 1_000,
 });
 
+/** The largest bar size, in seconds, IB's small-bar pacing rules cover (30 secs). */
+export const SMALL_BAR_MAX_SECONDS = 30;
+
+/**
+ * Whether IB's small-bar rules (rolling window, identical requests, bursts) apply to a
+ * request for `barSize` bars: bars of {@linkcode SMALL_BAR_MAX_SECONDS} or less, and, to
+ * be safe, a request whose bar size is not given or not one IB knows. For `"1 min"` and
+ * larger IB lifted them ("Historical Data Limitations", footnote 1:
+ * https://interactivebrokers.github.io/tws-api/historical_limitations.html).
+ *
+ * @param barSize IB bar size (`"30 secs"`, `"1 hour"` …), or undefined.
+ * @returns True when the three small-bar rules hold for the request.
+ * @example
+ * ```ts
+ * smallBarRulesApply("30 secs"); // true
+ * smallBarRulesApply("1 min"); // false
+ * smallBarRulesApply(undefined); // true
+ * ```
+ */
+export function smallBarRulesApply(barSize: string | undefined): boolean {
+  const spec = barSize === undefined ? undefined : BAR_SIZES[barSize];
+  return spec === undefined || spec.seconds <= SMALL_BAR_MAX_SECONDS;
+}
+
 /** What a request is, for pacing. */
 export interface PacingKey {
   /** Identity of the request: two requests with the same `request` are "identical". */
   request: string;
   /** Contract + exchange + tick type (e.g. `"AAPL@SMART:NASDAQ/TRADES"`). */
   contract: string;
+  /**
+   * IB bar size the request is for. Rules 1–3 of {@linkcode PacingLimiter} hold only
+   * when {@linkcode smallBarRulesApply} says so (absent: they hold).
+   */
+  barSize?: string;
 }
 
 /** A granted request slot. */
@@ -80,6 +118,11 @@ export interface PacingStats {
  * 3. **Bursts**: among starts with the same `key.contract`, `s[j + maxBurst] − s[j] ≥ burstMs + m`
  *    (at most 6 per contract/exchange/tick type in any 2 s).
  * 4. **Open requests**: at most `maxOpen` permits are unreleased at any moment (50).
+ *
+ * Rules 1–3 are IB's small-bar rules: they are checked only for a key whose bar size is
+ * 30 secs or less (or not given), see {@linkcode smallBarRulesApply}; a request for
+ * 1-minute or larger bars waits only for rule 4 and a pause. Every start, whatever its
+ * bar size, is recorded and counts for later small-bar requests (the safe reading).
  *
  * {@linkcode PacingLimiter.pause} additionally holds every start until a given time
  * (after the gateway still answered a pacing violation). A permit is granted only
@@ -137,11 +180,16 @@ export class PacingLimiter {
    * (ignoring the open-request limit). Pure: records nothing.
    * @param key The request.
    * @returns Epoch ms (may be in the past: no wait needed).
+   * @example
+   * ```ts
+   * const wait = limiter.earliestStart({ request: "AAPL|1 D", contract: "AAPL@SMART/TRADES", barSize: "30 secs" }) - Date.now();
+   * ```
    */
   earliestStart(key: PacingKey): number {
     const r = this.#rules;
     const m = r.marginMs;
     let at = this.#pausedUntil;
+    if (!smallBarRulesApply(key.barSize)) return at;
     const n = this.#starts.length;
     if (n >= r.maxInWindow) at = Math.max(at, this.#starts[n - r.maxInWindow] + r.windowMs + m);
     const same = this.#byRequest.get(key.request);

@@ -6,7 +6,13 @@
  * @module
  */
 import { BAR_SIZES } from "./bar_sizes.ts";
-import { IBKR_MODES, type IbkrIngestOptions, type IbkrMode, parseRange } from "./ingest.ts";
+import {
+  FIRST_ANSWER_TIMEOUT_MS,
+  IBKR_MODES,
+  type IbkrIngestOptions,
+  type IbkrMode,
+  parseRange,
+} from "./ingest.ts";
 import { readWatchlist, type WatchlistEntry } from "./watchlist.ts";
 
 /** Defaults of an {@linkcode IbkrRequest}: IB Gateway's paper port on this machine, daily bars. */
@@ -16,12 +22,14 @@ export const IBKR_REQUEST_DEFAULTS: Readonly<{
   host: string;
   port: number;
   clientId: number;
+  requestTimeoutSeconds: number;
 }> = Object.freeze({
   barSize: "1 day",
   mode: "advanced",
   host: "127.0.0.1",
   port: 4002,
   clientId: 1,
+  requestTimeoutSeconds: FIRST_ANSWER_TIMEOUT_MS / 1000,
 });
 
 /** What to fetch from IB; defaults in {@linkcode IBKR_REQUEST_DEFAULTS}. */
@@ -46,6 +54,11 @@ export interface IbkrRequest {
   clientId?: number;
   /** No progress bars. Default false. */
   silent?: boolean;
+  /**
+   * Seconds to wait for the gateway's first answer before stopping the run (a gateway
+   * that connects but is not logged in answers nothing). Default 30.
+   */
+  requestTimeoutSeconds?: number;
 }
 
 /**
@@ -90,7 +103,7 @@ export function selectWatchlist(
  * and symbols leave at least one stock. Nothing connects or writes.
  * @param request See {@linkcode IbkrRequest}.
  * @returns Options for {@linkcode ingestIbkr}.
- * @throws {RangeError} For a bad date range, bar size or mode, or no stock to fetch.
+ * @throws {RangeError} For a bad date range, bar size, mode or request timeout, or no stock to fetch.
  * @throws {SyntaxError} For a malformed watchlist (naming the line); `Error` when it cannot be read.
  * @example
  * ```ts
@@ -111,6 +124,12 @@ export async function ibkrIngestOptions(request: IbkrRequest): Promise<IbkrInges
   if (!isIbkrMode(mode)) {
     throw new RangeError(`IBKR mode "${mode}" is not one of ${IBKR_MODES.join(", ")}`);
   }
+  const timeout = request.requestTimeoutSeconds ?? d.requestTimeoutSeconds;
+  if (!(timeout > 0 && Number.isFinite(timeout))) {
+    throw new RangeError(
+      `The request timeout must be a positive number of seconds; got ${timeout}`,
+    );
+  }
   const watchlist = request.watchlist === undefined
     ? undefined
     : await readWatchlist(request.watchlist);
@@ -124,6 +143,7 @@ export async function ibkrIngestOptions(request: IbkrRequest): Promise<IbkrInges
     port: request.port ?? d.port,
     clientId: request.clientId ?? d.clientId,
     silent: request.silent ?? false,
+    firstAnswerTimeoutMs: timeout * 1000,
   };
 }
 
