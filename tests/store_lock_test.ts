@@ -189,3 +189,36 @@ Deno.test("two `deno task ingest --source sample` at once on one TT_DATA_DIR: a 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("the lock is released at exit without close() and on SIGTERM", async () => {
+  const root = await Deno.makeTempDir({ prefix: "tt_lock_exit_" });
+  const lockModule = new URL("../lib/db/store_lock.ts", import.meta.url).href;
+  try {
+    const script = (dir: string, tail: string) =>
+      `import { acquireStoreLock } from ${JSON.stringify(lockModule)};
+       await acquireStoreLock(${JSON.stringify(dir)});
+       console.log("locked");
+       ${tail}`;
+    const exited = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", script(join(root, "a"), "Deno.exit(3);")],
+      stdout: "piped",
+    }).output();
+    assert.equal(exited.code, 3);
+    assert.match(new TextDecoder().decode(exited.stdout), /locked/);
+    assert.equal(await readStoreLock(join(root, "a")), null, "released by Deno.exit");
+
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", script(join(root, "b"), "setTimeout(() => {}, 60_000);")],
+      stdout: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    assert.match((await reader.read()).value ?? "", /locked/);
+    assert.equal((await readStoreLock(join(root, "b")))?.pid, child.pid);
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 143);
+    await reader.cancel();
+    assert.equal(await readStoreLock(join(root, "b")), null, "released on SIGTERM");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
