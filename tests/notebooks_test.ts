@@ -104,6 +104,16 @@ Deno.test({
         all.some((h) => /<svg[\s\S]*?class="mark-/.test(h)),
         "no notebook rendered a chart's marks as SVG",
       );
+      // The notebooks keep to their own store and models: nothing in the user's.
+      const exists = (p: string) => Deno.stat(join(tmp, p)).then(() => true, () => false);
+      assert.ok(await exists("notebooks/pgdata"), "the notebooks' store is data/notebooks/pgdata");
+      assert.ok(await exists("notebooks/models"), "their models are in data/notebooks/models");
+      assert.equal(
+        await exists("pgdata"),
+        false,
+        "the notebooks created or wrote the user's store",
+      );
+      assert.equal(await exists("models"), false, "the notebooks wrote into the user's models");
     } finally {
       await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
     }

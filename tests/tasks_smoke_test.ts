@@ -287,7 +287,8 @@ Deno.test("deno task demo runs end to end on a fresh data directory and writes t
       assert.ok(r.stderr.includes(stage), `progress shows ${stage}`);
     }
     const s = lastJson(r.stdout);
-    assert.equal(s.reportPath, join(dir, "reports", "demo.html"));
+    assert.equal(s.reportPath, join(dir, "demo", "reports", "demo.html"));
+    assert.match(r.stderr, /demo: its own store and files in /);
     assert.match(await Deno.readTextFile(s.reportPath as string), /out of sample/);
     const ev = s.evaluation as Record<string, unknown>;
     assert.equal(ev.start, "2017-01-03");

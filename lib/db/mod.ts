@@ -5,6 +5,7 @@
  * @module
  */
 export * from "./store.ts";
+export * from "./store_lock.ts";
 export * from "./migrate.ts";
 export * from "./bulk.ts";
 export * from "./bars.ts";

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { dataDir } from "../util/paths.ts";
 import { redact } from "../util/redact.ts";
 import { migrate } from "./migrate.ts";
+import { acquireStoreLock, type StoreLock } from "./store_lock.ts";
 
 /** Anything that runs SQL: the store itself or a transaction. */
 export interface Queryable {
@@ -58,6 +59,11 @@ export interface OpenStoreOptions {
   dataDir?: string;
   /** Run migrations on open. Default true. */
   migrate?: boolean;
+  /**
+   * What to record as the owner in the PGlite directory's lock (see `store_lock.ts`).
+   * Default: derived from the main module, e.g. `deno task ingest`.
+   */
+  owner?: string;
 }
 
 // pg returns int8/numeric as strings by default; the store speaks JS numbers.
@@ -68,8 +74,16 @@ pg.types.setTypeParser(1700, (v: string) => Number(v));
  * Opens the store: a PostgreSQL server when a URL is given (option or `DATABASE_URL`),
  * otherwise embedded PGlite in a directory. Creates the schema when missing.
  *
+ * A PGlite directory has one owner at a time: opening takes an exclusive lock
+ * (`<dir>.tt-lock`, released by `close()` and at process exit) and a second opener — another
+ * process, or a second `openStore` on the same directory in this one — fails with a
+ * `StoreInUseError` naming the owner's PID and task, before touching the data. A lock left
+ * by a dead process on the same host is taken over. `memory://` stores are not locked; a
+ * server (`DATABASE_URL`) is how processes share a store.
+ *
  * @param options See {@linkcode OpenStoreOptions}.
  * @returns An open {@linkcode Store}; close it when done.
+ * @throws {StoreInUseError} When the PGlite directory is in use.
  * @example
  * ```ts
  * const store = await openStore();               // data/pgdata
@@ -81,7 +95,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   const url = options.url ?? Deno.env.get("DATABASE_URL") ?? undefined;
   const store = url
     ? await openServer(url)
-    : await openPglite(options.dataDir ?? join(dataDir(), "pgdata"));
+    : await openPglite(options.dataDir ?? join(dataDir(), "pgdata"), options.owner);
   if (options.migrate ?? true) {
     try {
       await migrate(store);
@@ -93,12 +107,21 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   return store;
 }
 
-async function openPglite(dir: string): Promise<Store> {
-  if (!dir.startsWith("memory://")) await Deno.mkdir(dir, { recursive: true });
-  const db = await PGlite.create(dir.startsWith("memory://") ? undefined : dir, {
-    parsers: { 20: (v: string) => Number(v), 1700: (v: string) => Number(v) },
-  });
-  await db.exec("SET TIME ZONE 'UTC'");
+async function openPglite(dir: string, owner?: string): Promise<Store> {
+  const memory = dir.startsWith("memory://");
+  // The lock comes first: a refused opener must not create, read or write anything inside.
+  const lock: StoreLock | null = memory ? null : await acquireStoreLock(dir, { task: owner });
+  let db: PGlite;
+  try {
+    if (!memory) await Deno.mkdir(dir, { recursive: true });
+    db = await PGlite.create(memory ? undefined : dir, {
+      parsers: { 20: (v: string) => Number(v), 1700: (v: string) => Number(v) },
+    });
+    await db.exec("SET TIME ZONE 'UTC'");
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
   let queue: Promise<unknown> = Promise.resolve();
   // PGlite is one connection: serialise transactions so they never interleave.
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -152,8 +175,12 @@ async function openPglite(dir: string): Promise<Store> {
         )
       ),
     async close() {
-      await queue;
-      await db.close();
+      try {
+        await queue;
+        await db.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

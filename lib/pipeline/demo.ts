@@ -8,6 +8,10 @@
  * trains on 2013-05-13…2016-12-30 (3.6 years, warm-up included) and evaluates on
  * 2017-01-03…2018-05-11 (1.4 years the policy never saw).
  *
+ * The demo keeps to a store of its own (`<dataDir>/demo/pgdata`, see `openSampleStore`),
+ * with its models in `<dataDir>/demo/models` and its report in `<dataDir>/demo/reports`:
+ * the sample never lands in a user's series or registry.
+ *
  * @module
  */
 import { join } from "node:path";
@@ -15,7 +19,7 @@ import type { Store } from "../db/store.ts";
 import { ingestSample } from "../data/sample.ts";
 import { runQualityReport } from "../data/quality.ts";
 import { refreshFeatures, refreshSignals } from "../features/refresh.ts";
-import { dataDir } from "../util/paths.ts";
+import { sampleDataDir } from "./sample_store.ts";
 import { DEFAULT_SEED } from "../util/rng.ts";
 import { evaluateModel, evaluationSummary } from "./evaluate.ts";
 import { writeEpisodeReport } from "./episode_report.ts";
@@ -41,7 +45,12 @@ export interface DemoOptions {
   steps?: number;
   /** Seed. Default {@linkcode DEMO_DEFAULTS}.seed. */
   seed?: number;
-  /** Report file. Default `<dataDir>/reports/demo.html`. */
+  /**
+   * The demo's data directory: models go to `<dir>/models`, the report to
+   * `<dir>/reports/demo.html`. Default `sampleDataDir("demo")` (`<dataDir>/demo`).
+   */
+  dir?: string;
+  /** Report file. Default `<dir>/reports/demo.html`. */
   out?: string;
   /** A line per stage (default: nothing). */
   log?: (line: string) => void;
@@ -62,19 +71,26 @@ export interface DemoResult {
 }
 
 /**
- * Runs the demo against an open store.
- * @param store The store (the embedded PGlite by default in the task).
+ * Runs the demo against an open store: the demo's own, from `openSampleStore("demo")`
+ * (it writes the sample's prices, features, models and episodes into it).
+ * @param store The store (`deno task demo` opens `<dataDir>/demo/pgdata`).
  * @param options Steps, seed, report path, logging.
  * @returns Where the report and model are, the evaluation and stage timings.
  * @example
  * ```ts
- * const r = await runDemo(store, { log: console.log });
- * console.log(r.reportPath);
+ * const { store, dir } = await openSampleStore("demo");
+ * try {
+ *   const r = await runDemo(store, { dir, log: console.log });
+ *   console.log(r.reportPath);
+ * } finally {
+ *   await store.close();
+ * }
  * ```
  */
 export async function runDemo(store: Store, options: DemoOptions = {}): Promise<DemoResult> {
   const log = options.log ?? (() => {});
   const d = DEMO_DEFAULTS;
+  const dir = options.dir ?? sampleDataDir("demo");
   const seconds: Record<string, number> = {};
   let t = performance.now();
   const lap = (name: string) => {
@@ -110,7 +126,14 @@ export async function runDemo(store: Store, options: DemoOptions = {}): Promise<
   log(`[4/6] train PPO: ${steps} steps, seed ${seed}, ${d.trainStart}..${d.trainEnd}`);
   const trained = await trainModel(
     store,
-    { symbols: [...d.symbols], start: d.trainStart, end: d.trainEnd, steps, seed },
+    {
+      symbols: [...d.symbols],
+      start: d.trainStart,
+      end: d.trainEnd,
+      steps,
+      seed,
+      modelsDir: join(dir, "models"),
+    },
     options.trainHooks,
   );
   log(
@@ -140,7 +163,7 @@ export async function runDemo(store: Store, options: DemoOptions = {}): Promise<
   const { path } = await writeEpisodeReport(
     store,
     { episodeId: ev.episodeId },
-    options.out ?? join(dataDir(), "reports", "demo.html"),
+    options.out ?? join(dir, "reports", "demo.html"),
   );
   lap("report");
   return {

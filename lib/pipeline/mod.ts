@@ -15,3 +15,4 @@ export * from "./evaluate.ts";
 export * from "./walk_forward.ts";
 export * from "./episode_report.ts";
 export * from "./demo.ts";
+export * from "./sample_store.ts";

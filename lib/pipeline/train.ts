@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import type { Store } from "../db/store.ts";
 import { linkRunEpisodes, logEpisode } from "../db/episodes_repo.ts";
+import { latestModel } from "../db/models_repo.ts";
 import {
   finishTrainRun,
   logTrainMetrics,
@@ -233,8 +234,13 @@ export interface TrainOptions {
    * not depend on N). The new model's `trainedRanges` are the parent's plus this run's.
    */
   resume?: string;
-  /** Model directory. Default `<dataDir>/models/<name>-v<version>`. */
+  /** Model directory. Default `<modelsDir>/<name>-v<version>`. */
   out?: string;
+  /**
+   * Parent of the default model directory when `out` is not given (the sample stores use
+   * their own, see `openSampleStore`). Default `<dataDir>/models`.
+   */
+  modelsDir?: string;
   /** Registry name. Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.name` (resumed: the model's). */
   name?: string;
   /** Which training episodes to log: env 0's (default), every env's, or none. */
@@ -580,9 +586,16 @@ export async function trainModel(
       ...(seedGroup === null ? {} : { seedGroup }),
     },
   };
+  const modelName = options.name ?? resumed?.manifest.name ?? d.name;
+  // With `modelsDir`, the directory is named after the version the registry will give next
+  // (on an embedded store there is no concurrent writer: the store has one owner).
+  const nextVersion = options.out === undefined && options.modelsDir !== undefined
+    ? ((await latestModel(store, modelName))?.version ?? 0) + 1
+    : 0;
   const saved = await saveAndRegisterModel(store, backend, config, {
-    dir: options.out,
-    name: options.name ?? resumed?.manifest.name ?? d.name,
+    dir: options.out ??
+      (nextVersion ? join(options.modelsDir!, `${modelName}-v${nextVersion}`) : undefined),
+    name: modelName,
     obsNorm: summary.obsNormalizer?.toJSON() ?? null,
   });
   backend.dispose();

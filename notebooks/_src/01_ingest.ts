@@ -4,10 +4,13 @@
 // %% [markdown]
 // # 01 · Ingest: real daily bars into the store
 //
-// Everything in this project starts from bars stored in PostgreSQL. By default the store is
-// **embedded PGlite** (a real Postgres compiled to WebAssembly) in `data/pgdata`, or in
-// `$TT_DATA_DIR/pgdata` when `TT_DATA_DIR` is set; set `DATABASE_URL` to use a server instead.
-// Nothing here needs an account or the network.
+// Everything in this project starts from bars stored in PostgreSQL. The notebooks keep to a
+// store of their own: **embedded PGlite** (a real Postgres compiled to WebAssembly) in
+// `data/notebooks/pgdata` (`$TT_DATA_DIR/notebooks/pgdata` when `TT_DATA_DIR` is set), with
+// their models and reports beside it, so the sample never mixes with your data in `data/pgdata`
+// or a `DATABASE_URL` server (`06_your_own_data` shows your own files, in a scratch store).
+// An embedded store has one owner at a time: run the notebooks one after another, each closes
+// the store in its last cell. Nothing here needs an account or the network.
 //
 // The **sample** source is real market data shipped inside two npm packages:
 //
@@ -21,14 +24,14 @@
 
 // %%
 import pl from "nodejs-polars";
-import { listIngestRuns, openStore, readPrices } from "@lib/db/mod.ts";
+import { listIngestRuns, readPrices } from "@lib/db/mod.ts";
 import { ingestSample, runQualityReport, SAMPLE_DATASETS } from "@lib/data/mod.ts";
 import { barsFrame } from "@lib/features/mod.ts";
-import { storedRanges } from "@lib/pipeline/mod.ts";
+import { openSampleStore, storedRanges } from "@lib/pipeline/mod.ts";
 import { dataQualityChart, featurePanelChart, showChart, showTable } from "@lib/viz/mod.ts";
 
 // %%
-const store = await openStore();
+const { store } = await openSampleStore("notebooks");
 console.log(`Store: ${store.description}`);
 
 // %% [markdown]

@@ -20,7 +20,7 @@
 
 // %%
 import pl from "nodejs-polars";
-import { openStore, readPrices, readSignalScores } from "@lib/db/mod.ts";
+import { readPrices, readSignalScores } from "@lib/db/mod.ts";
 import { ingestSample, panelFromBars } from "@lib/data/mod.ts";
 import {
   computeFeaturePanel,
@@ -34,11 +34,12 @@ import {
   toLongForm,
   warmupOf,
 } from "@lib/features/mod.ts";
-import { storedRanges } from "@lib/pipeline/mod.ts";
+import { openSampleStore, storedRanges } from "@lib/pipeline/mod.ts";
 import { featurePanelChart, showChart, showTable, signalPanelChart } from "@lib/viz/mod.ts";
 
 // %%
-const store = await openStore();
+// The notebooks' own store (data/notebooks/pgdata), never yours (01_ingest explains it).
+const { store } = await openSampleStore("notebooks");
 // Self-sufficient: load the sample data when it is not in the store (01_ingest explains it).
 const stored = new Set((await storedRanges(store)).map((r) => r.instrument));
 if (!stored.has("AAPL") || !stored.has("SPX")) await ingestSample(store, { silent: true });

@@ -22,7 +22,6 @@
 
 // %%
 import pl from "nodejs-polars";
-import { openStore } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
 import {
   ACTION_NAMES,
@@ -35,14 +34,15 @@ import {
   sample,
 } from "@lib/env/mod.ts";
 import { computeMetrics, equalWeightBuyAndHold } from "@lib/eval/mod.ts";
-import { loadMarket, storedRanges } from "@lib/pipeline/mod.ts";
+import { loadMarket, openSampleStore, storedRanges } from "@lib/pipeline/mod.ts";
 import { Rng } from "@lib/util/mod.ts";
 import { equityChart, showChart, showTable, weightsChart } from "@lib/viz/mod.ts";
 
 // %%
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-const store = await openStore();
+// The notebooks' own store (data/notebooks/pgdata), never yours (01_ingest explains it).
+const { store } = await openSampleStore("notebooks");
 // Self-sufficient: load the sample data when it is not in the store (01_ingest explains it).
 const stored = new Set((await storedRanges(store)).map((r) => r.instrument));
 if (!stored.has("AAPL") || !stored.has("SPX")) await ingestSample(store, { silent: true });

@@ -19,13 +19,20 @@
 
 // %%
 import pl from "nodejs-polars";
-import { listEpisodes, listModels, openStore, readEpisode, readTrainMetrics } from "@lib/db/mod.ts";
+import { listEpisodes, listModels, readEpisode, readTrainMetrics } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
-import { DEFAULT_ENV_SETTINGS, storedRanges, trainModel, type TrainOptions } from "@lib/pipeline/mod.ts";
+import {
+  DEFAULT_ENV_SETTINGS,
+  openSampleStore,
+  storedRanges,
+  trainModel,
+  type TrainOptions,
+} from "@lib/pipeline/mod.ts";
 import { equityChart, showChart, showTable, trainingChart } from "@lib/viz/mod.ts";
 
 // %%
-const store = await openStore();
+// The notebooks' own store and models directory (data/notebooks/…), never yours (01_ingest).
+const { store, modelsDir } = await openSampleStore("notebooks");
 // Self-sufficient: load the sample data when it is not in the store (01_ingest explains it).
 const stored = new Set((await storedRanges(store)).map((r) => r.instrument));
 if (!stored.has("AAPL") || !stored.has("SPX")) await ingestSample(store, { silent: true });
@@ -53,6 +60,8 @@ const options: TrainOptions = {
   seed: 1,
   // 64 steps per env per rollout: 16 PPO updates in 4096 steps, enough points for the curves.
   ppo: { nSteps: 64 },
+  // Models go to data/notebooks/models/<name>-v<version>, beside the notebooks' store.
+  modelsDir,
 };
 const result = await trainModel(store, options, {
   onStart: (i) =>

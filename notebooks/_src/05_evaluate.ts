@@ -22,11 +22,12 @@
 
 // %%
 import pl from "nodejs-polars";
-import { listEpisodes, listModels, openStore } from "@lib/db/mod.ts";
+import { listEpisodes, listModels } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
 import {
   evaluateModel,
   headlineMetrics,
+  openSampleStore,
   storedRanges,
   trainModel,
   walkForward,
@@ -37,7 +38,8 @@ import { drawdownChart, equityChart, rollingSharpeChart, showChart, showTable, w
 // %%
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-const store = await openStore();
+// The notebooks' own store, models and reports (data/notebooks/…), never yours (01_ingest).
+const { store, modelsDir, reportsDir } = await openSampleStore("notebooks");
 // Self-sufficient: load the sample data when it is not in the store (01_ingest explains it) …
 const stored = new Set((await storedRanges(store)).map((r) => r.instrument));
 if (!stored.has("AAPL") || !stored.has("SPX")) await ingestSample(store, { silent: true });
@@ -50,6 +52,7 @@ if (!model) {
     steps: 4096,
     seed: 1,
     ppo: { nSteps: 64 },
+    modelsDir,
   });
   [model] = await listModels(store, { name: "ppo-portfolio" });
   console.log(`trained model ${trained.modelId} (no model was registered)`);
@@ -194,7 +197,7 @@ await showTable(pl.readRecords((await listEpisodes(store, { modelId: model.id })
 const wf = await walkForward(
   store,
   {
-    train: { symbols: ["AAPL", "SPX"], featureSet: "basic", steps: 2048, seed: 1, ppo: { nSteps: 64 } },
+    train: { symbols: ["AAPL", "SPX"], featureSet: "basic", steps: 2048, seed: 1, ppo: { nSteps: 64 }, modelsDir },
     trainYears: 2,
     testYears: 1,
   },
@@ -245,7 +248,11 @@ if (wf.stitched) {
 // config and data lineage), the same one `deno task report --episode N` writes.
 
 // %%
-const report = await writeEpisodeReport(store, { episodeId: ev.episodeId });
+const report = await writeEpisodeReport(
+  store,
+  { episodeId: ev.episodeId },
+  `${reportsDir}/episode-${ev.episodeId}.html`,
+);
 console.log(`report of episode ${report.episodeId}: ${report.path}`);
 
 // %%

@@ -24,7 +24,6 @@
 
 // %%
 import pl from "nodejs-polars";
-import { openStore } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
 import { DEFAULT_ENV_SETTINGS } from "@lib/env/mod.ts";
 import {
@@ -32,13 +31,15 @@ import {
   evaluateModel,
   evaluateModels,
   headlineMetrics,
+  openSampleStore,
   storedRanges,
   trainSeeds,
 } from "@lib/pipeline/mod.ts";
 import { equityChart, showChart, showTable } from "@lib/viz/mod.ts";
 
 // %%
-const store = await openStore();
+// The notebooks' own store and models directory (data/notebooks/…), never yours (01_ingest).
+const { store, modelsDir } = await openSampleStore("notebooks");
 const stored = new Set((await storedRanges(store)).map((r) => r.instrument));
 if (!stored.has("AAPL") || !stored.has("SPX")) await ingestSample(store, { silent: true });
 console.log(
@@ -61,6 +62,7 @@ const trained = await trainSeeds(store, {
   steps: 6000,
   name: "nb07-agent",
   logEpisodes: "none",
+  modelsDir,
 }, [1, 2, 3]);
 await showTable(pl.readRecords(trained.map((t) => ({
   seed: t.seed,
