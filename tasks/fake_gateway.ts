@@ -89,11 +89,17 @@ const SPEC = {
       description:
         "Run the pacing clock X times faster (give the ingest TT_IBKR_TIME_SCALE=X and the same origin)",
     },
+    "never-answer": {
+      type: "boolean",
+      description:
+        "Accept the connection, then leave every request unanswered (a gateway not logged in)",
+    },
     quiet: { type: "boolean", description: "Do not log requests" },
   },
   examples: [
     "deno task fake-gateway --port 4002",
     "deno task fake-gateway --port 4002 --data ../shared/data/daily_sp41 --require-primary MSFT --listing NEWCO=2024-06-03",
+    "deno task fake-gateway --port 4002 --never-answer   # then: deno task ingest --source ibkr … --request-timeout 5",
   ],
 } as const;
 
@@ -125,6 +131,7 @@ export async function main(args: string[] = Deno.args): Promise<void> {
     pacingErrors: numberArg(a, "pacing-errors", { min: 0, integer: true }),
     disconnectAfterMessages: numberArg(a, "disconnect-after", { min: 0, integer: true }),
     answerDelayMs: numberArg(a, "delay-ms", { min: 0 }),
+    neverAnswer: a["never-answer"] === true,
   };
   const scale = numberArg(a, "time-scale", { min: 1 });
   const quiet = a.quiet === true;
