@@ -1,22 +1,31 @@
 /**
- * `deno task quality`: classifies every day of the union calendar × symbol as present,
- * missing, not yet listed or suspicious, stores it in `tt_data_quality` and prints a
+ * `deno task quality`: classifies every session day of each symbol's own exchange calendar as
+ * present, missing, not yet listed or suspicious, stores it in `tt_data_quality` and prints a
  * summary (one JSON line with `--json`).
  *
  * @module
  */
 import { openStore } from "@lib/db/mod.ts";
-import { runQualityReport } from "@lib/data/mod.ts";
-import { DB_URL_OPTION, listArg, numberArg, parseCommand, runTask } from "@lib/util/mod.ts";
+import { runQualityReport, seriesNotes } from "@lib/data/mod.ts";
+import {
+  DB_URL_OPTION,
+  listArg,
+  numberArg,
+  parseCommand,
+  Progress,
+  runTask,
+} from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "quality",
   summary:
-    "Day-level data-quality report of the bars in the store. For every day of the union calendar\n" +
-    "(days on which any examined symbol has a bar) and symbol: present, missing (market open, symbol already\n" +
-    "listed), not_listed (before its first bar), or suspicious (zero volume, inconsistent OHLC, a bar-to-bar\n" +
-    "move over --threshold that no split explains, a close repeated on --repeat-bars bars). Intraday bars are\n" +
-    "classified per New York day. Results replace earlier ones in tt_data_quality.",
+    "Day-level data-quality report of the bars in the store. Each symbol is judged against its own calendar:\n" +
+    "NYSE sessions (holidays, half days) for stocks (its exchange in tt_instruments, NYSE by default), every\n" +
+    "day for a series with >= 5% of its bars on weekends (crypto). Per session day: present, missing (market\n" +
+    "open, symbol already listed), not_listed (before its first bar), or suspicious (zero volume - not for a\n" +
+    "series without any volume such as an index -, inconsistent OHLC, a bar-to-bar move over --threshold that\n" +
+    "no split explains, a close repeated on --repeat-bars bars). Intraday bars are classified per New York\n" +
+    "day. Results replace earlier ones in tt_data_quality. Progress goes to stderr.",
   options: {
     "bar-size": {
       type: "string",
@@ -61,18 +70,29 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   const worst = numberArg(a, "worst", { min: 0, integer: true })!;
   const started = performance.now();
   const store = await openStore(typeof a["db-url"] === "string" ? { url: a["db-url"] } : {});
+  const bar = new Progress("quality", { unit: "symbols", silent: a.json === true });
   try {
-    const { barSize, summary } = await runQualityReport(store, {
+    const { barSize, summary, series } = await runQualityReport(store, {
       barSize: String(a["bar-size"]),
       symbols: listArg(a.symbols),
       moveThreshold: threshold,
       repeatBars,
       worst,
       persist: a["dry-run"] !== true,
+      onProgress: (stage, done, total) => {
+        if (stage === "read") bar.note("reading bars");
+        else if (stage === "classify") {
+          bar.setTotal(total);
+          bar.tick(done - bar.done, "classifying");
+        } else bar.note(done === 0 ? `storing ${total} rows` : `stored ${total} rows`);
+      },
     });
+    bar.finish();
     const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
     if (a.json) {
-      console.log(JSON.stringify({ barSize, ...summary, seconds, store: store.description }));
+      console.log(
+        JSON.stringify({ barSize, ...summary, series, seconds, store: store.description }),
+      );
       return;
     }
     if (summary.symbols.length === 0) {
@@ -86,6 +106,7 @@ export async function main(args: string[] = Deno.args): Promise<void> {
     console.log(
       `  present ${t.present}, suspicious ${t.suspicious}, missing ${t.missing}, not listed ${t.not_listed}`,
     );
+    for (const note of seriesNotes(series)) console.log(`  ${note}`);
     console.log("");
     console.log(
       `  ${"symbol".padEnd(12)}${"coverage".padStart(9)}${"present".padStart(9)}${

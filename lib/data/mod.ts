@@ -9,4 +9,5 @@ export * from "./csv.ts";
 export * from "./csv_ingest.ts";
 export * from "./sample.ts";
 export * from "./quality.ts";
+export * from "./calendars.ts";
 export * from "./ibkr/mod.ts";

@@ -1,19 +1,23 @@
 /**
- * Day-level data quality: for every day of the union calendar × symbol, is the symbol
- * present, missing (market open, symbol already listed), not yet listed, or present but
- * suspicious (zero volume, inconsistent OHLC, a one-day move over a threshold that no
+ * Day-level data quality: for every session day of each symbol's own exchange calendar, is
+ * the symbol present, missing (market open, symbol already listed), not yet listed, or present
+ * but suspicious (zero volume, inconsistent OHLC, a one-day move over a threshold that no
  * split explains, a close repeated for days)? Intraday bars are classified per day.
  *
- * The union calendar is the set of days on which any of the examined symbols has a bar:
- * a day nobody traded is a market holiday, not a gap.
+ * Each symbol is judged against its own calendar ({@linkcode chooseCalendar} in
+ * `calendars.ts`: NYSE sessions with holidays for stocks, every day for a series with weekend
+ * bars such as crypto), over the span from the earliest to the latest bar of all examined
+ * symbols. A day with a bar is always listed, even when its calendar says closed. A series
+ * without any volume (an index) is not flagged for zero volume.
  *
  * @module
  */
 import type { Queryable, Store } from "../db/store.ts";
 import { readPrices } from "../db/prices_repo.ts";
-import { replaceDataQuality } from "../db/quality_repo.ts";
+import { readInstrumentMeta, replaceDataQuality } from "../db/quality_repo.ts";
 import type { BarColumns } from "./panel.ts";
 import { localDayMinute } from "./_time.ts";
+import { type CalendarId, chooseCalendar, isSession, nyseHalfDay } from "./calendars.ts";
 
 /** The classes, in order of severity for the summary. */
 export const QUALITY_CLASSES = ["present", "suspicious", "missing", "not_listed"] as const;
@@ -39,6 +43,20 @@ export interface QualityOptions {
   repeatBars?: number;
   /** Zone whose local date groups intraday bars into days. Default `America/New_York`. */
   timeZone?: string;
+  /** Stored exchange and security type per symbol (from `tt_instruments`); missing ones default. */
+  instruments?: Record<string, { exchange?: string | null; secType?: string | null }>;
+  /** Called after each symbol is classified. */
+  onSymbol?: (done: number, total: number, symbol: string) => void;
+}
+
+/** How one series was judged (see {@linkcode classifySeries}). */
+export interface SeriesQuality {
+  symbol: string;
+  calendar: CalendarId;
+  /** Why this calendar (exchange, default, share of weekend bars). */
+  calendarReason: string;
+  /** True when every bar has volume 0 or none: the zero-volume flag is suppressed. */
+  noVolume: boolean;
 }
 
 /** Split ratios checked to explain a large move (n:1 and 1:n, plus 3:2). */
@@ -64,7 +82,7 @@ export function isDailyOrLonger(barSize: string): boolean {
  * @param bars Bars of one bar size, sorted by instrument then time (as `readPrices` returns them).
  * @param barSize Their bar size.
  * @param options See {@linkcode QualityOptions}.
- * @returns One row per symbol and union-calendar day, sorted by symbol then day.
+ * @returns One row per symbol and day of its calendar (plus days it has a bar), sorted by symbol then day.
  * @example
  * ```ts
  * const rows = classifyBars(await readPrices(store, { barSize: "1 day" }), "1 day");
@@ -75,6 +93,27 @@ export function classifyBars(
   barSize: string,
   options: QualityOptions = {},
 ): DayQuality[] {
+  return classifySeries(bars, barSize, options).rows;
+}
+
+/**
+ * Like {@linkcode classifyBars}, and also says which calendar each series was judged against
+ * and whether its zero-volume flag was suppressed.
+ * @param bars Bars of one bar size, sorted by instrument then time.
+ * @param barSize Their bar size.
+ * @param options See {@linkcode QualityOptions}.
+ * @returns The rows and one {@linkcode SeriesQuality} per symbol.
+ * @example
+ * ```ts
+ * const { series } = classifySeries(bars, "1 day", { instruments: { BTC: { exchange: "PAXOS" } } });
+ * series[0].calendar; // e.g. "24x7"
+ * ```
+ */
+export function classifySeries(
+  bars: BarColumns,
+  barSize: string,
+  options: QualityOptions = {},
+): { rows: DayQuality[]; series: SeriesQuality[] } {
   const threshold = options.moveThreshold ?? 0.25;
   const repeat = options.repeatBars ?? 5;
   const zone = options.timeZone ?? "America/New_York";
@@ -90,7 +129,19 @@ export function classifyBars(
       ? new Date(bars.timestamp[i]).toISOString().slice(0, 10)
       : localDayMinute(bars.timestamp[i], zone).day;
   }
-  const calendar = [...new Set(dayOf)].sort();
+  let minDay = "", maxDay = "";
+  for (const d of dayOf) {
+    if (minDay === "" || d < minDay) minDay = d;
+    if (d > maxDay) maxDay = d;
+  }
+  const span: string[] = [];
+  if (n > 0) {
+    for (let t = Date.parse(`${minDay}T00:00:00Z`);; t += 86_400_000) {
+      const d = new Date(t).toISOString().slice(0, 10);
+      if (d > maxDay) break;
+      span.push(d);
+    }
+  }
   // Ranges of each instrument in the (instrument, time)-sorted input.
   const ranges: { symbol: string; from: number; to: number }[] = [];
   for (let i = 0; i < n; i++) {
@@ -107,7 +158,24 @@ export function classifyBars(
     }
   }
   const out: DayQuality[] = [];
+  const series: SeriesQuality[] = [];
+  let done = 0;
   for (const { symbol, from, to } of ranges) {
+    let weekend = 0, withVolume = 0;
+    for (let i = from; i < to; i++) {
+      const wd = new Date(`${dayOf[i]}T00:00:00Z`).getUTCDay();
+      if (wd === 0 || wd === 6) weekend++;
+      const v = bars.volume[i];
+      if (v != null && !Number.isNaN(v) && v !== 0) withVolume++;
+    }
+    const meta = options.instruments?.[symbol];
+    const { calendar: cal, reason } = chooseCalendar({
+      exchange: meta?.exchange,
+      secType: meta?.secType,
+      weekendShare: weekend / (to - from),
+    });
+    const noVolume = withVolume === 0;
+    series.push({ symbol, calendar: cal, calendarReason: reason, noVolume });
     // Per-bar problems, gathered per day.
     const notes = new Map<string, string[]>();
     const info = new Map<string, string[]>();
@@ -127,9 +195,10 @@ export function classifyBars(
         l = bars.low[i],
         c = bars.close[i],
         v = bars.volume[i];
-      if (v === 0) zeroVol.set(day, (zeroVol.get(day) ?? 0) + 1);
+      if (v === 0 && !noVolume) zeroVol.set(day, (zeroVol.get(day) ?? 0) + 1);
       if (
-        !(o > 0 && h > 0 && l > 0 && c > 0) || h < Math.max(o, c) || l > Math.min(o, c) || !(v >= 0)
+        !(o > 0 && h > 0 && l > 0 && c > 0) || h < Math.max(o, c) || l > Math.min(o, c) ||
+        (!noVolume && !(v >= 0))
       ) {
         add(notes, day, `OHLC inconsistent (o ${o}, h ${h}, l ${l}, c ${c}, v ${v})`);
       }
@@ -164,7 +233,13 @@ export function classifyBars(
       add(notes, day, total === 1 ? "zero volume" : `zero volume on ${z} of ${total} bars`);
     }
     const first = dayOf[from], last = dayOf[to - 1];
-    for (const day of calendar) {
+    for (const day of span) {
+      if (!barsPerDay.has(day) && !isSession(cal, day)) continue;
+      if (cal === "NYSE" && barsPerDay.has(day)) {
+        const half = nyseHalfDay(day);
+        if (half) add(info, day, `NYSE ${half}`);
+        else if (!isSession(cal, day)) add(info, day, "bar on a day the NYSE calendar is closed");
+      }
       if (day < first) {
         out.push({
           instrument: symbol,
@@ -195,8 +270,9 @@ export function classifyBars(
         });
       }
     }
+    options.onSymbol?.(++done, ranges.length, symbol);
   }
-  return out;
+  return { rows: out, series };
 }
 
 function explainingSplit(r: number): string | undefined {
@@ -312,6 +388,8 @@ export interface QualityReportOptions extends QualityOptions {
   persist?: boolean;
   /** Worst days to list. Default 10. */
   worst?: number;
+  /** Progress: `stage` is `read`, `classify` (per symbol) or `store`. */
+  onProgress?: (stage: "read" | "classify" | "store", done: number, total: number) => void;
 }
 
 /**
@@ -328,15 +406,64 @@ export interface QualityReportOptions extends QualityOptions {
 export async function runQualityReport(
   store: Store | Queryable,
   options: QualityReportOptions = {},
-): Promise<{ barSize: string; rows: DayQuality[]; summary: QualitySummary }> {
+): Promise<
+  { barSize: string; rows: DayQuality[]; series: SeriesQuality[]; summary: QualitySummary }
+> {
   const barSize = options.barSize ?? "1 day";
+  const report = options.onProgress;
+  report?.("read", 0, 0);
   const bars = await readPrices(store, { barSize, instruments: options.symbols });
-  const rows = classifyBars(bars, barSize, options);
+  const instruments = options.instruments ??
+    await readInstrumentMeta(store, options.symbols);
+  const { rows, series } = classifySeries(bars, barSize, {
+    ...options,
+    instruments,
+    onSymbol: (done, total, symbol) => {
+      options.onSymbol?.(done, total, symbol);
+      report?.("classify", done, total);
+    },
+  });
   if (options.persist ?? true) {
+    report?.("store", 0, rows.length);
     const symbols = options.symbols ?? [...new Set(bars.instrument)];
     if ("transaction" in store) {
       await store.transaction((tx) => replaceDataQuality(tx, barSize, symbols, rows));
     } else await replaceDataQuality(store, barSize, symbols, rows);
+    report?.("store", rows.length, rows.length);
   }
-  return { barSize, rows, summary: summarizeQuality(rows, options.worst ?? 10) };
+  return { barSize, rows, series, summary: summarizeQuality(rows, options.worst ?? 10) };
+}
+
+/**
+ * One line per noteworthy series decision, to print once: series without volume (zero-volume
+ * flag suppressed) and the calendars in use.
+ * @param series From {@linkcode classifySeries} or {@linkcode runQualityReport}.
+ * @returns Human-readable lines.
+ * @example
+ * ```ts
+ * seriesNotes([{ symbol: "^GSPC", calendar: "NYSE", calendarReason: "default", noVolume: true }]);
+ * // ["^GSPC has no volume on any bar (an index?): zero-volume days not flagged", "NYSE calendar: ^GSPC"]
+ * ```
+ */
+export function seriesNotes(series: readonly SeriesQuality[]): string[] {
+  const out: string[] = [];
+  for (const s of series) {
+    if (s.noVolume) {
+      out.push(`${s.symbol} has no volume on any bar (an index?): zero-volume days not flagged`);
+    }
+  }
+  const byCal = new Map<string, string[]>();
+  for (const s of series) {
+    const list = byCal.get(s.calendar) ?? [];
+    list.push(s.calendar === "NYSE" ? s.symbol : `${s.symbol} (${s.calendarReason})`);
+    byCal.set(s.calendar, list);
+  }
+  for (const [cal, list] of byCal) {
+    out.push(
+      `${cal} calendar: ${list.slice(0, 12).join(", ")}${
+        list.length > 12 ? `, … (${list.length})` : ""
+      }`,
+    );
+  }
+  return out;
 }

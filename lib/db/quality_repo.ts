@@ -102,3 +102,31 @@ export async function readDataQuality(
     detail: r.detail,
   }));
 }
+
+/**
+ * Exchange and security type of instruments, from `tt_instruments` (the quality report picks
+ * each symbol's trading calendar from them).
+ * @param q The store.
+ * @param symbols Only these symbols (default all).
+ * @returns Map from symbol to its stored exchange (primary exchange preferred) and sec type.
+ * @example
+ * ```ts
+ * const meta = await readInstrumentMeta(store, ["AAPL"]);
+ * meta.AAPL?.exchange; // e.g. "NASDAQ"
+ * ```
+ */
+export async function readInstrumentMeta(
+  q: Queryable,
+  symbols?: string[],
+): Promise<Record<string, { exchange: string | null; secType: string | null }>> {
+  const rows = await q.query<
+    { symbol: string; exchange: string | null; sec_type: string | null }
+  >(
+    `SELECT symbol, COALESCE(NULLIF(primary_exchange, ''), NULLIF(exchange, '')) AS exchange, sec_type
+     FROM tt_instruments ${symbols ? "WHERE symbol = ANY($1::text[])" : ""}`,
+    symbols ? [symbols] : [],
+  );
+  const out: Record<string, { exchange: string | null; secType: string | null }> = {};
+  for (const r of rows) out[r.symbol] = { exchange: r.exchange, secType: r.sec_type };
+  return out;
+}
