@@ -47,6 +47,11 @@ Deno.test("with columns a headerless daily file reads from line 1 (yyyyMMdd date
     "2024-01-03T00:00:00.000Z",
   ]);
   assert.deepEqual(r.bars.close, [1855000, 1868000]);
+  // A file with a header is not read as data when columns are given.
+  assert.throws(
+    () => readCsvBars("Date,Open,High,Low,Close,Volume\n" + DAILY, "AAPL.csv", { columns: COLS }),
+    /AAPL\.csv line 1: the file has a header .*columns is for headerless files/,
+  );
   // Errors still name the file's own line numbers (line 1 is data).
   assert.throws(
     () => readCsvBars(DAILY + "20240104,1,2,0.5,x,3\n", "AAPL.csv", { columns: COLS }),
@@ -186,7 +191,12 @@ Deno.test("deno task ingest: --columns/--price-scale read a zip; bad --columns e
   const dataDir = await Deno.makeTempDir({ prefix: "tt_vendor_task_" });
   try {
     const zip = join(dir, "hourly.zip");
-    let r = await task([
+    let r = await task(["--help"], dataDir);
+    assert.equal(r.code, 0);
+    for (const o of ["--columns", "--price-scale"]) {
+      assert.ok(r.stdout.includes(o), `--help lacks ${o}`);
+    }
+    r = await task([
       "--source",
       "csv",
       "--path",

@@ -650,6 +650,14 @@ function headerOf(
   const where = `Cannot import ${file} line 1`;
   if (options.columns !== undefined) {
     const { index, count } = parseColumns(options.columns);
+    const cells = splitLine(first, delimiter);
+    if (cells && !looksLikeData(cells) && mapHeader(cells).index.close !== undefined) {
+      throw new SyntaxError(
+        `${where}: the file has a header (${
+          JSON.stringify(first.slice(0, 200))
+        }); columns is for headerless files, leave it out`,
+      );
+    }
     return { index, ncol: count, firstDataLine: 0 };
   }
   const headerCells = splitLine(first, delimiter);
