@@ -5,7 +5,13 @@
  * @module
  */
 import { openStore, type Store } from "@lib/db/mod.ts";
-import { ingestCsv, ingestSample, type IngestSummary, listCsvFiles } from "@lib/data/mod.ts";
+import {
+  checkCsvColumns,
+  ingestCsv,
+  ingestSample,
+  type IngestSummary,
+  listCsvFiles,
+} from "@lib/data/mod.ts";
 import {
   IBKR_MODES,
   IBKR_REQUEST_DEFAULTS,
@@ -80,6 +86,18 @@ const SPEC = {
       description: "CSV field delimiter (\\t for tab)",
       default: ",",
     },
+    columns: {
+      type: "string",
+      valueName: "A,B,…",
+      description: "Column names of headerless CSV files, in order (timestamp|date, time, open, " +
+        "high, low, close, adjclose, volume, symbol; skip for an unused column)",
+    },
+    "price-scale": {
+      type: "string",
+      valueName: "FACTOR",
+      description:
+        "Multiply open/high/low/close by FACTOR, e.g. 0.0001 for prices in 1/10,000 of a dollar (volume untouched)",
+    },
     start: {
       type: "string",
       valueName: "DATE",
@@ -137,6 +155,7 @@ const SPEC = {
     "deno task ingest --source sample",
     "deno task ingest --source csv --path ../shared/data/daily_sp41 --adjust",
     "deno task ingest --source csv --path ../shared/data/hourly_33 --rth-only --json",
+    "deno task ingest --source csv --path vendor/daily.zip --columns timestamp,open,high,low,close,volume --price-scale 0.0001 --time-zone America/New_York",
     "deno task ingest --source ibkr --watchlist watchlist.txt --start 2024-01-01 --end 2024-12-31",
   ],
 } as const;
@@ -156,6 +175,18 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   const delimiter = a.delimiter === "\\t" ? "\t" : String(a.delimiter);
   if (delimiter.length !== 1) {
     throw new UsageError(`--delimiter must be one character; got "${a.delimiter}"`);
+  }
+  const columns = str(a.columns);
+  const priceScale = numberArg(a, "price-scale", { min: Number.MIN_VALUE });
+  if (source !== "csv" && (columns !== undefined || priceScale !== undefined)) {
+    throw new UsageError(`--columns and --price-scale are for --source csv, not ${source}`);
+  }
+  if (columns !== undefined) {
+    try {
+      checkCsvColumns(columns);
+    } catch (e) {
+      throw e instanceof RangeError ? new UsageError(`--columns: ${e.message}`) : e;
+    }
   }
   // Fail on a wrong path or bad IBKR options before opening (and possibly creating) a store.
   if (source === "csv") await listCsvFiles(a.path as string);
@@ -214,6 +245,8 @@ export async function main(args: string[] = Deno.args): Promise<void> {
         rthOnly: a["rth-only"] === true,
         timeZone: String(a["time-zone"]),
         delimiter,
+        columns,
+        priceScale,
       });
     printSummary(summary, store, json);
   } finally {

@@ -165,3 +165,68 @@ export function otherDelimiter(header: string, expected: string): string | undef
 export function showDelimiter(d: string): string {
   return d === "\t" ? "tab" : JSON.stringify(d);
 }
+
+/** The names `columns` accepts: the header vocabulary, normalised (see {@linkcode mapHeader}). */
+export const COLUMN_NAMES: readonly string[] = Object.keys(ALIASES);
+
+/**
+ * Maps the column names given for a headerless file (`columns` option, `--columns`) to
+ * fields, with the header vocabulary of {@linkcode mapHeader}; `skip` (or an empty name)
+ * leaves a column unused.
+ * @param columns Names in file order, or one comma-separated string.
+ * @returns Field → column index, and the number of columns.
+ * @throws {RangeError} When a name is unknown or a field is named twice, or a required field is missing.
+ * @example
+ * ```ts
+ * parseColumns("timestamp,open,high,low,close,volume").index.close; // 4
+ * ```
+ */
+export function parseColumns(
+  columns: string | readonly string[],
+): { index: Partial<Record<BarField, number>>; count: number } {
+  const names = typeof columns === "string" ? columns.split(",") : [...columns];
+  const unknown = names.filter((n) => {
+    const k = n.trim().toLowerCase().replace(/[\s_\-.]+/g, "");
+    return k !== "" && k !== "skip" && ALIASES[k] === undefined;
+  });
+  if (unknown.length) {
+    throw new RangeError(
+      `Unknown column name${unknown.length > 1 ? "s" : ""} ${
+        unknown.map((n) => JSON.stringify(n.trim())).join(", ")
+      } in columns (known: ${COLUMN_NAMES.join(", ")}, skip)`,
+    );
+  }
+  const cells = names.map((n) => {
+    const k = n.trim().toLowerCase().replace(/[\s_\-.]+/g, "");
+    return k === "skip" ? "" : n;
+  });
+  const { index, duplicate } = mapHeader(cells);
+  if (duplicate) throw new RangeError(`Column "${duplicate}" is named twice in columns`);
+  const missing = REQUIRED_FIELDS.filter((f) => index[f] === undefined);
+  if (missing.length) {
+    throw new RangeError(
+      `columns ${JSON.stringify(names.join(","))} name no ${
+        missing.map((f) => FIELD_NAMES[f]).join(", no ")
+      } column`,
+    );
+  }
+  return { index, count: names.length };
+}
+
+/**
+ * Whether a first line is data rather than a header: every cell is a number or a
+ * `yyyyMMdd`/ISO-like date or time (digits with `-`, `/`, `:`, `.`, spaces, `T`, `Z`, offsets).
+ * @param cells The first line's cells.
+ * @returns `true` when no cell holds a letter-bearing name.
+ * @example
+ * ```ts
+ * looksLikeData(["20240102 09:30", "1234500", "1240000"]); // true
+ * looksLikeData(["Date", "Open"]); // false
+ * ```
+ */
+export function looksLikeData(cells: readonly string[]): boolean {
+  return cells.length > 1 &&
+    cells.every((c) =>
+      /^[\s\d.:/+\-eETZ]*\d[\s\d.:/+\-eETZ]*$/.test(c.trim().replace(/^"|"$/g, ""))
+    );
+}

@@ -12,9 +12,12 @@ import { basename, extname, join, resolve } from "node:path";
 import type { BarColumns } from "./panel.ts";
 import { emptyBars } from "./panel.ts";
 import {
+  type BarField,
   FIELD_NAMES,
+  looksLikeData,
   mapHeader,
   otherDelimiter,
+  parseColumns,
   parseDecimal,
   REQUIRED_FIELDS,
   showDelimiter,
@@ -90,6 +93,15 @@ export interface CsvReadOptions {
   timeZone?: string;
   /** Field delimiter. Default `,`. */
   delimiter?: string;
+  /**
+   * Column names of a headerless file, in order (header vocabulary: `timestamp`, `date`,
+   * `time`, `open`, `high`, `low`, `close`, `adjclose`, `volume`, `symbol`; `skip` for an
+   * unused column), as an array or one comma-separated string. Line 1 is then data.
+   * Without it, a file whose first line is all numbers is refused.
+   */
+  columns?: string | readonly string[];
+  /** Factor applied to open/high/low/close (e.g. 0.0001 for prices in 1/10,000 of a dollar); volume untouched. Default 1. */
+  priceScale?: number;
 }
 
 /** A line the importer did not take, and why. */
@@ -319,6 +331,7 @@ export function readCsvBars(
   options: CsvReadOptions = {},
 ): CsvFileBars {
   const file = fileName;
+  checkPriceScale(options.priceScale);
   const delimiter = options.delimiter ?? ",";
   const zone = options.timeZone ?? "UTC";
   const where = (line: number) => `Cannot import ${file} line ${line}`;
@@ -328,26 +341,8 @@ export function readCsvBars(
   const lines = text.split(/\r?\n/);
   if (endsWithNewline) lines.pop();
 
-  // Header.
-  const headerCells = splitLine(lines[0], delimiter);
-  if (!headerCells) throw new SyntaxError(`${where(1)}: unclosed quote in the header`);
-  const { index, duplicate } = mapHeader(headerCells);
-  if (duplicate) throw new SyntaxError(`${where(1)}: column "${duplicate}" appears twice`);
-  for (const f of REQUIRED_FIELDS) {
-    if (index[f] === undefined) {
-      const other = headerCells.length === 1 ? otherDelimiter(lines[0], delimiter) : undefined;
-      const hint = other
-        ? `; the header looks ${showDelimiter(other)}-separated, not ${
-          showDelimiter(delimiter)
-        }-separated (set the delimiter)`
-        : "";
-      throw new SyntaxError(
-        `${where(1)}: no ${FIELD_NAMES[f]} column in header ${
-          JSON.stringify(lines[0].slice(0, 200))
-        }${hint}`,
-      );
-    }
-  }
+  // Header, or the `columns` of a headerless file (see headerOf).
+  const { index, ncol, firstDataLine } = headerOf(lines[0], file, delimiter, options);
   if (options.adjust && index.adjClose === undefined) {
     throw new SyntaxError(
       `${
@@ -401,7 +396,6 @@ export function readCsvBars(
       : new RangeError(message, { cause: { file, line, reason } });
   };
 
-  const ncol = headerCells.length;
   const iTime = index.time!,
     iOpen = index.open!,
     iHigh = index.high!,
@@ -432,7 +426,7 @@ export function readCsvBars(
   let rowsRead = 0, rowsFiltered = 0;
   let dataRows = 0;
 
-  for (let li = 1; li < lines.length; li++) {
+  for (let li = firstDataLine; li < lines.length; li++) {
     const raw = lines[li];
     const line = li + 1;
     if (raw.trim() === "") continue;
@@ -640,7 +634,78 @@ export function readCsvBars(
       prevLine = s.line[i];
     }
   }
+  scalePrices(bars, options.priceScale);
   return { path: file, file, barSize, bars, symbols, rowsRead, rowsFiltered, rejected, warnings };
+}
+
+// --- Headerless files (`columns`) and price scale (`priceScale`) ---
+
+/** The column mapping of a file: from its header line, or from `options.columns` (then line 1 is data). */
+function headerOf(
+  first: string,
+  file: string,
+  delimiter: string,
+  options: CsvReadOptions,
+): { index: Partial<Record<BarField, number>>; ncol: number; firstDataLine: number } {
+  const where = `Cannot import ${file} line 1`;
+  if (options.columns !== undefined) {
+    const { index, count } = parseColumns(options.columns);
+    const cells = splitLine(first, delimiter);
+    if (cells && !looksLikeData(cells) && mapHeader(cells).index.close !== undefined) {
+      throw new SyntaxError(
+        `${where}: the file has a header (${
+          JSON.stringify(first.slice(0, 200))
+        }); columns is for headerless files, leave it out`,
+      );
+    }
+    return { index, ncol: count, firstDataLine: 0 };
+  }
+  const headerCells = splitLine(first, delimiter);
+  if (!headerCells) throw new SyntaxError(`${where}: unclosed quote in the header`);
+  if (looksLikeData(headerCells)) {
+    throw new SyntaxError(
+      `${where}: the file has no header (the first line ${
+        JSON.stringify(first.slice(0, 200))
+      } is all numbers); name its columns, e.g. --columns timestamp,open,high,low,close,volume`,
+    );
+  }
+  const { index, duplicate } = mapHeader(headerCells);
+  if (duplicate) throw new SyntaxError(`${where}: column "${duplicate}" appears twice`);
+  for (const f of REQUIRED_FIELDS) {
+    if (index[f] === undefined) {
+      const other = headerCells.length === 1 ? otherDelimiter(first, delimiter) : undefined;
+      const hint = other
+        ? `; the header looks ${showDelimiter(other)}-separated, not ${
+          showDelimiter(delimiter)
+        }-separated (set the delimiter)`
+        : "";
+      throw new SyntaxError(
+        `${where}: no ${FIELD_NAMES[f]} column in header ${
+          JSON.stringify(first.slice(0, 200))
+        }${hint}`,
+      );
+    }
+  }
+  return { index, ncol: headerCells.length, firstDataLine: 1 };
+}
+
+/**
+ * Multiplies open/high/low/close by `scale` in place (volume untouched). A scale whose
+ * inverse is a whole number (0.0001) divides instead, so 1234500 × 0.0001 gives exactly 123.45.
+ */
+function scalePrices(bars: BarColumns, scale: number | undefined): void {
+  if (scale === undefined || scale === 1) return;
+  const inv = 1 / scale;
+  const f = Number.isInteger(inv) ? (x: number) => x / inv : (x: number) => x * scale;
+  for (const col of [bars.open, bars.high, bars.low, bars.close]) {
+    for (let i = 0; i < col.length; i++) col[i] = f(col[i]);
+  }
+}
+
+function checkPriceScale(scale: number | undefined): void {
+  if (scale !== undefined && !(Number.isFinite(scale) && scale > 0)) {
+    throw new RangeError(`priceScale must be a positive finite number; got ${scale}`);
+  }
 }
 
 function inferBarSizeFromGaps(gaps: number[], dateOnly: boolean): string | undefined {

@@ -34,12 +34,15 @@ import type { BarColumns } from "./panel.ts";
 import { emptyBars } from "./panel.ts";
 import {
   type CsvFileBars,
+  type CsvListing,
   type CsvReadOptions,
   listCsvDirectory,
   readCsvFile,
   type RejectedRow,
   type SkippedFile,
 } from "./csv.ts";
+import { isZipPath, listZipFiles, readZipCsv } from "./_zip.ts";
+import { parseColumns } from "./_csv_fields.ts";
 
 /** A file to import, optionally with a fixed symbol (for files without a Symbol column or telling name). */
 export interface CsvSource {
@@ -114,7 +117,7 @@ export async function ingestCsv(
 ): Promise<IngestSummary> {
   const started = performance.now();
   const source = options.source ?? "csv";
-  const listing = typeof input === "string" ? await listCsvDirectory(input) : undefined;
+  const listing = typeof input === "string" ? await listWithZips(input) : undefined;
   const sources: CsvSource[] = listing
     ? listing.files.map((path) => ({ path }))
     : input as CsvSource[];
@@ -132,7 +135,9 @@ export async function ingestCsv(
   let rowsWritten = 0;
   try {
     if (sources.length === 0) {
-      throw new RangeError(`No .csv files in ${typeof input === "string" ? input : "[]"}`);
+      throw new RangeError(
+        `No .csv or .zip files in ${typeof input === "string" ? input : "[]"}`,
+      );
     }
     // Phase 1: read and validate everything; nothing is written if any file is refused.
     const read = new Progress("read", {
@@ -144,12 +149,9 @@ export async function ingestCsv(
     const refused: Error[] = [];
     for (const s of sources) {
       try {
-        results.push(
-          await readCsvFile(
-            s.path,
-            s.symbol === undefined ? readOptions : { ...readOptions, symbol: s.symbol },
-          ),
-        );
+        const o = s.symbol === undefined ? readOptions : { ...readOptions, symbol: s.symbol };
+        if (isZipPath(s.path)) results.push(...await readZipCsv(s.path, o));
+        else results.push(await readCsvFile(s.path, o));
       } catch (e) {
         // Keep reading: the refusal names every bad file, not only the first.
         if (!(e instanceof SyntaxError || e instanceof RangeError)) throw e;
@@ -222,6 +224,7 @@ export async function ingestCsv(
       rejected: results.flatMap((r) => r.rejected),
       warnings: [
         ...results.flatMap((r) => r.warnings),
+        ...results.flatMap(implausiblePrices),
         ...missingSymbols(readOptions, results),
       ],
       seconds: (performance.now() - started) / 1000,
@@ -241,6 +244,80 @@ export async function ingestCsv(
       .catch(() => undefined);
     throw e;
   }
+}
+
+/** Closes outside this range are warned about in the summary (no listed stock, index, pair or coin comes near). */
+export const PLAUSIBLE_CLOSE = { min: 1e-4, max: 1e6 } as const;
+
+/**
+ * Warnings for closes outside {@linkcode PLAUSIBLE_CLOSE} (e.g. prices in 1/10,000 of a
+ * dollar read without `--price-scale`), one per file and symbol, with the count and range.
+ * @param r One file's bars.
+ * @returns The warnings (none when every close is plausible).
+ * @example
+ * ```ts
+ * implausiblePrices(await readCsvFile("AAPL.csv")); // ["AAPL.csv: AAPL has 3 closes above 1,000,000 (1855000 … 1868000); …"]
+ * ```
+ */
+export function implausiblePrices(r: CsvFileBars): string[] {
+  const out: string[] = [];
+  const { instrument, close } = r.bars;
+  let i = 0;
+  while (i < close.length) {
+    const sym = instrument[i];
+    let hi = 0, lo = 0, maxV = -Infinity, minV = Infinity;
+    for (; i < close.length && instrument[i] === sym; i++) {
+      const c = close[i];
+      if (c > PLAUSIBLE_CLOSE.max) {
+        hi++;
+        maxV = Math.max(maxV, c);
+      } else if (c < PLAUSIBLE_CLOSE.min) {
+        lo++;
+        minV = Math.min(minV, c);
+      }
+    }
+    if (hi) {
+      out.push(
+        `${r.file}: ${sym} has ${hi} close${hi > 1 ? "s" : ""} above ${
+          PLAUSIBLE_CLOSE.max.toLocaleString("en-US")
+        } (up to ${maxV}); if prices are in fractions of a unit, set --price-scale (e.g. 0.0001)`,
+      );
+    }
+    if (lo) {
+      out.push(
+        `${r.file}: ${sym} has ${lo} close${
+          lo > 1 ? "s" : ""
+        } below ${PLAUSIBLE_CLOSE.min} (down to ${minV}); check --price-scale`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks the `columns` option of headerless files (names from the header vocabulary,
+ * `skip` for an unused column; every required field named once).
+ * @param columns e.g. `timestamp,open,high,low,close,volume`.
+ * @returns The number of columns.
+ * @throws {RangeError} Naming the unknown, repeated or missing columns.
+ * @example
+ * ```ts
+ * checkCsvColumns("timestamp,open,high,low,close,volume"); // 6
+ * checkCsvColumns("when,open"); // throws RangeError: Unknown column name "when" …
+ * ```
+ */
+export function checkCsvColumns(columns: string | readonly string[]): number {
+  return parseColumns(columns).count;
+}
+
+/** The CSV files of a path plus, for a directory, its zip archives (each list sorted, CSV files first). */
+async function listWithZips(path: string): Promise<CsvListing> {
+  const csv = await listCsvDirectory(path);
+  const zip = await listZipFiles(path);
+  const skipped = [...csv.skipped, ...zip.skipped].sort((a, b) =>
+    a.file < b.file ? -1 : a.file > b.file ? 1 : 0
+  );
+  return { files: [...csv.files, ...zip.files], skipped };
 }
 
 /** Refuses a run in which two files give the same symbol (one would overwrite the other). */
