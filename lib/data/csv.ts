@@ -279,10 +279,11 @@ export interface CsvReadIo {
  * The file is streamed: read and decoded (strict UTF-8) in chunks of `chunkBytes`, split
  * into lines across chunk boundaries and parsed line by line, so memory is bounded by one
  * chunk plus the parsed bars, never by the file's text (an 800 MB file no longer meets
- * V8's string-length limit). The bars are the cost: about 430 bytes per kept bar at peak
- * (per-symbol columns, the duplicate check, the sort order and the assembled columns, all
- * JS arrays): a generated 266 MB file of 5.5 M daily bars peaks at 2.4 GB resident,
- * against 3.4 GB when its text was decoded whole (`deno task bench ingest --csv-size 266`).
+ * V8's string-length limit). The bars are the cost: about 230–430 bytes per kept bar at
+ * peak (per-symbol columns, the duplicate check, the sort order and the assembled columns,
+ * all JS arrays): a generated 266 MB file of 5.5 M daily bars peaks at 2.4 GB resident,
+ * against 3.4 GB when its text was decoded whole, and an 800 MB file of 16.6 M bars at
+ * 3.9 GB (`deno task bench ingest --csv-size MB`).
  * @param path The file.
  * @param options See {@linkcode CsvReadOptions}.
  * @param io See {@linkcode CsvReadIo}.

@@ -234,6 +234,7 @@ const hwm = Number(/VmHWM:\\s+(\\d+) kB/.exec(Deno.readTextFileSync("/proc/self/
 console.log(JSON.stringify({ bars: r.bars.timestamp.length, seconds, before, after: Deno.memoryUsage().rss, hwm }));`;
       const res = await new Deno.Command(Deno.execPath(), {
         args: ["eval", "--no-check", code],
+        env: { NO_COLOR: "1" },
         stdout: "piped",
         stderr: "piped",
       }).output();
