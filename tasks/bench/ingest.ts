@@ -12,6 +12,12 @@
  * omitted for a remote server) — and `load_average` the machine's 1-minute load: with
  * other work on the machine, the per-CPU-second figures are the ones to compare.
  *
+ * `--csv-size MB` instead measures reading one generated CSV file of about MB megabytes
+ * (daily bars of many symbols, a Symbol column) in a fresh process per way of reading, and
+ * prints one JSON line: `peak_rss_mb` (the process's peak resident set, VmHWM from /proc)
+ * and `seconds` for the streamed {@linkcode readCsvFile} and for the former whole-text path
+ * (`Deno.readFile` + one `TextDecoder.decode` + `readCsvBars`), and `rss_before_mb`.
+ *
  * @module
  */
 import { join } from "node:path";
@@ -45,12 +51,18 @@ const SPEC = {
       choices: ["all", "pglite", "postgres"],
       default: "all",
     },
+    "csv-size": {
+      type: "string",
+      valueName: "MB",
+      description: "Instead: peak memory of reading one generated CSV file of about MB megabytes",
+    },
   },
 } as const;
 
 /** Runs the benchmark. */
 export async function main(args: string[]): Promise<void> {
   const a = parseCommand(SPEC, args);
+  if (a["csv-size"] !== undefined) return await csvMemory(Number(a["csv-size"]));
   const dir = String(a.path);
   const t0 = performance.now();
   const parts: BarColumns[] = [];
@@ -192,4 +204,86 @@ function round(x: number): number {
 function isLocalHost(url: string): boolean {
   const host = new URL(url).hostname;
   return host === "127.0.0.1" || host === "localhost" || host === "[::1]" || host === "";
+}
+
+/** Peak memory of reading one generated file of about `mb` MB, streamed and whole. */
+async function csvMemory(mb: number): Promise<void> {
+  if (!(mb > 0)) throw new RangeError(`--csv-size must be a positive number of MB, got ${mb}`);
+  const tmp = await Deno.makeTempDir({ prefix: "tt_bench_csv_" });
+  try {
+    const path = join(tmp, "BIG.csv");
+    const bars = await writeBigCsv(path, mb * 1e6);
+    const size = (await Deno.stat(path)).size;
+    const csvModule = new URL("../../lib/data/csv.ts", import.meta.url).href;
+    const out: Record<string, unknown> = {
+      bench: "ingest-csv-memory",
+      file_mb: round(size / 1e6),
+      bars,
+    };
+    for (const mode of ["streamed", "whole_text"] as const) {
+      const read = mode === "streamed"
+        ? `const r = await m.readCsvFile(${JSON.stringify(path)});`
+        : `const text = new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(${
+          JSON.stringify(path)
+        })); const r = m.readCsvBars(text, "BIG.csv");`;
+      const code = `const m = await import(${JSON.stringify(csvModule)});
+const before = Deno.memoryUsage().rss; const t = performance.now();
+${read}
+const seconds = (performance.now() - t) / 1000;
+const hwm = Number(/VmHWM:\\s+(\\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1]) * 1024;
+console.log(JSON.stringify({ bars: r.bars.timestamp.length, seconds, before, after: Deno.memoryUsage().rss, hwm }));`;
+      const res = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--no-check", code],
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(res.stderr).trim();
+      if (!res.success) {
+        out[mode] = { error: err.split("\n").slice(-3).join(" ").slice(0, 300) };
+        continue;
+      }
+      const r = JSON.parse(new TextDecoder().decode(res.stdout).trim().split("\n").pop()!);
+      if (r.bars !== bars) {
+        throw new Error(`bench ingest: ${mode} read ${r.bars} bars, expected ${bars}`);
+      }
+      out[mode] = {
+        seconds: round(r.seconds),
+        rss_before_mb: Math.round(r.before / 1e6),
+        rss_after_mb: Math.round(r.after / 1e6),
+        peak_rss_mb: Math.round(r.hwm / 1e6),
+      };
+    }
+    console.log(JSON.stringify(out));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/** Writes daily bars of symbols S0000… (40,000 days each from 1900) until `bytes`; returns the bar count. */
+async function writeBigCsv(path: string, bytes: number): Promise<number> {
+  using f = await Deno.open(path, { write: true, create: true, truncate: true });
+  const enc = new TextEncoder();
+  let written = 0, bars = 0;
+  const put = async (s: string) => {
+    const b = enc.encode(s);
+    for (let o = 0; o < b.length;) o += await f.write(b.subarray(o));
+    written += b.length;
+  };
+  await put("Symbol,Date,Open,High,Low,Close,Volume\n");
+  const t0 = Date.UTC(1900, 0, 1);
+  for (let s = 0; written < bytes; s++) {
+    const sym = `S${String(s).padStart(4, "0")}`;
+    const lines: string[] = [];
+    for (let i = 0; i < 40_000 && written + lines.length * 50 < bytes; i++) {
+      const d = new Date(t0 + i * 86_400_000).toISOString().slice(0, 10);
+      const o = 100 + (i % 97) * 0.25, c = o + ((i % 7) - 3) * 0.125;
+      lines.push(
+        `${sym},${d},${o},${Math.max(o, c) + 1},${Math.min(o, c) - 1},${c},${1000 + i % 13}`,
+      );
+    }
+    bars += lines.length;
+    await put(lines.join("\n") + "\n");
+  }
+  return bars;
 }
