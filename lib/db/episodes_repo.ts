@@ -14,6 +14,7 @@
 import type { Queryable } from "./store.ts";
 import { upsertColumns } from "./bulk.ts";
 import { redactDeep } from "../util/redact.ts";
+import { jsonColumn } from "./_json.ts";
 
 /** Why an episode was run. */
 export const EPISODE_KINDS = ["train", "eval", "benchmark", "paper", "live"] as const;
@@ -298,7 +299,7 @@ function toEpisode(r: EpisodeRow): EpisodeRecord {
     maxDrawdown: r.max_drawdown,
     sharpeRatio: r.sharpe_ratio,
     turnover: r.turnover,
-    config: typeof r.config_json === "string" ? JSON.parse(r.config_json) : r.config_json,
+    config: jsonColumn(r.config_json),
     createdAt: r.created_at,
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { Queryable, Store } from "./store.ts";
 import { upsertColumns } from "./bulk.ts";
+import { jsonColumn } from "./_json.ts";
 
 /** Long-form feature rows as column arrays (the layout of `tt_features`). */
 export interface FeatureRows {
@@ -259,8 +260,6 @@ export async function readSignalScores(
     timestamp: rows.map((r) => new Date(r.timestamp).getTime()),
     signalName: rows.map((r) => r.signal_name),
     score: rows.map((r) => r.score),
-    metaJson: rows.map((
-      r,
-    ) => (typeof r.meta_json === "string" ? JSON.parse(r.meta_json) : r.meta_json)),
+    metaJson: rows.map((r) => jsonColumn(r.meta_json)),
   };
 }

@@ -9,6 +9,7 @@
  */
 import type { Queryable } from "./store.ts";
 import { redactDeep } from "../util/redact.ts";
+import { jsonColumn } from "./_json.ts";
 
 /** A stored `tt_models` row. */
 export interface ModelRecord {
@@ -42,8 +43,8 @@ function toModel(r: ModelRow): ModelRecord {
     name: r.name,
     version: r.version,
     path: r.path,
-    config: typeof r.config_json === "string" ? JSON.parse(r.config_json) : r.config_json,
-    checksums: typeof r.checksums === "string" ? JSON.parse(r.checksums) : r.checksums ?? null,
+    config: jsonColumn(r.config_json),
+    checksums: jsonColumn(r.checksums ?? null),
     createdAt: r.created_at,
   };
 }

@@ -7,6 +7,7 @@ import type { Queryable } from "./store.ts";
 import { upsertColumns } from "./bulk.ts";
 import { type BarColumns, emptyBars } from "./bars.ts";
 import { redact, redactDeep } from "../util/redact.ts";
+import { jsonColumn } from "./_json.ts";
 
 const PRICE_COLUMNS = [
   { name: "instrument", type: "text" },
@@ -357,6 +358,6 @@ export async function listIngestRuns(
     startedAt: new Date(r.started_at),
     finishedAt: r.finished_at === null ? null : new Date(r.finished_at),
     message: r.message,
-    parameters: typeof r.parameters === "string" ? JSON.parse(r.parameters) : r.parameters,
+    parameters: jsonColumn(r.parameters),
   }));
 }

@@ -10,6 +10,7 @@
 import type { Queryable } from "./store.ts";
 import { upsertColumns } from "./bulk.ts";
 import { redactDeep } from "../util/redact.ts";
+import { jsonColumn } from "./_json.ts";
 
 /** One PPO update's diagnostics (a `tt_train_metrics` row). */
 export interface TrainMetricRow {
@@ -181,7 +182,7 @@ export async function readTrainRun(q: Queryable, runId: number): Promise<TrainRu
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     modelId: r.model_id,
-    config: typeof r.config_json === "string" ? JSON.parse(r.config_json) : r.config_json,
+    config: jsonColumn(r.config_json),
   };
 }
 
