@@ -26,15 +26,14 @@ import type {
   PolicyConfig,
   UpdateStats,
 } from "./policy.ts";
-import { gradClipScale, type PpoHeadOutputs, ppoLoss, type PpoLossConfig } from "./ppo_loss.ts";
+import { gradClipScale, type PpoHeadOutputs, type PpoLossConfig } from "./ppo_loss.ts";
 import {
   assetCount,
   expandLogStd,
-  foldLogStdGradient,
   gatherAssetRows,
+  headLossInto,
   perAssetHead,
   perAssetTopology,
-  scatterPerAssetGradients,
 } from "./per_asset.ts";
 import { KERNEL_WASM_BASE64 } from "./_kernel_wasm.ts";
 import { MM_ROWS } from "./_kernel_wat.ts";
@@ -457,32 +456,15 @@ export class KernelPolicy implements PolicyBackend {
     f.fill(0, outC.dy, outC.dy + rows * outC.outDim);
     const head = this.#head(n, N);
     const action = { kind: "gaussian" as const, dim: head.dim };
-    let stats: UpdateStats;
-    const pa = this.#pa;
-    if (!pa) {
-      stats = ppoLoss(action, head, batch, loss, {
-        dActor: f.subarray(outA.dy),
-        actorStride: ao,
-        dLogStd: f.subarray(gLogStd, gLogStd + this.#actDim),
-        dValues: f.subarray(outC.dy),
-        valueStride: outC.outDim,
-      }).stats;
-    } else {
-      const r = ppoLoss(action, head, batch, loss);
-      stats = r.stats;
-      scatterPerAssetGradients(
-        pa,
-        n,
-        N,
-        r.grads.dActor,
-        r.grads.dValues,
-        f.subarray(outA.dy),
-        ao,
-        f.subarray(outC.dy),
-        outC.outDim,
-      );
-      foldLogStdGradient(pa, N, r.grads.dLogStd, f.subarray(gLogStd, gLogStd + this.#actDim));
-    }
+    const stats = headLossInto(this.#pa, action, head, batch, loss, {
+      n,
+      N,
+      dActor: f.subarray(outA.dy),
+      actorStride: ao,
+      dValues: f.subarray(outC.dy),
+      valueStride: outC.outDim,
+      dLogStd: f.subarray(gLogStd, gLogStd + this.#actDim),
+    });
     this.#backward(this.#actor, rows);
     this.#backward(this.#critic, rows);
     return stats;

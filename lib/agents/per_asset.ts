@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { PerAssetTopology, PolicyConfig } from "./policy.ts";
+import type { Minibatch, PerAssetTopology, PolicyConfig, UpdateStats } from "./policy.ts";
+import { type PpoHeadOutputs, ppoLoss, type PpoLossConfig } from "./ppo_loss.ts";
 
 /**
  * The per-asset topology of a config, or null for the portfolio-level MLP.
@@ -241,4 +242,67 @@ export function foldLogStdGradient(
   for (let i = 0; i < N; i++) s += dLogStd[i];
   out[0] = s;
   if (t.cashScore) out[1] = dLogStd[N];
+}
+
+/**
+ * The PPO loss of a network's head and its gradient into the network's own per-row
+ * output-gradient buffers, for either topology: an MLP's head gradient is written in
+ * place; a per-asset head's (one row per observation × asset) goes through
+ * {@linkcode scatterPerAssetGradients} and {@linkcode foldLogStdGradient}. Both
+ * backends call this, so the two topologies are wired to the one loss once.
+ * @param t The per-asset topology, or null for an MLP.
+ * @param action The portfolio-level action of the head.
+ * @param head The head outputs (portfolio-level, see {@linkcode perAssetHead}).
+ * @param batch The minibatch.
+ * @param loss Loss coefficients.
+ * @param out The network's gradient buffers: `n` observations of `N` assets (per-asset
+ *   rows are `n·N`), actor and value gradients with their row strides, and the network's
+ *   own log-std gradient (`D` values for an MLP, the shared 1 or 2 for per-asset).
+ * @returns The loss diagnostics.
+ * @example
+ * ```ts
+ * const stats = headLossInto(pa, action, head, batch, loss, {
+ *   n, N, dActor, actorStride: W, dValues: dActor.subarray(width), valueStride: W, dLogStd,
+ * });
+ * ```
+ */
+export function headLossInto(
+  t: PerAssetTopology | null,
+  action: PolicyConfig["action"],
+  head: PpoHeadOutputs,
+  batch: Minibatch,
+  loss: PpoLossConfig,
+  out: {
+    n: number;
+    N: number;
+    dActor: Float32Array;
+    actorStride: number;
+    dValues: Float32Array;
+    valueStride: number;
+    dLogStd: Float32Array;
+  },
+): UpdateStats {
+  if (!t) {
+    return ppoLoss(action, head, batch, loss, {
+      dActor: out.dActor,
+      actorStride: out.actorStride,
+      dLogStd: out.dLogStd,
+      dValues: out.dValues,
+      valueStride: out.valueStride,
+    }).stats;
+  }
+  const r = ppoLoss(action, head, batch, loss);
+  scatterPerAssetGradients(
+    t,
+    out.n,
+    out.N,
+    r.grads.dActor,
+    r.grads.dValues,
+    out.dActor,
+    out.actorStride,
+    out.dValues,
+    out.valueStride,
+  );
+  foldLogStdGradient(t, out.N, r.grads.dLogStd, out.dLogStd);
+  return r.stats;
 }

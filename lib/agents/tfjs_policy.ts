@@ -42,21 +42,14 @@ import type {
   UpdateStats,
 } from "./policy.ts";
 import { orthogonalKernel } from "./_tf_init.ts";
-import {
-  gradClipScale,
-  logSumExp,
-  type PpoHeadOutputs,
-  ppoLoss,
-  type PpoLossConfig,
-} from "./ppo_loss.ts";
+import { gradClipScale, logSumExp, type PpoHeadOutputs, type PpoLossConfig } from "./ppo_loss.ts";
 import {
   assetCount,
   expandLogStd,
-  foldLogStdGradient,
   gatherAssetRows,
+  headLossInto,
   perAssetHead,
   perAssetTopology,
-  scatterPerAssetGradients,
 } from "./per_asset.ts";
 
 const LOG_2PI = Math.log(2 * Math.PI);
@@ -367,31 +360,15 @@ class TfjsPolicy implements PolicyBackend {
         : { kind: "categorical", nvec: this.#nvec };
       const dOut = new Float32Array(rows * W);
       const dLogStd = new Float32Array(this.#gaussian ? this.#actDim : 0);
-      const pa = this.#pa;
-      if (!pa) {
-        stats = ppoLoss(action, head, batch, loss, {
-          dActor: dOut,
-          actorStride: W,
-          dLogStd,
-          dValues: dOut.subarray(this.#width),
-          valueStride: W,
-        }).stats;
-      } else {
-        const r = ppoLoss(action, head, batch, loss);
-        stats = r.stats;
-        scatterPerAssetGradients(
-          pa,
-          B,
-          N,
-          r.grads.dActor,
-          r.grads.dValues,
-          dOut,
-          W,
-          dOut.subarray(this.#width),
-          W,
-        );
-        foldLogStdGradient(pa, N, r.grads.dLogStd, dLogStd);
-      }
+      stats = headLossInto(this.#pa, action, head, batch, loss, {
+        n: B,
+        N,
+        dActor: dOut,
+        actorStride: W,
+        dValues: dOut.subarray(this.#width),
+        valueStride: W,
+        dLogStd,
+      });
 
       // Backward through the MLP: dZ_k → dW_k = a_kᵀ dZ_k, db_k = Σ_rows dZ_k,
       // dZ_{k−1} = (dZ_k W_kᵀ) ⊙ (1 − a_k²).
