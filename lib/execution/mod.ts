@@ -1,0 +1,5 @@
+/**
+ * Execution: the broker contract, the paper and IBKR brokers, risk overlays and the trading cycle.
+ * @module
+ */
+export * from "./broker.ts";
