@@ -234,6 +234,61 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
     );
 
     await t.step(
+      "models: list and show (--json), alias as champion, evaluate NAME@champion, roll back, refuse to delete an aliased model",
+      async () => {
+        const list = await run("models", ["list", "--json"], dir);
+        assert.equal(list.code, 0, list.stderr);
+        const models = lastJson(list.stdout).models as { name: string; version: number }[];
+        assert.deepEqual(
+          models.map((m) => `${m.name}@v${m.version}`).sort(),
+          ["ppo-portfolio@v1", "ppo-portfolio@v2", "tuned@v1"],
+        );
+        const show = await run("models", ["show", "ppo-portfolio@v1", "--json"], dir);
+        assert.equal(show.code, 0, show.stderr);
+        const d = lastJson(show.stdout) as {
+          id: number;
+          version: number;
+          files: { status: string };
+          evaluations: unknown[];
+          trainRuns: unknown[];
+        };
+        assert.deepEqual([d.id, d.version, d.files.status], [modelId, 1, "ok"]);
+        assert.ok(d.evaluations.length >= 1, "the evaluate step above is listed");
+        assert.ok(d.trainRuns.length >= 1);
+        for (const [ref, why] of [["ppo-portfolio@v1", "first"], ["ppo-portfolio@v2", "resumed"]]) {
+          const a = await run("models", ["alias", ref, "champion", "--why", why], dir);
+          assert.equal(a.code, 0, a.stderr);
+        }
+        const ev = await run("evaluate", ["--model", "ppo-portfolio@champion", "--json"], dir);
+        assert.equal(ev.code, 0, ev.stderr);
+        const back = await run("models", ["rollback", "ppo-portfolio", "--why", "test"], dir);
+        assert.equal(back.code, 0, back.stderr);
+        assert.match(back.stdout, new RegExp(`ppo-portfolio@champion: model ${modelId} `));
+        const champ = await run("models", ["show", "ppo-portfolio@champion", "--json"], dir);
+        assert.equal(lastJson(champ.stdout).version, 1);
+        const hist = await run("models", ["history", "ppo-portfolio", "--json"], dir);
+        const events = lastJson(hist.stdout).events as { action: string; why: string }[];
+        assert.deepEqual(events.map((e) => `${e.action}:${e.why}`), [
+          "set:first",
+          "set:resumed",
+          "rollback:test",
+        ]);
+        const del = await run("models", ["delete", "ppo-portfolio@champion"], dir);
+        assert.equal(del.code, 1);
+        assert.match(del.stderr, /used by alias ppo-portfolio@champion/);
+        const unknown = await run("models", ["show", "nope@champion"], dir);
+        assert.equal(unknown.code, 1);
+        assert.match(unknown.stderr, /No alias nope@champion/);
+        const bad = await run("models", ["frobnicate"], dir);
+        assert.equal(bad.code, 2);
+        const help = await run("models", ["--help"], dir);
+        assert.equal(help.code, 0);
+        assert.match(help.stdout, /^Usage: deno task models list\|show/);
+        assert.match(help.stdout, /Examples:/);
+      },
+    );
+
+    await t.step(
       "walkforward --json reports each fold after its training window and the aggregate",
       async () => {
         const r = await run("walkforward", [

@@ -13,18 +13,16 @@ import {
   createPolicyBackend,
   DEFAULT_TRAIN_OPTIONS,
   loadMarket,
-  mergeRanges,
   planSteps,
   resolveModel,
   ResumeConflictError,
   runDeterministicEpisode,
-  seedGroupOf,
-  trainedRangesOf,
   trainModel,
   type TrainResult,
   trainSeeds,
 } from "@lib/pipeline/mod.ts";
 import type { FeatureSetName } from "@lib/features/mod.ts";
+import { mergeRanges, seedGroupOf, trainedRangesOf } from "@lib/models/mod.ts";
 import { PROJECT_ROOT } from "@lib/util/mod.ts";
 
 Deno.test("planSteps() runs exactly the steps asked for when a rollout divides them", () => {

@@ -50,7 +50,7 @@ import {
   type RewardName,
   type RewardOptions,
   REWARDS,
-} from "./registry.ts";
+} from "./aliases.ts";
 import type { RewardScheme } from "./rewards.ts";
 import {
   type ExecuteAt,

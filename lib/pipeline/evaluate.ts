@@ -68,7 +68,8 @@ import { type SurvivorshipStatement, survivorshipStatement } from "../eval/survi
 import type { FeatureSetName } from "../features/definitions.ts";
 import { BACKEND_NAMES, type BackendName, createPolicyBackend } from "./backends.ts";
 import { historyBarsFor, isoDate, loadMarket, storedRanges } from "./market.ts";
-import { type DateRange, resolveModel, trainedRangesOf } from "./models.ts";
+import { resolveModel } from "./models.ts";
+import { type DateRange, trainedRangesOf } from "../models/lineage.ts";
 import type { EpisodeTrace } from "../env/episode.ts";
 import { benchmarkTrace, runDeterministicEpisode, traceToEpisodeLog } from "./rollout.ts";
 import { envOptionsFor } from "../env/settings.ts";

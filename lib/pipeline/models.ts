@@ -23,10 +23,10 @@ import {
   type ModelRecord,
   modelsAtPath,
   readModel,
-  readModelVersion,
   registerModel,
   updateModelFiles,
 } from "../db/models_repo.ts";
+import { lookupModel, parseModelRef } from "../models/aliases.ts";
 import {
   loadModelDir,
   type ModelConfig,
@@ -103,20 +103,11 @@ export async function resolveModelDir(store: Queryable, ref: string): Promise<st
   return (await registryRow(store, ref))?.path ?? resolve(ref);
 }
 
-/** The row a reference names (id or `NAME@vN` that is not a directory), or null for a directory. */
+/** The row a reference names (id, `NAME@vN`, `NAME@latest` or `NAME@ALIAS` that is not a directory), or null for a directory. */
 async function registryRow(store: Queryable, ref: string): Promise<ModelRecord | null> {
-  const named = /^(.+)@v(\d+)$/.exec(ref);
-  if (named && !(await isDirectory(ref))) {
-    const row = await readModelVersion(store, named[1], Number(named[2]));
-    if (!row) throw new RangeError(`No model ${named[1]} version ${named[2]} in tt_models`);
-    return row;
-  }
-  if (/^\d+$/.test(ref) && !(await isDirectory(ref))) {
-    const row = await readModel(store, Number(ref));
-    if (!row) throw new RangeError(`No model with id ${ref} in tt_models`);
-    return row;
-  }
-  return null;
+  const parsed = parseModelRef(ref);
+  if (parsed.kind === "path" || await isDirectory(ref)) return null;
+  return await lookupModel(store, parsed);
 }
 
 /** A loaded model and the registry row it is (null: unregistered). */
@@ -235,68 +226,4 @@ async function isDirectory(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** An inclusive range of ISO dates. */
-export interface DateRange {
-  start: string;
-  end: string;
-}
-
-/**
- * Every date range a model's lineage was trained on: its recorded `trainedRanges`
- * (this run's range and every ancestor's, across `--resume`), or `[dataRange]` for a
- * model saved before they were recorded. Out-of-sample evaluation must not overlap
- * any of them.
- * @param config A saved model's config.
- * @returns Sorted ranges, overlaps merged (a fresh array).
- * @example
- * ```ts
- * const ranges = trainedRangesOf(saved.manifest.config);
- * const overlaps = ranges.some((r) => r.start <= evalEnd && evalStart <= r.end);
- * ```
- */
-export function trainedRangesOf(
-  config: Pick<ModelConfig, "dataRange" | "trainedRanges">,
-): DateRange[] {
-  return mergeRanges(config.trainedRanges ?? [config.dataRange]);
-}
-
-/**
- * Sorts ranges by start and merges the overlapping ones.
- * @param ranges Inclusive ISO ranges.
- * @returns The union as disjoint sorted ranges (a fresh array).
- * @example
- * ```ts
- * mergeRanges([{ start: "2014-01-01", end: "2015-12-31" }, { start: "2013-01-01", end: "2014-06-30" }]);
- * // [{ start: "2013-01-01", end: "2015-12-31" }]
- * ```
- */
-export function mergeRanges(ranges: readonly DateRange[]): DateRange[] {
-  const sorted = [...ranges].sort((a, b) =>
-    a.start < b.start ? -1 : a.start > b.start ? 1 : a.end < b.end ? -1 : 1
-  );
-  const out: DateRange[] = [];
-  for (const r of sorted) {
-    const last = out.at(-1);
-    if (last && r.start <= last.end) {
-      if (r.end > last.end) last.end = r.end;
-    } else out.push({ start: r.start, end: r.end });
-  }
-  return out;
-}
-
-/**
- * The seed group a model was trained in (`deno task train --seeds …` gives every
- * model of one invocation the same group, recorded as `config.extra.seedGroup`).
- * @param config A saved model's config.
- * @returns The group, or null for a model trained alone.
- * @example
- * ```ts
- * const group = seedGroupOf(saved.manifest.config); // "ppo-portfolio-seeds-20250101T120000-1,2,3" or null
- * ```
- */
-export function seedGroupOf(config: Pick<ModelConfig, "extra">): string | null {
-  const g = config.extra?.seedGroup;
-  return typeof g === "string" ? g : null;
 }

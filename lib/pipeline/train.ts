@@ -51,9 +51,9 @@ export {
 } from "../env/settings.ts";
 import type { FeatureSetName } from "../features/definitions.ts";
 import { type BackendName, createPolicyBackend, resolveBackendName } from "./backends.ts";
-import { mergeRanges, resolveModel, saveAndRegisterModel, trainedRangesOf } from "./models.ts";
+import { resolveModel, saveAndRegisterModel } from "./models.ts";
+import { mergeRanges, trainedRangesOf } from "../models/lineage.ts";
 // Defined in lib/pipeline/models.ts; re-exported beside the training that records them.
-export { type DateRange, mergeRanges, seedGroupOf, trainedRangesOf } from "./models.ts";
 import { isoDate, loadMarket, NoDataError, storedRanges } from "./market.ts";
 import { actionLabelsFor, EpisodeRecorder, type EpisodeTrace } from "../env/episode.ts";
 import { traceToEpisodeLog } from "./rollout.ts";

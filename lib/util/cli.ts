@@ -32,6 +32,11 @@ export interface CommandSpec {
   options: Record<string, OptionSpec>;
   /** Example invocations shown at the end of `--help`. */
   examples?: readonly string[];
+  /**
+   * Usage of positional arguments, e.g. `"list | show REF | alias REF ALIAS"`: set it to
+   * accept them (read with {@linkcode parseCommandWithPositionals}); tasks without it refuse them.
+   */
+  positionals?: string;
 }
 
 /**
@@ -73,7 +78,10 @@ export type ParsedArgs = Record<string, string | boolean | undefined>;
  * ```
  */
 export function helpText(spec: CommandSpec): string {
-  const lines = [`Usage: deno task ${spec.name} [options]`, "", spec.summary, "", "Options:"];
+  const usage = spec.positionals
+    ? `Usage: deno task ${spec.name} ${spec.positionals} [options]`
+    : `Usage: deno task ${spec.name} [options]`;
+  const lines = [usage, "", spec.summary, "", "Options:"];
   const rows: [string, string][] = [];
   for (const [name, o] of Object.entries(spec.options)) {
     const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}${
@@ -109,6 +117,29 @@ export function helpText(spec: CommandSpec): string {
  * ```
  */
 export function parseCommand(spec: CommandSpec, args: string[] = Deno.args): ParsedArgs {
+  return parse(spec, args).values;
+}
+
+/**
+ * {@linkcode parseCommand} for a task that takes positional arguments (a subcommand and
+ * its operands); the spec's `positionals` documents them in `--help`.
+ * @param spec The command's declaration, with `positionals` set.
+ * @param args Defaults to `Deno.args`.
+ * @returns The option values and the positional arguments in order.
+ * @example
+ * ```ts
+ * const { values, positionals } = parseCommandWithPositionals({ name: "models", summary: "", positionals: "show REF", options: {} }, ["show", "12"]);
+ * positionals; // ["show", "12"]
+ * ```
+ */
+export function parseCommandWithPositionals(
+  spec: CommandSpec,
+  args: string[] = Deno.args,
+): { values: ParsedArgs; positionals: string[] } {
+  return parse(spec, args);
+}
+
+function parse(spec: CommandSpec, args: string[]): { values: ParsedArgs; positionals: string[] } {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
   };
@@ -117,7 +148,12 @@ export function parseCommand(spec: CommandSpec, args: string[] = Deno.args): Par
   }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: false, strict: true });
+    parsed = parseArgs({
+      args,
+      options,
+      allowPositionals: spec.positionals !== undefined,
+      strict: true,
+    });
   } catch (e) {
     throw new UsageError(
       `${(e as Error).message}\nRun \`deno task ${spec.name} --help\` for the options.`,
@@ -138,7 +174,7 @@ export function parseCommand(spec: CommandSpec, args: string[] = Deno.args): Par
   if (typeof out["db-url"] === "string" && urlHasPassword(out["db-url"])) {
     console.error(DB_URL_PASSWORD_WARNING);
   }
-  return out;
+  return { values: out, positionals: parsed.positionals };
 }
 
 /**

@@ -1,0 +1,8 @@
+/**
+ * The model registry: references (`ID`, `NAME@vN`, `NAME@latest`, `NAME@ALIAS`), aliases with
+ * rollback and restore, lineage, and descriptions for `deno task models`.
+ * @module
+ */
+export * from "./aliases.ts";
+export * from "./lineage.ts";
+export * from "./describe.ts";
