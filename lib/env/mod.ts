@@ -15,7 +15,7 @@ export * from "./simulator.ts";
 export * from "./actions.ts";
 export * from "./rewards.ts";
 export * from "./stoppers.ts";
-export * from "./aliases.ts";
+export * from "./registry.ts";
 export * from "./portfolio_env.ts";
 export * from "./vec_env.ts";
 export * from "./episode.ts";

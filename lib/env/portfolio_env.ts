@@ -50,7 +50,7 @@ import {
   type RewardName,
   type RewardOptions,
   REWARDS,
-} from "./aliases.ts";
+} from "./registry.ts";
 import type { RewardScheme } from "./rewards.ts";
 import {
   type ExecuteAt,

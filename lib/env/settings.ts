@@ -21,7 +21,7 @@ import {
 import { DEFAULT_COSTS, FEE_MODELS, type FeeModel } from "./costs.ts";
 import { NO_FRICTION } from "./friction.ts";
 import type { PortfolioEnvOptions } from "./portfolio_env.ts";
-import { ACTION_NAMES, type ActionName, REWARD_NAMES, type RewardName } from "./aliases.ts";
+import { ACTION_NAMES, type ActionName, REWARD_NAMES, type RewardName } from "./registry.ts";
 import { DEFAULT_SCALED_LOG_RETURN_OPTIONS, type ScaledLogReturnOptions } from "./rewards.ts";
 
 /** The env settings a model is trained with and evaluated under (JSON-serialisable). */
