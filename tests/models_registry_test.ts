@@ -9,6 +9,7 @@ import {
   describeModel,
   listModelSummaries,
   lookupModel,
+  lookupModelRef,
   ModelInUseError,
   parseModelRef,
   removeAlias,
@@ -48,7 +49,7 @@ for (const factory of storeFactories()) {
       const v2 = await registerModel(store, { name: "ppo", path: "/m2", config: { seed: 2 } });
       const v3 = await registerModel(store, { name: "ppo", path: "/m3", config: { seed: 3 } });
       await assert.rejects(
-        () => lookupModel(store, parseModelRef("ppo@champion") as never),
+        () => lookupModelRef(store, "ppo@champion"),
         /No alias ppo@champion \(ppo has no aliases\)/,
       );
       await setAlias(store, v1, "champion", { who: "ana", why: "first" });
@@ -60,8 +61,7 @@ for (const factory of storeFactories()) {
       );
       await setAlias(store, v3, "champion", { who: "bo", why: "v3 better" });
       await setAlias(store, v3, "challenger", { who: "bo" });
-      const byAlias = async (a: string) =>
-        (await lookupModel(store, parseModelRef(`ppo@${a}`) as never)).id;
+      const byAlias = async (a: string) => (await lookupModelRef(store, `ppo@${a}`)).id;
       assert.equal(await byAlias("champion"), v3.id);
       assert.equal(await byAlias("latest"), v3.id);
       assert.equal(

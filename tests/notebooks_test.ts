@@ -10,6 +10,8 @@ const EXPECTED = [
   "04_train",
   "05_evaluate",
   "06_your_own_data",
+  "07_agent_evidence",
+  "08_model_registry",
 ];
 
 Deno.test("notebooks/ holds the chapter notebooks, committed without outputs", async () => {

@@ -351,3 +351,24 @@ export async function restoreAlias(
     });
   });
 }
+
+/**
+ * Parses and looks up a registry reference in one step (no directories).
+ * @param q The store.
+ * @param text `12`, `NAME@vN`, `NAME@latest` or `NAME@ALIAS`.
+ * @returns The model row.
+ * @throws {RangeError} For a path-like text or a reference that names nothing.
+ * @example
+ * ```ts
+ * const champion = await lookupModelRef(store, "ppo-portfolio@champion");
+ * ```
+ */
+export async function lookupModelRef(q: Queryable, text: string): Promise<ModelRecord> {
+  const ref = parseModelRef(text);
+  if (ref.kind === "path") {
+    throw new RangeError(
+      `"${text}" is not a registry reference: use an id, NAME@vN, NAME@latest or NAME@ALIAS`,
+    );
+  }
+  return await lookupModel(q, ref);
+}
