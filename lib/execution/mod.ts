@@ -3,3 +3,4 @@
  * @module
  */
 export * from "./broker.ts";
+export * from "./risk.ts";
