@@ -1,13 +1,14 @@
 /**
  * `deno task models`: the model registry — list and show models, point aliases
  * (`champion`, `challenger`, any name) at versions, roll an alias back or restore it,
- * show its history, delete a model nobody uses.
+ * show its history, measure feature drift, delete a model nobody uses.
  *
  * @module
  */
 import { aliasEvents, openStore } from "@lib/db/mod.ts";
 import {
   checkAliasName,
+  computeModelDrift,
   deleteRegisteredModel,
   describeModel,
   listModelSummaries,
@@ -19,7 +20,13 @@ import {
   rollbackAlias,
   setAlias,
 } from "@lib/models/mod.ts";
-import { DB_URL_OPTION, parseCommandWithPositionals, runTask, UsageError } from "@lib/util/mod.ts";
+import {
+  DB_URL_OPTION,
+  numberArg,
+  parseCommandWithPositionals,
+  runTask,
+  UsageError,
+} from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "models",
@@ -31,10 +38,12 @@ const SPEC = {
     "  rollback NAME        move --alias back to what it named before its last change\n" +
     "  restore NAME         undo the last rollback of --alias\n" +
     "  history NAME         every alias change of NAME with who, when and why\n" +
+    "  drift REF            feature drift: the last --window bars of each observed feature and instrument\n" +
+    "                       against the training data (PSI and KS, calibrated on training windows); stored\n" +
     "  delete REF           remove a model from the registry (refused while an alias names it;\n" +
     "                       the directory is kept)\n" +
     "Every change is recorded with --who (default $USER) and --why.",
-  positionals: "list|show|alias|unalias|rollback|restore|history|delete [ARGS]",
+  positionals: "list|show|alias|unalias|rollback|restore|history|drift|delete [ARGS]",
   options: {
     name: { type: "string", valueName: "NAME", description: "list: only models of this name" },
     alias: {
@@ -44,6 +53,35 @@ const SPEC = {
     },
     why: { type: "string", valueName: "TEXT", description: "Reason recorded with an alias change" },
     who: { type: "string", valueName: "NAME", description: "Who is recorded (default: $USER)" },
+    window: {
+      type: "string",
+      valueName: "N",
+      description: "drift: bars in the recent window",
+      default: "63",
+    },
+    end: {
+      type: "string",
+      valueName: "DATE",
+      description: "drift: last date of the window (default: newest)",
+    },
+    psi: {
+      type: "string",
+      valueName: "X",
+      description: "drift: PSI threshold of a pair",
+      default: "0.25",
+    },
+    alpha: {
+      type: "string",
+      valueName: "P",
+      description: "drift: test level of a pair (empirical p of PSI and KS)",
+      default: "0.01",
+    },
+    share: {
+      type: "string",
+      valueName: "S",
+      description: "drift: share of drifted pairs that makes the model drifted",
+      default: "0.25",
+    },
     json: { type: "boolean", description: "Print one JSON line" },
     "db-url": DB_URL_OPTION,
   },
@@ -53,6 +91,7 @@ const SPEC = {
     'deno task models alias ppo-portfolio@v3 champion --why "beat v2 out of sample"',
     'deno task models rollback ppo-portfolio --why "drawdown in paper trading"',
     "deno task models history ppo-portfolio",
+    "deno task models drift ppo-portfolio@champion --window 63 --json",
     "deno task evaluate --model ppo-portfolio@champion --start 2019-01-01",
   ],
 } as const;
@@ -221,6 +260,42 @@ async function main() {
             );
           }
         }
+        break;
+      }
+      case "drift": {
+        const [ref] = need(positionals, 1, "drift REF [--window N] [--end DATE]");
+        const m = await lookupModel(store, registryRef(ref));
+        const d = await computeModelDrift(store, m, {
+          window: numberArg(a, "window", { min: 5, integer: true }),
+          end: a.end as string | undefined,
+          thresholds: {
+            psi: numberArg(a, "psi", { min: 0 }),
+            alpha: numberArg(a, "alpha", { min: 0, max: 1 }),
+            share: numberArg(a, "share", { min: 0, max: 1 }),
+          },
+        });
+        if (json) {
+          console.log(JSON.stringify({ model: m.id, ref: `${m.name}@v${m.version}`, ...d }));
+          break;
+        }
+        const day = (t: number | null) => t === null ? "?" : new Date(t).toISOString().slice(0, 10);
+        console.log(
+          `model ${m.id} (${m.name}@v${m.version}): ${d.drifted ? "DRIFTED" : "no drift"}: ` +
+            `${d.driftedPairs} of ${d.pairs} feature×instrument pairs moved (threshold share ${d.thresholds.share}) ` +
+            `in ${day(d.window.start)}…${day(d.window.end)} (${d.window.bars} bars) vs ` +
+            `${
+              d.trainedRanges.map((r) => `${r.start}…${r.end}`).join(", ")
+            }; stored as drift run ${d.runId}`,
+        );
+        for (const r of d.rows.filter((x) => x.drifted)) {
+          console.log(
+            `  ${r.instrument.padEnd(8)} ${r.feature.padEnd(16)} PSI ${r.psi.toFixed(3)} (p ${
+              r.psiP.toFixed(3)
+            })  ` +
+              `KS ${r.ksD.toFixed(3)} (p ${r.ksP.toFixed(3)})`,
+          );
+        }
+        for (const w of d.warnings) console.log(`  warning: ${w}`);
         break;
       }
       case "delete": {

@@ -273,6 +273,21 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
           "set:resumed",
           "rollback:test",
         ]);
+        const drift = await run("models", ["drift", "ppo-portfolio@champion", "--json"], dir);
+        assert.equal(drift.code, 1, "no stored features yet: refused");
+        assert.match(drift.stderr, /run deno task features first/);
+        const feats = await run("features", ["--set", "basic"], dir);
+        assert.equal(feats.code, 0, feats.stderr);
+        const drift2 = await run("models", ["drift", "ppo-portfolio@champion", "--json"], dir);
+        assert.equal(drift2.code, 0, drift2.stderr);
+        const dj = lastJson(drift2.stdout) as {
+          pairs: number;
+          drifted: boolean;
+          runId: number;
+          window: { bars: number };
+        };
+        assert.ok(dj.pairs > 0 && typeof dj.drifted === "boolean" && dj.runId > 0, drift2.stdout);
+        assert.equal(dj.window.bars, 63);
         const del = await run("models", ["delete", "ppo-portfolio@champion"], dir);
         assert.equal(del.code, 1);
         assert.match(del.stderr, /used by alias ppo-portfolio@champion/);

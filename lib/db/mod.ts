@@ -18,3 +18,4 @@ export * from "./ibkr_repo.ts";
 export * from "./features_repo.ts";
 export * from "./server_admin.ts";
 export * from "./model_aliases_repo.ts";
+export * from "./drift_repo.ts";

@@ -6,3 +6,5 @@
 export * from "./aliases.ts";
 export * from "./lineage.ts";
 export * from "./describe.ts";
+export * from "./drift.ts";
+export * from "./model_drift.ts";
