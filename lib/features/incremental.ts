@@ -31,7 +31,7 @@
  */
 import pl from "nodejs-polars";
 import type { Store } from "../db/store.ts";
-import { readPrices } from "../db/prices_repo.ts";
+import { readPricesGrouped } from "../db/prices_repo.ts";
 import {
   readFeatureFrontier,
   readHistoryStart,
@@ -229,7 +229,7 @@ export async function refreshFeaturesIncremental(
         bars: history as number,
       })
       : null;
-    const bars: BarColumns = await readPrices(store, {
+    const bars: BarColumns = await readPricesGrouped(store, {
       ...query,
       instruments: frontier.map((f) => f.instrument),
       start: readStart === null ? undefined : new Date(readStart),
