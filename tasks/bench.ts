@@ -10,6 +10,8 @@ const BENCHES = {
   ingest:
     "Upsert the 41-symbol daily folder into PGlite and (with DATABASE_URL/TEST_DATABASE_URL) a server: rows/s",
   features: "SPEC.md section 2 feature pipeline (--symbols S --days D) and the 52×252 full refresh",
+  "features-incremental":
+    "Issue 12: one new bar for 50 symbols after 252 bars in PGlite: the incremental feature step vs a full refresh",
   ppo: "SPEC.md section 1 PPO workload (--steps N), optionally beside the PyTorch reference",
   agent:
     "Issue 10: train 5 seeds on the 41 large caps (2005–2014), evaluate 2015–2021-04 at 10+5 bps vs every baseline",
@@ -21,7 +23,7 @@ async function main() {
     console.log(
       "Usage: deno task bench NAME [options]   (NAME --help for its options)\n\nBenchmarks:",
     );
-    for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(10)}${v}`);
+    for (const [k, v] of Object.entries(BENCHES)) console.log(`  ${k.padEnd(22)}${v}`);
     return;
   }
   if (!(name in BENCHES)) {

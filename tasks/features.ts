@@ -12,9 +12,18 @@ import {
   FEATURE_SETS,
   type FeatureSetName,
   refreshFeatures,
+  refreshFeaturesIncremental,
   resolveFeatureNames,
 } from "@lib/features/mod.ts";
-import { listArg, numberArg, parseCommand, Progress, runTask, UsageError } from "@lib/util/mod.ts";
+import {
+  listArg,
+  numberArg,
+  parseCommand,
+  type ParsedArgs,
+  Progress,
+  runTask,
+  UsageError,
+} from "@lib/util/mod.ts";
 
 const SPEC = {
   name: "features",
@@ -23,7 +32,9 @@ const SPEC = {
     "Sets: " + FEATURE_SET_NAMES.map((s) => `${s} = ${FEATURE_SETS[s].join(" ")}`).join("; ") +
     ".\n" +
     "Series features use each instrument's own bars; cross-sectional ones the instruments with a bar that day.\n" +
-    "--start limits what is written: earlier bars are still read as history, so values equal a full run's.",
+    "--start limits what is written: earlier bars are still read as history, so values equal a full run's.\n" +
+    "--incremental writes only the bars after each symbol's last stored features (bit-for-bit what a full\n" +
+    "run writes; nothing new → nothing written). It only looks forward: after correcting older bars, run a full refresh.",
   options: {
     ...BAR_SELECTION_OPTIONS,
     set: { type: "string", description: "Feature set", choices: FEATURE_SET_NAMES, default: "all" },
@@ -32,12 +43,25 @@ const SPEC = {
       valueName: "F,G",
       description: "Extra feature names (added to --set)",
     },
+    incremental: {
+      type: "boolean",
+      description:
+        "Only the new bars (after each symbol's last stored features); not with --start/--end",
+    },
+    history: {
+      type: "string",
+      valueName: "full|N",
+      description:
+        "With --incremental: history read, full (exact) or N bars (≥ the derived warm-up; values close)",
+      default: "full",
+    },
     ...WRITE_OPTIONS,
   },
   examples: [
     "deno task features",
     "deno task features --set training --symbols AAPL,MSFT --json",
     "deno task features --set cross --start 2015-01-01 --end 2020-12-31",
+    "deno task features --incremental --json",
   ],
 } as const;
 
@@ -48,6 +72,13 @@ async function main() {
     resolveFeatureNames({ set: a.set as FeatureSetName | undefined, names: listArg(a.names) });
   } catch (e) {
     throw new UsageError(`--names: ${(e as Error).message}`);
+  }
+  if (a.incremental === true) {
+    if (a.start !== undefined || a.end !== undefined) {
+      throw new UsageError("--incremental writes the new bars only; it takes no --start or --end");
+    }
+    await incremental(a, json);
+    return;
   }
   const store = await openStore({ url: a["db-url"] as string | undefined });
   try {
@@ -76,6 +107,35 @@ async function main() {
             summary.seconds.compute.toFixed(2)
           } s, ` +
           `write ${summary.seconds.write.toFixed(2)} s\n  features: ${summary.features.join(", ")}`,
+      );
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function incremental(a: ParsedArgs, json: boolean) {
+  const history = a.history === "full"
+    ? "full" as const
+    : numberArg(a, "history", { min: 1, integer: true })!;
+  const store = await openStore({ url: a["db-url"] as string | undefined });
+  try {
+    const s = await refreshFeaturesIncremental(store, {
+      instruments: listArg(a.symbols),
+      barSize: a["bar-size"] as string,
+      set: a.set as FeatureSetName | undefined,
+      names: listArg(a.names),
+      history,
+      rowsPerTransaction: numberArg(a, "batch-rows", { min: 1, integer: true }),
+    });
+    if (json) console.log(JSON.stringify({ store: store.description, ...s }));
+    else {
+      console.log(
+        `features --incremental (${s.mode}): ${s.message} → tt_features in ${store.description}\n` +
+          `  frontier ${s.seconds.frontier.toFixed(2)} s, read ${s.seconds.read.toFixed(2)} s ` +
+          `(${s.barsRead} bars), compute ${s.seconds.compute.toFixed(2)} s, write ${
+            s.seconds.write.toFixed(2)
+          } s`,
       );
     }
   } finally {

@@ -263,3 +263,131 @@ export async function readSignalScores(
     metaJson: rows.map((r) => jsonColumn(r.meta_json)),
   };
 }
+
+/** Where an instrument's stored features (or signals) end, for the incremental step. */
+export interface StoredFrontier {
+  instrument: string;
+  /** First and last bar in `tt_prices` (epoch ms; null when the instrument has no bars). */
+  firstBar: number | null;
+  lastBar: number | null;
+  /** The last timestamp with a stored row of one of the asked names (null: none stored). */
+  lastStored: number | null;
+  /** The asked names stored at `lastStored`, with their values (sorted by name). */
+  storedNames: string[];
+  storedValues: number[];
+}
+
+/** Filters of {@linkcode readFeatureFrontier}. */
+export interface FrontierQuery {
+  /** Default: every instrument with bars of the bar size in `tt_prices`. */
+  instruments?: string[];
+  /** Default `"1 day"`. */
+  barSize?: string;
+  /** Feature (or signal) names that count as stored. */
+  names: readonly string[];
+  /** `features` (default, `tt_features`) or `signals` (`tt_signal_scores`). */
+  table?: "features" | "signals";
+}
+
+/**
+ * Per instrument: its first and last bar and the last bar with stored features, with the
+ * names and values stored there. Every lookup walks a primary-key index (no scan of
+ * `tt_features`), so it stays cheap as the tables grow.
+ * @param q The store.
+ * @param query See {@linkcode FrontierQuery}.
+ * @returns One entry per instrument, sorted by instrument.
+ * @example
+ * ```ts
+ * const f = await readFeatureFrontier(store, { names: ["vol_20"] });
+ * f.filter((x) => x.lastStored === null || x.lastStored < x.lastBar!); // instruments with new bars
+ * ```
+ */
+export async function readFeatureFrontier(
+  q: Queryable,
+  query: FrontierQuery,
+): Promise<StoredFrontier[]> {
+  const [table, name, value] = query.table === "signals"
+    ? ["tt_signal_scores", "signal_name", "score"]
+    : ["tt_features", "feature", "value"];
+  const params: unknown[] = [query.barSize ?? "1 day", [...query.names]];
+  // A loose index scan lists the instruments (one probe per instrument, not a scan).
+  const instruments = query.instruments?.length
+    ? (params.push(query.instruments), `SELECT unnest($3::text[]) AS instrument`)
+    : `WITH RECURSIVE r AS (
+         (SELECT instrument FROM tt_prices WHERE bar_size = $1 ORDER BY instrument LIMIT 1)
+         UNION ALL
+         SELECT (SELECT p.instrument FROM tt_prices p WHERE p.bar_size = $1
+                 AND p.instrument > r.instrument ORDER BY p.instrument LIMIT 1)
+         FROM r WHERE r.instrument IS NOT NULL)
+       SELECT instrument FROM r WHERE instrument IS NOT NULL`;
+  const rows = await q.query<{
+    instrument: string;
+    first_bar: Date | null;
+    last_bar: Date | null;
+    last_stored: Date | null;
+    names: string[] | null;
+    vals: number[] | null;
+  }>(
+    `WITH i AS (${instruments})
+     SELECT i.instrument,
+       (SELECT p.timestamp FROM tt_prices p WHERE p.instrument = i.instrument AND p.bar_size = $1
+        ORDER BY p.timestamp LIMIT 1) AS first_bar,
+       (SELECT p.timestamp FROM tt_prices p WHERE p.instrument = i.instrument AND p.bar_size = $1
+        ORDER BY p.timestamp DESC LIMIT 1) AS last_bar,
+       l.ts AS last_stored,
+       ARRAY(SELECT s.${name} FROM ${table} s WHERE s.instrument = i.instrument
+             AND s.bar_size = $1 AND s.timestamp = l.ts AND s.${name} = ANY($2::text[])
+             ORDER BY s.${name}) AS names,
+       ARRAY(SELECT s.${value} FROM ${table} s WHERE s.instrument = i.instrument
+             AND s.bar_size = $1 AND s.timestamp = l.ts AND s.${name} = ANY($2::text[])
+             ORDER BY s.${name}) AS vals
+     FROM i LEFT JOIN LATERAL (
+       SELECT s.timestamp AS ts FROM ${table} s WHERE s.instrument = i.instrument
+       AND s.bar_size = $1 AND s.${name} = ANY($2::text[]) ORDER BY s.timestamp DESC LIMIT 1
+     ) l ON true
+     ORDER BY i.instrument`,
+    params,
+  );
+  const ms = (d: Date | null) => (d === null ? null : new Date(d).getTime());
+  return rows.map((r) => ({
+    instrument: r.instrument,
+    firstBar: ms(r.first_bar),
+    lastBar: ms(r.last_bar),
+    lastStored: ms(r.last_stored),
+    storedNames: r.names ?? [],
+    storedValues: (r.vals ?? []).map(Number),
+  }));
+}
+
+/**
+ * The earliest bar any of `instruments` needs for `bars` bars of history before `before`:
+ * per instrument the `bars`-th of its own bars before `before` (or its first bar when it
+ * has fewer), then the minimum. Counting each instrument's own bars keeps a gap (a
+ * missing bar) from shortening its history.
+ * @param q The store.
+ * @param query Instruments, bar size, the first new bar (epoch ms) and the bar count (≥ 1).
+ * @returns Epoch ms, or null when none of the instruments has a bar before `before`.
+ * @example
+ * ```ts
+ * const from = await readHistoryStart(store, { instruments: ["AAPL"], before: t, bars: 120 });
+ * ```
+ */
+export async function readHistoryStart(
+  q: Queryable,
+  query: { instruments: string[]; barSize?: string; before: number; bars: number },
+): Promise<number | null> {
+  if (!(Number.isInteger(query.bars) && query.bars >= 1)) {
+    throw new RangeError(`readHistoryStart: bars must be an integer ≥ 1; got ${query.bars}`);
+  }
+  const rows = await q.query<{ start: Date | null }>(
+    `SELECT min(COALESCE(
+       (SELECT p.timestamp FROM tt_prices p WHERE p.instrument = i.instrument AND p.bar_size = $1
+        AND p.timestamp < $3::timestamptz ORDER BY p.timestamp DESC OFFSET ($4::int - 1) LIMIT 1),
+       (SELECT p.timestamp FROM tt_prices p WHERE p.instrument = i.instrument AND p.bar_size = $1
+        AND p.timestamp < $3::timestamptz ORDER BY p.timestamp LIMIT 1))) AS start
+     FROM unnest($2::text[]) AS i(instrument)`,
+    [query.barSize ?? "1 day", query.instruments, new Date(query.before).toISOString(), query.bars],
+  );
+  const s = rows[0]?.start ?? null;
+  return s === null ? null : new Date(s).getTime();
+}

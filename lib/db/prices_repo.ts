@@ -100,6 +100,55 @@ export async function readPrices(q: Queryable, query: PriceQuery = {}): Promise<
   return out;
 }
 
+/**
+ * The same bars as {@linkcode readPrices}, fetched as one row of arrays per instrument
+ * (`array_agg`): 3–4× faster on PGlite for a few thousand bars, where building one JS
+ * object per row dominates. float8 arrays travel as shortest round-trip text, so values
+ * are exact. Used by the incremental feature step, whose budget is a few hundred ms.
+ * @param q The store.
+ * @param query See {@linkcode PriceQuery}.
+ * @returns Column arrays, ordered by instrument then time.
+ * @example
+ * ```ts
+ * const bars = await readPricesGrouped(store, { instruments: ["AAPL", "MSFT"] });
+ * ```
+ */
+export async function readPricesGrouped(
+  q: Queryable,
+  query: PriceQuery = {},
+): Promise<BarColumns> {
+  const { where, params } = priceFilter(query);
+  const agg = (e: string, as: string) => `array_agg(${e} ORDER BY timestamp) AS ${as}`;
+  const rows = await q.query<{
+    instrument: string;
+    t: number[];
+    o: number[];
+    h: number[];
+    l: number[];
+    c: number[];
+    v: number[];
+  }>(
+    `SELECT instrument, ${agg("(extract(epoch FROM timestamp) * 1000)::float8", "t")},
+       ${agg("open", "o")}, ${agg("high", "h")}, ${agg("low", "l")}, ${agg("close", "c")},
+       ${agg("volume", "v")}
+     FROM tt_prices WHERE ${where.join(" AND ")} GROUP BY instrument ORDER BY instrument`,
+    params,
+  );
+  const out = emptyBars();
+  for (const r of rows) {
+    for (let k = 0; k < r.t.length; k++) {
+      out.instrument.push(r.instrument);
+      out.timestamp.push(Math.round(Number(r.t[k])));
+      out.open.push(Number(r.o[k]));
+      out.high.push(Number(r.h[k]));
+      out.low.push(Number(r.l[k]));
+      out.close.push(Number(r.c[k]));
+      out.volume.push(Number(r.v[k]));
+    }
+  }
+  return out;
+}
+
 /** The WHERE clause and parameters of a {@linkcode PriceQuery}. */
 function priceFilter(query: PriceQuery): { where: string[]; params: unknown[] } {
   const where = ["bar_size = $1"];

@@ -12,3 +12,4 @@ export * from "./synthetic.ts";
 export * from "./normalise.ts";
 export * from "./signals.ts";
 export * from "./refresh.ts";
+export * from "./incremental.ts";
