@@ -3,3 +3,4 @@
  * @module
  */
 export * from "./broker.ts";
+export * from "./ibkr_broker.ts";
