@@ -378,6 +378,15 @@ export class LoopbackGateway {
     this.#desk.setQuote(symbol.toUpperCase(), price);
   }
 
+  /**
+   * The price the gateway marks a symbol at now (its quote, else the market day's close).
+   * @param symbol Ticker.
+   * @returns The price, or `undefined` for an unknown symbol or a day before its data.
+   */
+  markPrice(symbol: string): number | undefined {
+    return this.#desk.mark(symbol.toUpperCase());
+  }
+
   #session(clientId: number): Session | undefined {
     for (const s of this.#sessions) if (s.clientId === clientId && !s.closed) return s;
     return undefined;
