@@ -83,6 +83,8 @@ export class LiveAccountRefusedError extends Error {
 
 /** Codes IB sends with reqId -1 that mean the connection is unusable. */
 const CONNECTION_CODES = new Set([326, 502, 504, 1100, 1300]);
+/** Real ms to wait for a P&L answer before reporting NaN. */
+const PNL_TIMEOUT_MS = 3_000;
 /** Order errors that mean IB did not accept the order. */
 const ORDER_REJECT_CODES = new Set([103, 110, 200, 201, 203, 321, 387, 10243]);
 
@@ -99,6 +101,8 @@ interface Track {
   /** The first IB status message (or a rejection) has been seen. */
   acked: boolean;
   rejection?: { code: number; message: string };
+  /** Learned from IB's completed orders on connect: id and average price come from executions. */
+  completed?: boolean;
 }
 
 /**
@@ -554,6 +558,14 @@ export class IbkrBroker implements Broker {
 
   async #syncBook(): Promise<void> {
     await this.#syncOpenOrders();
+    await this.#exclusive(() =>
+      this.#collect<never>("completed orders", (_push, end) => {
+        const onEnd = () => end();
+        this.#api.on(EventName.completedOrdersEnd, onEnd);
+        this.#api.reqCompletedOrders(true);
+        return () => this.#api.off(EventName.completedOrdersEnd, onEnd);
+      })
+    );
     await this.#syncExecutions();
   }
 
@@ -601,7 +613,8 @@ export class IbkrBroker implements Broker {
         };
       },
       reqId,
-    );
+      PNL_TIMEOUT_MS,
+    ).catch((e) => this.#optional(e));
     return got[0];
   }
 
@@ -634,8 +647,16 @@ export class IbkrBroker implements Broker {
         };
       },
       reqId,
-    );
+      PNL_TIMEOUT_MS,
+    ).catch((e) => this.#optional(e));
     return got[0];
+  }
+
+  /** P&L is a nicety: a slow or refused P&L request leaves NaN (noted), a lost connection still fails. */
+  #optional(e: unknown): never[] {
+    if (e instanceof ConnectionLostError) throw e;
+    this.#notice(0, `P&L unavailable: ${(e as Error).message}`);
+    return [];
   }
 
   /** Runs one request-with-an-end at a time (IB's open-order and position ends carry no id). */
@@ -653,6 +674,7 @@ export class IbkrBroker implements Broker {
     label: string,
     start: (push: (x: T) => void, end: () => void) => () => void,
     reqId?: number,
+    timeoutMs = this.#o.requestTimeoutMs,
   ): Promise<T[]> {
     if (!this.#connected) return Promise.reject(this.#notConnected(label));
     return new Promise<T[]>((resolve, reject) => {
@@ -675,10 +697,10 @@ export class IbkrBroker implements Broker {
         () =>
           finish(
             new RequestTimeoutError(
-              `${label}: no answer from ${this.#where} within ${this.#o.requestTimeoutMs} ms`,
+              `${label}: no answer from ${this.#where} within ${timeoutMs} ms`,
             ),
           ),
-        this.#o.requestTimeoutMs,
+        timeoutMs,
       );
       this.#requests.set(key, { fail: (e) => finish(e) });
       h.stop = start((x) => items.push(x), () => finish());
@@ -895,17 +917,54 @@ export class IbkrBroker implements Broker {
             });
           }
         }
-        const status = mapStatus(String(os?.status ?? ""), t.state.filled, t);
+        const status = mapStatus(String(os?.status ?? ""), t.state.filled, !!t.rejection);
         if (status) this.#update(t, { status });
       },
     );
+    api.on(EventName.completedOrder, (contract: Contract, order: Order, os: IbOrderState) => {
+      const ref = order.orderRef;
+      if (!ref || (order.account && order.account !== this.#accountId)) return;
+      const status = mapStatus(String(os?.status ?? ""), order.filledQuantity ?? 0, false);
+      if (!status || !TERMINAL_STATUSES.has(status)) return;
+      const known = this.#tracks.get(ref);
+      const reason = os?.completedStatus ? `IB: ${os.completedStatus}` : undefined;
+      if (known) {
+        if (!TERMINAL_STATUSES.has(known.state.status)) this.#update(known, { status, reason });
+        return;
+      }
+      const t: Track = {
+        acked: true,
+        completed: true,
+        state: {
+          ref,
+          brokerOrderId: 0,
+          request: {
+            ref,
+            symbol: contract.symbol ?? "",
+            side: order.action === "SELL" ? "SELL" : "BUY",
+            quantity: order.totalQuantity ?? 0,
+            type: orderTypeOf(order),
+            ...(order.orderType === "LMT" && order.lmtPrice !== undefined
+              ? { limitPrice: order.lmtPrice }
+              : {}),
+          },
+          status,
+          filled: order.filledQuantity ?? 0,
+          remaining: 0,
+          avgFillPrice: NaN,
+          reason,
+          updatedAt: Date.now(),
+        },
+      };
+      this.#tracks.set(ref, t);
+    });
     api.on(
       EventName.orderStatus,
       (id: number, status: string, filled?: number, remaining?: number, avg?: number) => {
         const t = this.#trackOf(id);
         if (!t) return;
         const f = filled ?? t.state.filled;
-        const mapped = mapStatus(status, f, t);
+        const mapped = mapStatus(status, f, !!t.rejection);
         if (!mapped) return;
         this.#update(t, {
           status: mapped,
@@ -959,6 +1018,16 @@ export class IbkrBroker implements Broker {
           avgFillPrice: e.avgPrice ?? fill.price,
           reason: "learned from executions (type not reported; MKT assumed)",
         };
+      } else if (ref && this.#tracks.get(ref)?.completed) {
+        // A completed order learned on connect: its executions give its id and average price.
+        const t = this.#tracks.get(ref)!;
+        if (!t.state.brokerOrderId) {
+          t.state.brokerOrderId = fill.brokerOrderId;
+          this.#byId.set(fill.brokerOrderId, ref);
+        }
+        if (e.avgPrice !== undefined && e.cumQty !== undefined && e.cumQty >= t.state.filled) {
+          t.state.avgFillPrice = e.avgPrice;
+        }
       } else if (ref) {
         const t = this.#tracks.get(ref);
         if (t && e.cumQty && t.state.request.quantity < e.cumQty) {
@@ -1048,7 +1117,7 @@ function copy(s: OrderState): OrderState {
 }
 
 /** IB's status → ours; `undefined` for statuses that change nothing. */
-function mapStatus(ib: string, filled: number, t: Track): OrderStatus | undefined {
+function mapStatus(ib: string, filled: number, rejected: boolean): OrderStatus | undefined {
   switch (ib) {
     case "PendingSubmit":
     case "PreSubmitted":
@@ -1060,7 +1129,7 @@ function mapStatus(ib: string, filled: number, t: Track): OrderStatus | undefine
       return "filled";
     case "Cancelled":
     case "ApiCancelled":
-      return t.rejection ? "rejected" : "cancelled";
+      return rejected ? "rejected" : "cancelled";
     case "Inactive":
       return "rejected";
     default:

@@ -32,6 +32,7 @@ export const OUT_ORDERS = {
   CANCEL_PNL: 93,
   REQ_PNL_SINGLE: 94,
   CANCEL_PNL_SINGLE: 95,
+  REQ_COMPLETED_ORDERS: 99,
 } as const;
 
 /** Order-related message ids the server sends. */
@@ -51,6 +52,8 @@ export const IN_ORDERS = {
   ACCOUNT_SUMMARY_END: 64,
   PNL: 94,
   PNL_SINGLE: 95,
+  COMPLETED_ORDER: 101,
+  COMPLETED_ORDERS_END: 102,
 } as const;
 
 /** IB's order statuses (the subset the desk uses). */
@@ -82,6 +85,10 @@ export interface DeskOrder {
   /** Ticks seen when it was placed: fills on later ticks only. */
   placedTick: number;
   placedAt: number;
+  /** When it became terminal (epoch ms). */
+  completedAt?: number;
+  /** IB's reason for a rejection or cancel. */
+  reason?: string;
 }
 
 /** One execution as the desk keeps it. */
@@ -316,6 +323,111 @@ export function openOrderFields(o: DeskOrder): (string | number)[] {
   ];
 }
 
+/**
+ * COMPLETED_ORDER fields at server version 176: the decoder reads them with order
+ * version `Number.MAX_VALUE` and no order id (IB identifies completed orders by permId).
+ */
+export function completedOrderFields(o: DeskOrder): (string | number)[] {
+  return [
+    IN_ORDERS.COMPLETED_ORDER,
+    o.conId,
+    o.symbol,
+    "STK",
+    "", // lastTradeDateOrContractMonth
+    0, // strike
+    "", // right
+    "", // multiplier
+    o.exchange,
+    o.currency,
+    o.symbol, // localSymbol
+    o.symbol, // tradingClass
+    o.action,
+    num(o.quantity),
+    o.orderType,
+    o.lmtPrice === undefined ? "" : num(o.lmtPrice),
+    "", // auxPrice
+    o.tif,
+    "", // ocaGroup
+    o.account,
+    "", // openClose
+    0, // origin
+    o.orderRef,
+    o.permId,
+    0, // outsideRth
+    0, // hidden
+    0, // discretionaryAmt
+    "", // goodAfterTime
+    "", // faGroup
+    "", // faMethod
+    "", // faPercentage
+    "", // modelCode
+    "", // goodTillDate
+    "", // rule80A
+    "", // percentOffset
+    "", // settlingFirm
+    0, // shortSaleSlot
+    "", // designatedLocation
+    -1, // exemptCode
+    "", // startingPrice
+    "", // stockRefPrice
+    "", // delta
+    "", // stockRangeLower
+    "", // stockRangeUpper
+    "", // displaySize
+    0, // sweepToFill
+    0, // allOrNone
+    "", // minQty
+    3, // ocaType
+    0, // triggerMethod
+    "", // volatility
+    0, // volatilityType
+    "", // deltaNeutralOrderType
+    "", // deltaNeutralAuxPrice
+    0, // continuousUpdate
+    0, // referencePriceType
+    "", // trailStopPrice
+    "", // trailingPercent
+    "", // comboLegsDescription
+    0, // comboLegs count
+    0, // orderComboLegs count
+    0, // smartComboRoutingParams count
+    "", // scaleInitLevelSize
+    "", // scaleSubsLevelSize
+    "", // scalePriceIncrement
+    "", // hedgeType
+    "", // clearingAccount
+    "", // clearingIntent
+    0, // notHeld
+    0, // deltaNeutralContract present
+    "", // algoStrategy
+    0, // solicited
+    o.status, // orderState.status
+    0, // randomizeSize
+    0, // randomizePrice
+    0, // conditions count
+    "", // trailStopPrice
+    "", // lmtPriceOffset
+    "", // cashQty
+    0, // dontUseAutoPriceForHedge
+    0, // isOmsContainer
+    "", // autoCancelDate
+    num(o.filled), // filledQuantity
+    0, // refFuturesConId
+    0, // autoCancelParent
+    "", // shareholder
+    0, // imbalanceOnly
+    0, // routeMarketableToBbo
+    0, // parentPermId
+    o.completedAt ? ibExecTime(o.completedAt) : "", // completedTime
+    o.reason ?? o.status, // completedStatus
+    "", // minTradeQty
+    "", // minCompeteSize
+    "", // competeAgainstBestOffset
+    "", // midOffsetAtWhole
+    "", // midOffsetAtHalf
+  ];
+}
+
 /** ORDER_STATUS fields at server version 176 (no version field from MARKET_CAP_PRICE on). */
 export function orderStatusFields(o: DeskOrder): (string | number)[] {
   const live = o.status === "Submitted";
@@ -461,6 +573,8 @@ function parseFilterTime(s: string): number | undefined {
  */
 export class TradingDesk {
   readonly orders = new Map<number, DeskOrder>();
+  /** Orders IB refused (error 201 and the like), kept as IB keeps them: completed, "Inactive". */
+  readonly refused: DeskOrder[] = [];
   readonly executions: DeskExecution[] = [];
   readonly positions = new Map<string, DeskPosition>();
   /** PLACE_ORDER messages received per orderRef (every one, accepted or not). */
@@ -562,6 +676,33 @@ export class TradingDesk {
     this.received.set(p.orderRef, (this.received.get(p.orderRef) ?? 0) + 1);
     const err = (code: number, message: string) => {
       this.counts.ordersRejected++;
+      if (code !== 103 && p.orderRef) {
+        this.refused.push({
+          orderId: p.orderId,
+          clientId,
+          permId: 1_000_000 + ++this.#permSeq,
+          account: o.account,
+          conId: o.known(p.symbol) ? o.conId(p.symbol) : 0,
+          symbol: p.symbol,
+          exchange: p.exchange || "SMART",
+          primaryExch: p.primaryExch,
+          currency: "USD",
+          action: p.action === "SELL" ? "SELL" : "BUY",
+          quantity: p.quantity,
+          orderType: p.orderType.toUpperCase(),
+          lmtPrice: p.lmtPrice,
+          tif: p.tif || "DAY",
+          orderRef: p.orderRef,
+          status: "Inactive",
+          filled: 0,
+          avgFillPrice: 0,
+          lastFillPrice: 0,
+          placedTick: this.ticks,
+          placedAt: o.now(),
+          completedAt: o.now(),
+          reason: message,
+        });
+      }
       this.#out.error(clientId, p.orderId, code, message);
     };
     if (this.#dupLeft > 0) {
@@ -691,6 +832,8 @@ export class TradingDesk {
       );
     }
     order.status = "Cancelled";
+    order.completedAt = this.#o.now();
+    order.reason = "Cancelled by the API client";
     this.counts.cancels++;
     this.#out.error(clientId, id, 202, "Order Canceled - reason:");
     this.#out.send(clientId, orderStatusFields(order));
@@ -704,6 +847,14 @@ export class TradingDesk {
       this.#out.send(clientId, orderStatusFields(o));
     }
     this.#out.send(clientId, [IN_ORDERS.OPEN_ORDER_END, 1]);
+  }
+
+  /** Answers REQ_COMPLETED_ORDERS: filled, cancelled and refused orders, oldest first. */
+  completedOrders(clientId: number): void {
+    const done = [...this.orders.values()].filter((o) => o.status !== "Submitted")
+      .concat(this.refused).sort((a, b) => (a.completedAt ?? 0) - (b.completedAt ?? 0));
+    for (const o of done) this.#out.send(clientId, completedOrderFields(o));
+    this.#out.send(clientId, [IN_ORDERS.COMPLETED_ORDERS_END]);
   }
 
   /** Answers REQ_EXECUTIONS with the matching executions, each followed by its commission report. */
@@ -950,7 +1101,10 @@ export class TradingDesk {
     o.filled += shares;
     o.avgFillPrice = (o.avgFillPrice * before + price * shares) / o.filled;
     o.lastFillPrice = price;
-    if (o.filled >= o.quantity) o.status = "Filled";
+    if (o.filled >= o.quantity) {
+      o.status = "Filled";
+      o.completedAt = this.#o.now();
+    }
     const e: DeskExecution = {
       execId: `0000${o.permId.toString(16)}.${
         (++this.#execSeq).toString(16).padStart(8, "0")

@@ -7,6 +7,17 @@
  * definition" for a symbol asked without its primary exchange, ambiguous contracts,
  * slow answers, no answer at all, a later listing date.
  *
+ * It also takes orders for one account (paper `DU…` by default): placeOrder /
+ * cancelOrder, open, completed and all-open orders, executions with commission
+ * reports, positions, account summary, P&L and single-position P&L, answered as IB
+ * does; the book lives as long as the gateway, across client connections. Its market
+ * moves one weekday per {@linkcode LoopbackGateway.advance} (or every
+ * `autoAdvanceMs`), filling working orders from that day's bar (or a set quote) with
+ * slippage and IBKR fixed commissions. Order faults: rejections, partial fills, a
+ * disconnect on an order, duplicate order ids, delayed fills; and a count of every
+ * orderRef received (the no-duplicate-order check). The order messages are in
+ * `_tws_orders.ts`.
+ *
  * A product, not a test fixture: `deno task fake-gateway` serves it so the IBKR
  * ingest can be tried without an IB account, and `tests/ibkr_ingest_test.ts` runs the
  * real ingest against it. The wire format is in `_tws_wire.ts`, the bars it serves in
@@ -345,6 +356,11 @@ export class LoopbackGateway {
     return this.#desk.received.get(ref) ?? 0;
   }
 
+  /** PLACE_ORDER messages received per orderRef over the gateway's lifetime. */
+  refCounts(): Record<string, number> {
+    return Object.fromEntries(this.#desk.received);
+  }
+
   /** A snapshot of the account: cash, orders, executions, positions. */
   book(): GatewayBook {
     const d = this.#desk;
@@ -611,6 +627,8 @@ export class LoopbackGateway {
         return this.#write(s, frame([IN.NEXT_VALID_ID, 1, desk.nextValidId()]));
       case OUT_ORDERS.REQ_MANAGED_ACCTS:
         return this.#write(s, frame([IN_ORDERS.MANAGED_ACCTS, 1, this.#account]));
+      case OUT_ORDERS.REQ_COMPLETED_ORDERS:
+        return desk.completedOrders(clientId);
       case OUT_ORDERS.REQ_EXECUTIONS:
         return desk.executionsFor(clientId, c);
       case OUT_ORDERS.REQ_POSITIONS:
