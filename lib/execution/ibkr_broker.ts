@@ -1077,7 +1077,8 @@ export class IbkrBroker implements Broker {
       this.#acks.delete(id);
       return;
     }
-    if (ORDER_REJECT_CODES.has(code) && !t.acked) {
+    if (ORDER_REJECT_CODES.has(code)) {
+      if (code === 103 && t.acked) return; // a duplicate id for a live order: that order stands
       t.rejection = { code, message };
       this.#update(t, { status: "rejected", reason: `IB ${code}: ${message}` });
     }
