@@ -4,3 +4,4 @@
  */
 export * from "./broker.ts";
 export * from "./risk.ts";
+export * from "./ibkr_broker.ts";

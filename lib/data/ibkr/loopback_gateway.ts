@@ -7,6 +7,17 @@
  * definition" for a symbol asked without its primary exchange, ambiguous contracts,
  * slow answers, no answer at all, a later listing date.
  *
+ * It also takes orders for one account (paper `DU…` by default): placeOrder /
+ * cancelOrder, open, completed and all-open orders, executions with commission
+ * reports, positions, account summary, P&L and single-position P&L, answered as IB
+ * does; the book lives as long as the gateway, across client connections. Its market
+ * moves one weekday per {@linkcode LoopbackGateway.advance} (or every
+ * `autoAdvanceMs`), filling working orders from that day's bar (or a set quote) with
+ * slippage and IBKR fixed commissions. Order faults: rejections, partial fills, a
+ * disconnect on an order, duplicate order ids, delayed fills; and a count of every
+ * orderRef received (the no-duplicate-order check). The order messages are in
+ * `_tws_orders.ts`.
+ *
  * A product, not a test fixture: `deno task fake-gateway` serves it so the IBKR
  * ingest can be tried without an IB account, and `tests/ibkr_ingest_test.ts` runs the
  * real ingest against it. The wire format is in `_tws_wire.ts`, the bars it serves in
@@ -26,14 +37,32 @@ import {
   type WireContract,
 } from "./_tws_wire.ts";
 import { CsvBars, type GatewayBar, generatedBars, isRegularSession } from "./_tws_data.ts";
+import {
+  type DeskExecution,
+  type DeskFaults,
+  type DeskOrder,
+  type DeskPosition,
+  IN_ORDERS,
+  OUT_ORDERS,
+  TradingDesk,
+} from "./_tws_orders.ts";
 
-export type { GatewayBar };
+export type { DeskExecution, DeskOrder, DeskPosition, GatewayBar };
+
+/** The paper account the gateway reports unless told otherwise. */
+export const LOOPBACK_PAPER_ACCOUNT = "DU0000000";
 
 /** Server version announced (TWS 10.19's, below the client's maximum 193). */
 export const LOOPBACK_SERVER_VERSION = 176;
 
-/** Faults the gateway injects on request. */
-export interface GatewayFaults {
+/**
+ * Faults the gateway injects on request. Order faults: `rejectSymbols` / `rejectRefs`
+ * (answered with `rejectCode`, default 201, and `rejectMessage`), `maxFillPerTick`
+ * (partial fills), `duplicateOrderIds` (the first N orders get error 103),
+ * `disconnectOnOrder` (drop the client when its Nth order arrives, before the
+ * acknowledgement), `fillDelayMs` (fills come that long after a tick).
+ */
+export interface GatewayFaults extends DeskFaults {
   /** Answer the first N historical-data requests with error 162 (pacing violation). */
   pacingErrors?: number;
   /** Drop the connection once, after sending this many messages after the handshake. */
@@ -74,6 +103,37 @@ export interface LoopbackGatewayOptions {
   faults?: GatewayFaults;
   /** Log lines (requests, faults). */
   log?: (line: string) => void;
+  /** Account id reported in managed accounts, orders and positions. Default {@linkcode LOOPBACK_PAPER_ACCOUNT} (a paper `DU…` id); a `U…` id looks live. */
+  account?: string;
+  /** Starting cash in USD. Default 1 000 000. */
+  cash?: number;
+  /** Slippage against the order in basis points. Default 0. */
+  slippageBps?: number;
+  /** Commission (IBKR fixed: per share, minimum, maximum as a fraction of trade value). Default 0.005, 1, 0.01. */
+  commission?: { perShare?: number; min?: number; maxFraction?: number };
+  /** Buying power as a multiple of net liquidation. Default 1 (a cash account). */
+  leverage?: number;
+  /** Accept fractional share quantities. Default false. */
+  fractional?: boolean;
+  /**
+   * The market day the gateway's market starts at (epoch ms or `YYYY-MM-DD`); each
+   * {@linkcode LoopbackGateway.advance} moves it to the next weekday and fills there
+   * from that day's bar. Default: the clock's today.
+   */
+  marketStart?: number | string;
+  /** Advance the market by itself every this many real ms (0/undefined: only on {@linkcode LoopbackGateway.advance}). */
+  autoAdvanceMs?: number;
+}
+
+/** The gateway's book of its one account, for tests and `--json` summaries. */
+export interface GatewayBook {
+  account: string;
+  cash: number;
+  netLiquidation: number;
+  marketDay: string;
+  orders: DeskOrder[];
+  executions: DeskExecution[];
+  positions: Record<string, DeskPosition>;
 }
 
 /** One paced request as the gateway saw it. */
@@ -213,6 +273,9 @@ export class LoopbackGateway {
   #pacingErrorsLeft: number;
   #accepting?: Promise<void>;
   #handlers = new Set<Promise<void>>();
+  #desk: TradingDesk;
+  #account: string;
+  #autoTimer?: ReturnType<typeof setInterval>;
 
   /** @param options See {@linkcode LoopbackGatewayOptions}. */
   constructor(options: LoopbackGatewayOptions = {}) {
@@ -221,13 +284,144 @@ export class LoopbackGateway {
     this.#clock = options.clock ?? systemClock;
     this.#csv = new CsvBars(options.dataDirs ?? []);
     this.#pacingErrorsLeft = options.faults?.pacingErrors ?? 0;
+    this.#account = options.account ?? LOOPBACK_PAPER_ACCOUNT;
+    const start = typeof options.marketStart === "string"
+      ? Date.parse(`${options.marketStart}T00:00:00Z`)
+      : options.marketStart ?? this.#clock.now();
+    if (Number.isNaN(start)) {
+      throw new RangeError(
+        `LoopbackGateway: marketStart "${options.marketStart}" is not YYYY-MM-DD`,
+      );
+    }
+    this.#desk = new TradingDesk(
+      {
+        account: this.#account,
+        cash: options.cash ?? 1_000_000,
+        slippageBps: options.slippageBps ?? 0,
+        commission: {
+          perShare: options.commission?.perShare ?? 0.005,
+          min: options.commission?.min ?? 1,
+          maxFraction: options.commission?.maxFraction ?? 0.01,
+        },
+        leverage: options.leverage ?? 1,
+        fractional: options.fractional ?? false,
+        faults: options.faults ?? {},
+        barAt: (symbol, day) => this.#dailyBarAt(symbol, day),
+        known: (symbol) => this.#known(symbol),
+        conId: (symbol) => this.#conId(symbol),
+        now: () => this.#clock.now(),
+        sleep: (ms) => this.#clock.sleep(ms),
+        log: (line) => this.#log(line),
+      },
+      {
+        send: (clientId, fields) => {
+          const s = this.#session(clientId);
+          if (s) this.#write(s, frame(fields));
+        },
+        error: (clientId, id, code, message) => {
+          const s = this.#session(clientId);
+          if (s) this.#error(s, id, code, message);
+        },
+        drop: (clientId) => {
+          const s = this.#session(clientId);
+          if (s) {
+            this.stats.disconnects++;
+            this.#close(s);
+          }
+        },
+        clients: () =>
+          [...this.#sessions].flatMap((s) => s.clientId === undefined ? [] : [s.clientId]),
+      },
+      start,
+    );
+  }
+
+  /** The account id the gateway reports. */
+  get account(): string {
+    return this.#account;
+  }
+
+  /** Order counters: received, accepted, rejected, cancels, fills, injected 103s and disconnects. */
+  get trading(): TradingDesk["counts"] {
+    return { ...this.#desk.counts };
+  }
+
+  /**
+   * How many PLACE_ORDER messages carried this `orderRef` (accepted or not), over the
+   * gateway's lifetime: the no-duplicate-order check.
+   * @param ref The order reference.
+   * @returns The count (0 when never seen).
+   */
+  orderRefCount(ref: string): number {
+    return this.#desk.received.get(ref) ?? 0;
+  }
+
+  /** PLACE_ORDER messages received per orderRef over the gateway's lifetime. */
+  refCounts(): Record<string, number> {
+    return Object.fromEntries(this.#desk.received);
+  }
+
+  /** A snapshot of the account: cash, orders, executions, positions. */
+  book(): GatewayBook {
+    const d = this.#desk;
+    return {
+      account: this.#account,
+      cash: d.cash,
+      netLiquidation: d.netLiquidation(),
+      marketDay: new Date(d.marketDay).toISOString().slice(0, 10),
+      orders: [...d.orders.values()].map((o) => ({ ...o })),
+      executions: d.executions.map((e) => ({ ...e })),
+      positions: Object.fromEntries([...d.positions].map(([k, p]) => [k, { ...p }])),
+    };
+  }
+
+  /**
+   * Moves the market to the next weekday and fills the working orders placed before
+   * (MKT at the day's open, MOC at its close, LMT when the bar reaches the limit, or
+   * all at a quote set with {@linkcode LoopbackGateway.setQuote}).
+   * @returns Resolves once the fills are sent.
+   */
+  advance(): Promise<void> {
+    return this.#desk.tick();
+  }
+
+  /**
+   * Sets the price orders of a symbol fill and are marked at, instead of bars.
+   * @param symbol Ticker.
+   * @param price The quote, or `undefined` to go back to bars.
+   */
+  setQuote(symbol: string, price: number | undefined): void {
+    this.#desk.setQuote(symbol.toUpperCase(), price);
+  }
+
+  /**
+   * The price the gateway marks a symbol at now (its quote, else the market day's close).
+   * @param symbol Ticker.
+   * @returns The price, or `undefined` for an unknown symbol or a day before its data.
+   */
+  markPrice(symbol: string): number | undefined {
+    return this.#desk.mark(symbol.toUpperCase());
+  }
+
+  #session(clientId: number): Session | undefined {
+    for (const s of this.#sessions) if (s.clientId === clientId && !s.closed) return s;
+    return undefined;
+  }
+
+  #dailyBarAt(symbol: string, day: number): GatewayBar | undefined {
+    const file = this.#csv.bars(symbol, "1 day", "TRADES");
+    if (file) return file.findLast((b) => b.time <= day);
+    if (this.#o.generate === false) return undefined;
+    return generatedBars(symbol, 86_400, day - 7 * 86_400_000, day + 1).at(-1);
   }
 
   /** What the gateway serves, for `--help`-style printing. */
   describe(): string[] {
     const files = this.#csv.describe();
     return [
-      `server version ${LOOPBACK_SERVER_VERSION}, account DU0000000`,
+      `server version ${LOOPBACK_SERVER_VERSION}, account ${this.#account}, market day ${
+        new Date(this.#desk.marketDay).toISOString().slice(0, 10)
+      }`,
       files.length ? `${files.length} CSV series: ${files.join(", ")}` : "no CSV files",
       this.#o.generate === false
         ? "no generated bars"
@@ -254,11 +448,15 @@ export class LoopbackGateway {
         }
       } catch { /* listener closed */ }
     })();
+    if (this.#o.autoAdvanceMs) {
+      this.#autoTimer = setInterval(() => void this.advance(), this.#o.autoAdvanceMs);
+    }
     return { port, hostname };
   }
 
   /** Stops listening and closes every session. */
   async stop(): Promise<void> {
+    clearInterval(this.#autoTimer);
     try {
       this.#listener?.close();
     } catch { /* closed */ }
@@ -308,6 +506,7 @@ export class LoopbackGateway {
       s.conn.close();
     } catch { /* closed */ }
     this.#sessions.delete(s);
+    if (s.clientId !== undefined) this.#desk.clientGone(s.clientId);
   }
 
   async #handle(conn: Deno.Conn): Promise<void> {
@@ -391,8 +590,8 @@ export class LoopbackGateway {
           }
         }
         s.clientId = clientId;
-        this.#write(s, frame([IN.MANAGED_ACCTS, 1, "DU0000000"]));
-        this.#write(s, frame([IN.NEXT_VALID_ID, 1, 1]));
+        this.#write(s, frame([IN.MANAGED_ACCTS, 1, this.#account]));
+        this.#write(s, frame([IN.NEXT_VALID_ID, 1, this.#desk.nextValidId()]));
         this.#error(s, -1, 2104, "Market data farm connection is OK:usfarm");
         this.#error(s, -1, 2106, "HMDS data farm connection is OK:ushmds");
         this.#error(s, -1, 2158, "Sec-def data farm connection is OK:secdefnj");
@@ -410,6 +609,43 @@ export class LoopbackGateway {
       case OUT.CANCEL_HISTORICAL_DATA:
       case OUT.CANCEL_HEAD_TIMESTAMP:
         return;
+    }
+    if (s.clientId === undefined) return this.#log(`message ${id} before START_API ignored`);
+    const desk = this.#desk, clientId = s.clientId;
+    switch (id) {
+      case OUT_ORDERS.PLACE_ORDER:
+        return desk.place(clientId, c);
+      case OUT_ORDERS.CANCEL_ORDER:
+        return desk.cancel(clientId, c);
+      case OUT_ORDERS.REQ_OPEN_ORDERS:
+        return desk.openOrders(clientId, false);
+      case OUT_ORDERS.REQ_ALL_OPEN_ORDERS:
+        return desk.openOrders(clientId, true);
+      case OUT_ORDERS.REQ_AUTO_OPEN_ORDERS:
+        return;
+      case OUT_ORDERS.REQ_IDS:
+        return this.#write(s, frame([IN.NEXT_VALID_ID, 1, desk.nextValidId()]));
+      case OUT_ORDERS.REQ_MANAGED_ACCTS:
+        return this.#write(s, frame([IN_ORDERS.MANAGED_ACCTS, 1, this.#account]));
+      case OUT_ORDERS.REQ_COMPLETED_ORDERS:
+        return desk.completedOrders(clientId);
+      case OUT_ORDERS.REQ_EXECUTIONS:
+        return desk.executionsFor(clientId, c);
+      case OUT_ORDERS.REQ_POSITIONS:
+        return desk.positionsFor(clientId);
+      case OUT_ORDERS.CANCEL_POSITIONS:
+        return;
+      case OUT_ORDERS.REQ_ACCOUNT_SUMMARY:
+        return desk.accountSummary(clientId, c);
+      case OUT_ORDERS.CANCEL_ACCOUNT_SUMMARY:
+        return;
+      case OUT_ORDERS.REQ_PNL:
+        return desk.subscribePnl(clientId, c, false);
+      case OUT_ORDERS.REQ_PNL_SINGLE:
+        return desk.subscribePnl(clientId, c, true);
+      case OUT_ORDERS.CANCEL_PNL:
+      case OUT_ORDERS.CANCEL_PNL_SINGLE:
+        return desk.unsubscribePnl(c);
       default:
         this.#log(`ignored message ${id}`);
     }
