@@ -96,7 +96,7 @@ export interface Fill {
 }
 
 /** A signed holding. */
-export interface Position {
+export interface BrokerPosition {
   symbol: string;
   /** Signed shares; negative is short. */
   quantity: number;
@@ -170,7 +170,7 @@ export interface Broker {
   /** Every order the broker knows from this session or its persisted state, by ref. */
   order(ref: string): Promise<OrderState | undefined>;
   /** Current positions (zero positions omitted). */
-  positions(): Promise<Position[]>;
+  positions(): Promise<BrokerPosition[]>;
   /** Account values. */
   account(): Promise<AccountSnapshot>;
   /** Executions at or after `since` (all when omitted), oldest first. */

@@ -41,6 +41,7 @@ import {
   type Broker,
   type BrokerEvent,
   type BrokerListener,
+  type BrokerPosition,
   type Fill,
   isLiveAccount,
   ORDER_TYPES,
@@ -49,7 +50,6 @@ import {
   type OrderState,
   type OrderStatus,
   type OrderType,
-  type Position,
   TERMINAL_STATUSES,
 } from "./broker.ts";
 
@@ -297,7 +297,7 @@ export class IbkrBroker implements Broker {
    * const book = await broker.positions(); // [{ symbol: "AAPL", quantity: 10, avgCost: 171.2, … }]
    * ```
    */
-  positions(): Promise<Position[]> {
+  positions(): Promise<BrokerPosition[]> {
     return this.#exclusive(async () => {
       const raw = await this.#collect<{ symbol: string; conId: number; qty: number; cost: number }>(
         "positions",
@@ -316,7 +316,7 @@ export class IbkrBroker implements Broker {
           };
         },
       );
-      const out: Position[] = [];
+      const out: BrokerPosition[] = [];
       for (const r of raw) {
         const pnl = await this.#pnlSingle(r.conId, r.symbol);
         out.push({
