@@ -195,11 +195,8 @@ function segmentText(s: LineageSegment): string {
 function lineageLines(r: QualityReport): string[] {
   const out: string[] = ["", "  Ingest runs (which run last wrote the bars):"];
   for (const run of r.runs) {
-    out.push(
-      `  ${
-        runLabel(run)
-      }: ${run.bars} bars of ${run.instruments} symbols, ${run.from} .. ${run.to}`,
-    );
+    const symbols = `${run.instruments} symbol${run.instruments === 1 ? "" : "s"}`;
+    out.push(`  ${runLabel(run)}: ${run.bars} bars of ${symbols}, ${run.from} .. ${run.to}`);
   }
   const several: InstrumentLineage[] = r.lineage.filter((l) => l.segments.length > 1);
   if (several.length) {
