@@ -6,7 +6,15 @@
  * @module
  */
 import { openStore } from "@lib/db/mod.ts";
-import { runQualityReport, seriesNotes } from "@lib/data/mod.ts";
+import {
+  type InstrumentLineage,
+  type LineageSegment,
+  PLAUSIBLE_CLOSE,
+  type QualityReport,
+  runQualityReport,
+  seriesNotes,
+  SPLICE_DEFAULTS,
+} from "@lib/data/mod.ts";
 import {
   DB_URL_OPTION,
   listArg,
@@ -23,9 +31,12 @@ const SPEC = {
     "NYSE sessions (holidays, half days) for stocks (its exchange in tt_instruments, NYSE by default), every\n" +
     "day for a series with >= 5% of its bars on weekends (crypto). Per session day: present, missing (market\n" +
     "open, symbol already listed), not_listed (before its first bar), or suspicious (zero volume - not for a\n" +
-    "series without any volume such as an index -, inconsistent OHLC, a bar-to-bar move over --threshold that\n" +
-    "no split explains, a close repeated on --repeat-bars bars). Intraday bars are classified per New York\n" +
-    "day. Results replace earlier ones in tt_data_quality. Progress goes to stderr.",
+    "series without any volume such as an index, nor on pre-/post-market bars -, inconsistent OHLC, a close\n" +
+    `outside ${PLAUSIBLE_CLOSE.min}..${PLAUSIBLE_CLOSE.max}, a bar-to-bar move over --threshold that no split explains, a close repeated\n` +
+    "on --repeat-bars bars, a splice). Lineage: which ingest run (id, source, start) wrote which range of each\n" +
+    "symbol; a splice is a level break where two runs meet: |ln(close/previous close)| above both\n" +
+    "--splice-floor and --splice-k times the symbol's robust return sigma (1.4826 x MAD). Intraday bars\n" +
+    "are classified per New York day. Results replace earlier ones in tt_data_quality. Progress goes to stderr.",
   options: {
     "bar-size": {
       type: "string",
@@ -50,6 +61,18 @@ const SPEC = {
       description: "Equal consecutive closes that are suspicious",
       default: "5",
     },
+    "splice-k": {
+      type: "string",
+      valueName: "K",
+      description: "Splice: multiple of the robust return sigma",
+      default: String(SPLICE_DEFAULTS.k),
+    },
+    "splice-floor": {
+      type: "string",
+      valueName: "X",
+      description: "Splice: smallest |log return| at a run boundary",
+      default: String(SPLICE_DEFAULTS.floor),
+    },
     worst: { type: "string", valueName: "N", description: "Worst days to list", default: "10" },
     "dry-run": { type: "boolean", description: "Do not store the classes" },
     "db-url": DB_URL_OPTION,
@@ -68,15 +91,20 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   const threshold = numberArg(a, "threshold", { min: 0.0001 })!;
   const repeatBars = numberArg(a, "repeat-bars", { min: 2, integer: true })!;
   const worst = numberArg(a, "worst", { min: 0, integer: true })!;
+  const splice = {
+    k: numberArg(a, "splice-k", { min: 0.0001 })!,
+    floor: numberArg(a, "splice-floor", { min: 0.0001 })!,
+  };
   const started = performance.now();
   const store = await openStore(typeof a["db-url"] === "string" ? { url: a["db-url"] } : {});
   const bar = new Progress("quality", { unit: "symbols", silent: a.json === true });
   try {
-    const { barSize, summary, series } = await runQualityReport(store, {
+    const report = await runQualityReport(store, {
       barSize: String(a["bar-size"]),
       symbols: listArg(a.symbols),
       moveThreshold: threshold,
       repeatBars,
+      splice,
       worst,
       persist: a["dry-run"] !== true,
       onProgress: (stage, done, total) => {
@@ -88,10 +116,21 @@ export async function main(args: string[] = Deno.args): Promise<void> {
       },
     });
     bar.finish();
+    const { barSize, summary, series } = report;
     const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
     if (a.json) {
       console.log(
-        JSON.stringify({ barSize, ...summary, series, seconds, store: store.description }),
+        JSON.stringify({
+          barSize,
+          ...summary,
+          series,
+          runs: report.runs,
+          lineage: report.lineage,
+          splices: report.splices,
+          implausible: report.implausible,
+          seconds,
+          store: store.description,
+        }),
       );
       return;
     }
@@ -133,12 +172,67 @@ export async function main(args: string[] = Deno.args): Promise<void> {
         );
       }
     }
+    for (const line of lineageLines(report)) console.log(line);
     console.log(
       `\n${a["dry-run"] ? "Not stored (--dry-run)" : "Stored in tt_data_quality"}; ${seconds} s.`,
     );
   } finally {
     await store.close();
   }
+}
+
+function runLabel(s: { runId: number | null; source: string; startedAt: string | null }): string {
+  return s.runId === null
+    ? `no run recorded (${s.source})`
+    : `run ${s.runId} (${s.source}, started ${s.startedAt?.slice(0, 19).replace("T", " ") ?? "?"})`;
+}
+
+function segmentText(s: LineageSegment): string {
+  return `${s.from} .. ${s.to}  ${String(s.bars).padStart(7)} bars  ${runLabel(s)}`;
+}
+
+/** The lineage, splice and plausibility sections of the text report. */
+function lineageLines(r: QualityReport): string[] {
+  const out: string[] = ["", "  Ingest runs (which run last wrote the bars):"];
+  for (const run of r.runs) {
+    const symbols = `${run.instruments} symbol${run.instruments === 1 ? "" : "s"}`;
+    out.push(`  ${runLabel(run)}: ${run.bars} bars of ${symbols}, ${run.from} .. ${run.to}`);
+  }
+  const several: InstrumentLineage[] = r.lineage.filter((l) => l.segments.length > 1);
+  if (several.length) {
+    out.push("", "  Symbols written by more than one run (segments in time order):");
+    for (const l of several.slice(0, 20)) {
+      out.push(`  ${l.symbol}`);
+      for (const s of l.segments.slice(0, 10)) out.push(`    ${segmentText(s)}`);
+      if (l.segments.length > 10) out.push(`    … ${l.segments.length - 10} more segments`);
+    }
+    if (several.length > 20) out.push(`  … ${several.length - 20} more symbols (--json lists all)`);
+  } else if (r.lineage.length) out.push("  Every symbol was written by one run: no run boundary.");
+  if (r.splices.length) {
+    out.push("", `  Spliced series (level break where two runs meet): ${r.splices.length}`);
+    for (const f of r.splices.slice(0, 20)) {
+      out.push(
+        `  ${f.symbol} ${f.day}: ${f.movePct >= 0 ? "+" : ""}${
+          f.movePct.toFixed(1)
+        }% from ${f.before.close} (${f.before.time}, ${
+          runLabel(f.before)
+        }) to ${f.after.close} (${f.after.time}, ${runLabel(f.after)})${
+          f.split ? `; matches a ${f.split} split` : ""
+        }`,
+      );
+    }
+    if (r.splices.length > 20) out.push(`  … ${r.splices.length - 20} more (--json lists all)`);
+  } else out.push("  No splice: no level break at any run boundary.");
+  if (r.implausible.length) {
+    out.push(
+      "",
+      `  Closes outside the plausible range ${PLAUSIBLE_CLOSE.min} .. ${PLAUSIBLE_CLOSE.max} (check --price-scale):`,
+    );
+    for (const p of r.implausible) {
+      out.push(`  ${p.symbol}: ${p.bars} bars, ${p.min} .. ${p.max}, ${p.from} .. ${p.to}`);
+    }
+  }
+  return out;
 }
 
 if (import.meta.main) await runTask(main);

@@ -175,13 +175,15 @@ Deno.test("classifyBars() flags a close repeated on repeatBars consecutive bars,
 Deno.test("classifyBars() groups intraday bars into New York days and counts zero-volume bars", () => {
   const bars = make([
     ["A", "2025-07-01T13:30:00Z", 10], // 09:30 New York
+    ["A", "2025-07-01T15:30:00Z", 10.005, 0], // 11:30 New York: in the session
     ["A", "2025-07-01T23:30:00Z", 10.01, 0], // 19:30 New York, same day; 2025-07-02 in UTC
     ["A", "2025-07-02T13:30:00Z", 10.02],
     ["B", "2025-07-02T13:30:00Z", 20],
   ]);
   const rows = classifyBars(bars, "1 hour");
+  // Zero volume after the close (19:30) is not flagged; inside the session it is.
   assert.deepEqual(rows.map((r) => [r.instrument, r.day, r.class, r.detail]), [
-    ["A", "2025-07-01", "suspicious", "zero volume on 1 of 2 bars"],
+    ["A", "2025-07-01", "suspicious", "zero volume on 1 of 2 regular-session bars"],
     ["A", "2025-07-02", "present", null],
     ["B", "2025-07-01", "not_listed", "before first bar 2025-07-02"],
     ["B", "2025-07-02", "present", null],

@@ -365,6 +365,15 @@ for (const factory of storeFactories()) {
           [summary.runId],
         );
         assert.deepEqual({ ...run }, { source: "ibkr", status: "ok", rows_written: total });
+        // Every bar carries the run that wrote it (tt_prices.ingest_run_id, issue 11 item 15).
+        assert.equal(
+          await countRows(
+            store,
+            "SELECT count(*) AS n FROM tt_prices WHERE ingest_run_id = $1",
+            [summary.runId],
+          ),
+          total,
+        );
       } finally {
         await store.close();
         await gw.stop();

@@ -194,7 +194,7 @@ export async function ingestCsv(
       if (group.length === 0) return;
       const files = group.map((r) => r.file);
       const rows = await store.transaction(async (tx) => {
-        const n = await writeFiles(tx, group);
+        const n = await writeFiles(tx, group, runId);
         await options.onBatchWritten?.({ rows: n, files });
         return n;
       });
@@ -360,7 +360,7 @@ function missingSymbols(o: CsvReadOptions, results: CsvFileBars[]): string[] {
 }
 
 /** Upserts the bars of some files (grouped by bar size) and their symbols' first bars. */
-async function writeFiles(tx: Queryable, files: CsvFileBars[]): Promise<number> {
+async function writeFiles(tx: Queryable, files: CsvFileBars[], runId: number): Promise<number> {
   const bySize = new Map<string, BarColumns[]>();
   for (const r of files) {
     if (r.bars.timestamp.length === 0) continue;
@@ -369,7 +369,9 @@ async function writeFiles(tx: Queryable, files: CsvFileBars[]): Promise<number> 
     bySize.set(r.barSize!, list);
   }
   let n = 0;
-  for (const [barSize, parts] of bySize) n += await upsertPrices(tx, barSize, concatBars(parts));
+  for (const [barSize, parts] of bySize) {
+    n += await upsertPrices(tx, barSize, concatBars(parts), { runId });
+  }
   const symbols = [...new Set(files.flatMap((r) => r.symbols))];
   const firsts = await readFirstBars(tx, symbols);
   await upsertInstruments(

@@ -33,6 +33,12 @@ export interface UpsertSpec {
   batchSize?: number;
   /** `update` (default) overwrites non-key columns on conflict; `nothing` keeps the stored row. */
   onConflict?: "update" | "nothing";
+  /**
+   * Non-key columns that are written with a row but not compared (e.g. `ingest_run_id`,
+   * the writer of a bar): a row whose other columns equal the stored ones is left as it is,
+   * stamp included; a row that really changes gets the new stamp. Default none.
+   */
+  stamp?: readonly string[];
 }
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
@@ -57,6 +63,13 @@ const IDENT = /^[a-z_][a-z0-9_]*$/;
 export async function upsertColumns(q: Queryable, spec: UpsertSpec): Promise<number> {
   for (const id of [spec.table, ...spec.columns.map((c) => c.name), ...spec.key]) {
     if (!IDENT.test(id)) throw new TypeError(`Not a plain SQL identifier: ${JSON.stringify(id)}`);
+  }
+  for (const c of spec.stamp ?? []) {
+    if (!spec.columns.some((col) => col.name === c) || spec.key.includes(c)) {
+      throw new TypeError(
+        `${spec.table}: stamp column ${JSON.stringify(c)} is not a non-key column`,
+      );
+    }
   }
   if (spec.data.length !== spec.columns.length) {
     throw new TypeError(
@@ -85,23 +98,29 @@ function isStore(q: Queryable): q is Store {
   return typeof (q as Partial<Store>).transaction === "function";
 }
 
+/** Non-key columns, and those of them compared to decide whether a row changed. */
+function nonKeyColumns(spec: UpsertSpec): { nonKey: string[]; compared: string[] } {
+  const nonKey = spec.columns.map((c) => c.name).filter((c) => !spec.key.includes(c));
+  const stamp = spec.stamp ?? [];
+  return { nonKey, compared: nonKey.filter((c) => !stamp.includes(c)) };
+}
+
 /** The `ON CONFLICT …` action shared by both paths. */
 function conflictAction(spec: UpsertSpec): string {
-  const cols = spec.columns.map((c) => c.name);
-  const nonKey = cols.filter((c) => !spec.key.includes(c));
+  const { nonKey, compared } = nonKeyColumns(spec);
   // Rows identical to the stored ones are not rewritten: a rerun then costs index
   // lookups only (no new row versions, no WAL), and "changes nothing" literally.
-  return spec.onConflict === "nothing" || nonKey.length === 0
+  return spec.onConflict === "nothing" || compared.length === 0
     ? "DO NOTHING"
     : `DO UPDATE SET ${nonKey.map((c) => `${c} = EXCLUDED.${c}`).join(", ")}
-       WHERE (${nonKey.map((c) => `${spec.table}.${c}`).join(", ")}) IS DISTINCT FROM (${
-      nonKey.map((c) => `EXCLUDED.${c}`).join(", ")
+       WHERE (${compared.map((c) => `${spec.table}.${c}`).join(", ")}) IS DISTINCT FROM (${
+      compared.map((c) => `EXCLUDED.${c}`).join(", ")
     })`;
 }
 
 async function upsertByCopy(q: Queryable, spec: UpsertSpec, n: number): Promise<void> {
   const cols = spec.columns.map((c) => c.name);
-  const nonKey = cols.filter((c) => !spec.key.includes(c));
+  const { compared } = nonKeyColumns(spec);
   const stage = `tt_stage_${spec.table}_${
     hash(spec.columns.map((c) => `${c.name}:${c.type}`).join(","))
   }`;
@@ -113,10 +132,10 @@ async function upsertByCopy(q: Queryable, spec: UpsertSpec, n: number): Promise<
   // the whole table for every batch, so a rerun cost grew with table size × batches
   // (PGlite, 236k staged rows against 236k stored: hash/merge 3.0–3.7 s, probes 2.2 s;
   // per 50k batch the difference is several-fold). Probes cost O(batch · log table).
-  const same = spec.onConflict === "nothing" || nonKey.length === 0
+  const same = spec.onConflict === "nothing" || compared.length === 0
     ? keyMatch
-    : `${keyMatch} AND (${nonKey.map((c) => `t.${c}`).join(", ")}) IS NOT DISTINCT FROM (${
-      nonKey.map((c) => `s.${c}`).join(", ")
+    : `${keyMatch} AND (${compared.map((c) => `t.${c}`).join(", ")}) IS NOT DISTINCT FROM (${
+      compared.map((c) => `s.${c}`).join(", ")
     })`;
   const merge = `INSERT INTO ${spec.table} (${cols.join(", ")})
     SELECT ${cols.map((c) => `s.${c}`).join(", ")} FROM ${stage} s

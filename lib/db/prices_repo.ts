@@ -18,25 +18,51 @@ const PRICE_COLUMNS = [
   { name: "low", type: "float8" },
   { name: "close", type: "float8" },
   { name: "volume", type: "float8" },
+  { name: "ingest_run_id", type: "int8" },
 ] as const;
 
+/** Options of {@linkcode upsertPrices}. */
+export interface UpsertPricesOptions {
+  /**
+   * `tt_ingest_runs.id` of the run writing these bars, stored in `tt_prices.ingest_run_id`
+   * of every inserted bar and of every bar whose values change; a bar equal to the stored
+   * one keeps its stored run id. Default none (null: writer unknown).
+   */
+  runId?: number | null;
+}
+
 /**
- * Upserts bars into `tt_prices` (idempotent: the same bars twice leave the same rows).
+ * Upserts bars into `tt_prices` (idempotent: the same bars twice leave the same rows, and
+ * the same run id: an identical bar is not rewritten).
  * @param q The store or, for atomic writes, a transaction.
  * @param barSize Bar size of every bar, e.g. `"1 day"`, `"1 hour"`.
  * @param bars Column arrays of equal length.
- * @returns Rows written.
+ * @param options See {@linkcode UpsertPricesOptions}.
+ * @returns Rows sent (inserted, updated or already equal).
  * @example
  * ```ts
- * await store.transaction((tx) => upsertPrices(tx, "1 day", bars));
+ * const runId = await startIngestRun(store, "csv", { path: "AAPL.csv" });
+ * await store.transaction((tx) => upsertPrices(tx, "1 day", bars, { runId }));
  * ```
  */
-export function upsertPrices(q: Queryable, barSize: string, bars: BarColumns): Promise<number> {
+export function upsertPrices(
+  q: Queryable,
+  barSize: string,
+  bars: BarColumns,
+  options: UpsertPricesOptions = {},
+): Promise<number> {
   const n = bars.instrument.length;
+  const runId = options.runId ?? null;
+  if (runId !== null && !(Number.isSafeInteger(runId) && runId > 0)) {
+    return Promise.reject(
+      new RangeError(`upsertPrices: runId must be a positive integer; got ${runId}`),
+    );
+  }
   return upsertColumns(q, {
     table: "tt_prices",
     columns: PRICE_COLUMNS,
     key: ["instrument", "bar_size", "timestamp"],
+    stamp: ["ingest_run_id"],
     data: [
       bars.instrument,
       new Array(n).fill(barSize),
@@ -46,6 +72,7 @@ export function upsertPrices(q: Queryable, barSize: string, bars: BarColumns): P
       bars.low,
       bars.close,
       bars.volume,
+      new Array(n).fill(runId),
     ],
   });
 }
@@ -73,6 +100,33 @@ export interface PriceQuery {
  * ```
  */
 export async function readPrices(q: Queryable, query: PriceQuery = {}): Promise<BarColumns> {
+  return (await readPriceRows(q, query, false)).bars;
+}
+
+/**
+ * Like {@linkcode readPrices}, with the ingest run that last wrote each bar
+ * (`tt_prices.ingest_run_id`; null for bars written before lineage was kept or without a run).
+ * @param q The store.
+ * @param query See {@linkcode PriceQuery}.
+ * @returns The bars and, index for index, their run ids.
+ * @example
+ * ```ts
+ * const { bars, runIds } = await readPricesWithRuns(store, { instruments: ["AAPL"] });
+ * runIds[0]; // e.g. 3
+ * ```
+ */
+export async function readPricesWithRuns(
+  q: Queryable,
+  query: PriceQuery = {},
+): Promise<{ bars: BarColumns; runIds: (number | null)[] }> {
+  return await readPriceRows(q, query, true);
+}
+
+async function readPriceRows(
+  q: Queryable,
+  query: PriceQuery,
+  withRuns: boolean,
+): Promise<{ bars: BarColumns; runIds: (number | null)[] }> {
   const { where, params } = priceFilter(query);
   const rows = await q.query<{
     instrument: string;
@@ -82,12 +136,16 @@ export async function readPrices(q: Queryable, query: PriceQuery = {}): Promise<
     low: number;
     close: number;
     volume: number;
+    ingest_run_id?: number | string | null;
   }>(
-    `SELECT instrument, timestamp, open, high, low, close, volume FROM tt_prices
+    `SELECT instrument, timestamp, open, high, low, close, volume${
+      withRuns ? ", ingest_run_id" : ""
+    } FROM tt_prices
      WHERE ${where.join(" AND ")} ORDER BY instrument, timestamp`,
     params,
   );
   const out = emptyBars();
+  const runIds: (number | null)[] = [];
   for (const r of rows) {
     out.instrument.push(r.instrument);
     out.timestamp.push(new Date(r.timestamp).getTime());
@@ -96,8 +154,9 @@ export async function readPrices(q: Queryable, query: PriceQuery = {}): Promise<
     out.low.push(r.low);
     out.close.push(r.close);
     out.volume.push(r.volume);
+    if (withRuns) runIds.push(r.ingest_run_id == null ? null : Number(r.ingest_run_id));
   }
-  return out;
+  return { bars: out, runIds };
 }
 
 /**

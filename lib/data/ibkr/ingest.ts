@@ -425,7 +425,7 @@ export async function ingestIbkr(
       const cols = toColumns(symbol, bars.filter((b) => b.time >= lo && b.time < hi));
       const n = cols.timestamp.length;
       await store.transaction(async (tx) => {
-        if (n) await upsertPrices(tx, options.barSize, cols);
+        if (n) await upsertPrices(tx, options.barSize, cols, { runId: summary.runId });
         // Only a range entirely in the past is complete (today's bar may still change).
         if (options.mode === "advanced" && chunk.end <= clock.now()) {
           await recordIbkrChunk(tx, series, { start: chunk.start, end: chunk.end, rows: n });
