@@ -22,8 +22,9 @@
  * arrays, a few numbers per symbol and a histogram of the gaps between bars for the checks
  * that need the whole file (duplicates and two daily bars on one date against each symbol's
  * previous row, bar size from the first batch checked against the whole file's gaps; see
- * {@linkcode streamCsvFile}). A 263 MB file of 3.0 M hourly bars peaks at about 0.5 GB
- * resident on PGlite, against 2.1 GB when every bar was held until the write
+ * {@linkcode streamCsvFile}). A 263 MB file of 3.0 M hourly bars peaks at 0.95 GB resident
+ * on PGlite (0.77 GB of it is the open embedded store before the import) and 0.23 GB against
+ * a server, against 2.1 GB on PGlite when every bar was held until the write
  * (`deno task bench ingest-memory`). Two cases still hold a file's bars: a file whose rows
  * are not in ascending time order for some symbol (read whole and sorted, a few hundred
  * bytes per bar) and a `.zip` archive (read in memory, its bars still batched).
