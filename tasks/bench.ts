@@ -9,6 +9,8 @@ import { runTask, UsageError } from "@lib/util/mod.ts";
 const BENCHES = {
   ingest:
     "Upsert the 41-symbol daily folder into PGlite and (with DATABASE_URL/TEST_DATABASE_URL) a server: rows/s",
+  "ingest-memory":
+    "Peak RSS and rows/s of importing one generated ~263 MB hourly CSV file (streamed, one transaction)",
   features: "SPEC.md section 2 feature pipeline (--symbols S --days D) and the 52×252 full refresh",
   "features-incremental":
     "Issue 12: one new bar for 50 symbols after 252 bars in PGlite: the incremental feature step vs a full refresh",

@@ -301,15 +301,21 @@ function printSummary(s: IngestSummary, store: Store, json: boolean): void {
 
 /**
  * Test hooks for the kill -9 test (environment only, never options a user sees):
- * TT_TEST_INGEST_DELAY_MS pauses inside each transaction after its rows are sent;
- * TT_TEST_INGEST_TRACE=1 prints a line to stderr after each commit.
+ * TT_TEST_INGEST_DELAY_MS pauses inside the run's transaction after each batch is sent
+ * (batches of 5,000 bars then); TT_TEST_INGEST_TRACE=1 prints a line to stderr after each
+ * batch is sent and after the commit.
  */
 function crashTestHooks() {
   const delay = Number(Deno.env.get("TT_TEST_INGEST_DELAY_MS") ?? 0);
   const trace = Deno.env.get("TT_TEST_INGEST_TRACE") === "1";
   return {
-    rowsPerTransaction: delay > 0 ? 5_000 : undefined,
-    onBatchWritten: delay > 0 ? () => new Promise<void>((r) => setTimeout(r, delay)) : undefined,
+    batchRows: delay > 0 ? 5_000 : undefined,
+    onBatchWritten: delay > 0 || trace
+      ? async (i: { rows: number; totalRows: number }) => {
+        if (trace) console.error(`ingest: sent ${i.rows} rows (${i.totalRows} in this run)`);
+        if (delay > 0) await new Promise<void>((r) => setTimeout(r, delay));
+      }
+      : undefined,
     onCommit: trace
       ? (i: { rows: number; totalRows: number }) =>
         console.error(`ingest: committed ${i.rows} rows (${i.totalRows} in this run)`)

@@ -1,10 +1,17 @@
 /**
  * Issue 11 item 14: large CSV files are streamed (chunked strict UTF-8 decoding, lines split
- * across chunk boundaries), and a file that is not UTF-8 is refused with the byte offset.
+ * across chunk boundaries), and a file that is not UTF-8 is refused with the byte offset;
+ * the import parses in batches (streamCsvLines) with the same results and messages.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { firstInvalidUtf8, readCsvBars, readCsvFile } from "@lib/data/mod.ts";
+import {
+  type BarColumns,
+  firstInvalidUtf8,
+  readCsvBars,
+  readCsvFile,
+  streamCsvLines,
+} from "@lib/data/mod.ts";
 import { tempCsv } from "./support/csv_fixtures.ts";
 
 const H = "Date,Open,High,Low,Close,Volume";
@@ -158,4 +165,82 @@ Deno.test("readCsvFile() streams a ~60 MB file to the same bars as the whole-tex
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** Streams `text` in batches of `batchRows`: the batches, the restarts and the summary. */
+async function streamed(text: string, batchRows: number, options = {}) {
+  const batches: { barSize: string; bars: BarColumns }[] = [];
+  const restarts: string[] = [];
+  const summary = await streamCsvLines(() => text.split(/\r?\n/), "X.csv", options, {
+    batchRows,
+    onBatch: (barSize, bars) => void batches.push({ barSize, bars }),
+    onRestart: (why) => {
+      restarts.push(why);
+      batches.length = 0;
+    },
+  });
+  const all = (k: keyof BarColumns) => batches.flatMap((b) => b.bars[k] as unknown[]);
+  return { batches, restarts, summary, timestamps: all("timestamp"), close: all("close") };
+}
+
+Deno.test("streamCsvLines() sends batches of batchRows with the bars readCsvBars reads whole", async () => {
+  const text = dailyCsv(1000);
+  const whole = readCsvBars(text, "X.csv");
+  const s = await streamed(text, 128);
+  assert.deepEqual(s.restarts, []);
+  assert.equal(s.batches.length, 8);
+  assert.ok(s.batches.every((b) => b.barSize === "1 day" && b.bars.close.length <= 128));
+  assert.deepEqual(s.timestamps, whole.bars.timestamp);
+  assert.deepEqual(s.close, whole.bars.close);
+  assert.equal(s.summary.bars, 1000);
+  assert.deepEqual(s.summary.symbols, ["X"]);
+});
+
+Deno.test("streamCsvLines() finds duplicates and two daily bars on one date across batches, with the same messages", async () => {
+  const dup = dailyCsv(300).replace("1900-01-03,", "1900-01-02,");
+  await assert.rejects(
+    streamed(dup, 1),
+    /^RangeError: Cannot import X\.csv line 4: duplicate timestamp 1900-01-02 for X \(also line 3\)/,
+  );
+  const two =
+    `${H}\n2020-01-06 10:00Z,1,1,1,1,1\n2020-01-06 11:00Z,1,1,1,1,1\n2020-01-07 10:00Z,1,1,1,1,1\n`;
+  await assert.rejects(
+    streamed(two, 1, { barSize: "1 day" }),
+    /line 3: two 1 day bars on 2020-01-06 for X \(also line 2\)/,
+  );
+  const skip = await streamed(two, 1, { barSize: "1 day", skipBadRows: true });
+  assert.deepEqual(skip.timestamps, [Date.UTC(2020, 0, 6), Date.UTC(2020, 0, 7)]);
+  assert.deepEqual(skip.summary.rejected.map((r) => r.line), [3]);
+});
+
+Deno.test("streamCsvLines() reads a file out of time order again whole (restart), sorted, with the warning", async () => {
+  const lines = dailyCsv(300).trimEnd().split("\n");
+  [lines[200], lines[201]] = [lines[201], lines[200]];
+  const text = lines.join("\n") + "\n";
+  const s = await streamed(text, 50);
+  assert.deepEqual(s.restarts, ["unsorted"]);
+  assert.equal(s.batches.length, 1, "read whole: one batch");
+  assert.deepEqual(s.timestamps, readCsvBars(dailyCsv(300), "X.csv").bars.timestamp);
+  assert.deepEqual(s.summary.warnings, [
+    "X.csv: X rows are not in time order (line 202 is earlier than line 201); sorted",
+  ]);
+});
+
+Deno.test("streamCsvLines() infers the bar size from the first batch and restarts when the whole file disagrees", async () => {
+  // 5 hourly bars, then 40 daily ones: the first batch says 1 hour, the whole file 1 day.
+  const rows: string[] = [H];
+  for (let i = 0; i < 5; i++) rows.push(`2020-01-01T0${i}:00Z,1,1,1,1,1`);
+  for (let i = 0; i < 40; i++) {
+    rows.push(`${new Date(Date.UTC(2020, 1, 1 + i)).toISOString().slice(0, 10)}T00:00Z,1,1,1,1,1`);
+  }
+  const text = rows.join("\n") + "\n";
+  assert.equal(readCsvBars(text, "X.csv", { skipBadRows: true }).barSize, "1 day");
+  const s = await streamed(text, 5, { skipBadRows: true });
+  assert.deepEqual(s.restarts, ["bar size"]);
+  assert.ok(s.batches.every((b) => b.barSize === "1 day"));
+  assert.equal(s.summary.barSize, "1 day");
+  assert.deepEqual(
+    s.timestamps,
+    readCsvBars(text, "X.csv", { skipBadRows: true }).bars.timestamp,
+  );
 });

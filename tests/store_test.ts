@@ -141,7 +141,7 @@ for (const factory of storeFactories()) {
         const a = await ingestCsv(store, dir, {
           silent: true,
           adjust: true,
-          rowsPerTransaction: 500,
+          batchRows: 500,
         });
         const snap = await readPrices(store, {});
         const b = await ingestCsv(store, dir, { silent: true, adjust: true });
@@ -167,6 +167,75 @@ for (const factory of storeFactories()) {
       } finally {
         await store.close();
         await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
+
+  Deno.test(
+    name(
+      "ingestCsv() is all or nothing: a failure in the 2nd batch leaves no row of the run, earlier data untouched, the run failed",
+    ),
+    async () => {
+      const store = await factory.open();
+      const dir = await Deno.makeTempDir({ prefix: "tt_store_" });
+      const old = await Deno.makeTempDir({ prefix: "tt_store_" });
+      try {
+        await writeSyntheticFolder(old, ["OLD"], 50);
+        await ingestCsv(store, old, { silent: true, adjust: true });
+        const before = await readPrices(store, {});
+        const total = await writeSyntheticFolder(dir, ["AAA", "BBB", "CCC"], 300);
+        let batches = 0;
+        await assert.rejects(
+          ingestCsv(store, dir, {
+            silent: true,
+            adjust: true,
+            batchRows: 300, // one batch per file: the 2nd is BBB.csv's, after AAA.csv's was sent
+            onBatchWritten: () => {
+              if (++batches === 2) throw new Error("injected: disk full");
+            },
+          }),
+          /injected: disk full/,
+        );
+        assert.equal(batches, 2);
+        assert.deepEqual(
+          await readPrices(store, {}),
+          before,
+          "the earlier run's rows are as they were",
+        );
+        assert.equal(
+          await count(store, "SELECT count(*)::int AS n FROM tt_prices WHERE instrument <> 'OLD'"),
+          0,
+          "no row of the failed run",
+        );
+        assert.deepEqual(
+          (await store.query<{ symbol: string }>("SELECT symbol FROM tt_instruments")).map((r) =>
+            r.symbol
+          ),
+          ["OLD"],
+        );
+        const runs = await store.query<{ status: string; rows_written: number; message: string }>(
+          "SELECT status, rows_written, message FROM tt_ingest_runs ORDER BY id",
+        );
+        assert.deepEqual(runs.map((r) => [r.status, r.rows_written]), [["ok", 50], ["failed", 0]]);
+        assert.match(runs[1].message, /injected: disk full/);
+        // A later file refused after earlier files were sent: nothing of the run either.
+        await Deno.writeTextFile(
+          join(dir, "ZZZ.csv"),
+          "Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-02,1,2,0.5,1.5,1.5,x\n",
+        );
+        await assert.rejects(
+          ingestCsv(store, dir, { silent: true, adjust: true, batchRows: 200 }),
+          /ZZZ\.csv line 2: volume "x" is not a number/,
+        );
+        assert.deepEqual(await readPrices(store, {}), before);
+        await Deno.remove(join(dir, "ZZZ.csv"));
+        const ok = await ingestCsv(store, dir, { silent: true, adjust: true, batchRows: 200 });
+        assert.equal(ok.rowsWritten, total);
+        assert.equal(await count(store), total + 50);
+      } finally {
+        await store.close();
+        await Deno.remove(dir, { recursive: true });
+        await Deno.remove(old, { recursive: true });
       }
     },
   );
@@ -221,9 +290,9 @@ Deno.test("deno task ingest with an unreachable --db-url exits 1 without printin
 // ---- kill -9 mid-ingest ----------------------------------------------------------------
 
 const KILL_SYMBOLS = Array.from({ length: 12 }, (_, i) => `K${String(i).padStart(2, "0")}`);
-const KILL_DAYS = 2000; // rows per file; 5,000 rows per transaction → 2 files per transaction
+const KILL_DAYS = 2000; // rows per file: one batch per file (batches of at most 5,000 rows under the test hooks)
 
-/** Runs tasks/ingest.ts, SIGKILLs it right after its first commit (inside the second transaction). */
+/** Runs tasks/ingest.ts and SIGKILLs it inside its one transaction, after its second batch was sent. */
 async function ingestAndKill(
   dir: string,
   env: Record<string, string>,
@@ -239,7 +308,7 @@ async function ingestAndKill(
   let seen = "";
   const reader = child.stderr.getReader();
   const decoder = new TextDecoder();
-  while (!seen.includes("ingest: committed")) {
+  while ((seen.match(/ingest: sent/g) ?? []).length < 2) {
     const { value, done } = await reader.read();
     if (done) break;
     seen += decoder.decode(value);
@@ -248,7 +317,12 @@ async function ingestAndKill(
   reader.releaseLock();
   await child.stderr.cancel().catch(() => undefined);
   const status = await child.status;
-  assert.ok(seen.includes("ingest: committed"), `the ingest never committed:\n${seen}`);
+  assert.equal(
+    (seen.match(/ingest: sent/g) ?? []).length,
+    2,
+    `the ingest never sent 2 batches:\n${seen}`,
+  );
+  assert.ok(!seen.includes("ingest: committed"), `the ingest committed before the kill:\n${seen}`);
   assert.equal(status.signal, "SIGKILL", `the ingest ended before the kill:\n${seen}`);
   return seen;
 }
@@ -275,21 +349,16 @@ async function runIngest(dir: string, env: Record<string, string>, extra: string
   return JSON.parse(stdout.trim().split("\n").pop()!);
 }
 
-async function assertCompleteFilesOnly(store: Store, total: number) {
-  const n = await count(store);
-  assert.ok(n > 0 && n < total, `after the kill: ${n} rows of ${total} (expected a part)`);
-  assert.equal(n % KILL_DAYS, 0, `after the kill: ${n} rows is not a whole number of files`);
-  const perSymbol = await store.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM tt_prices GROUP BY instrument",
-  );
-  for (const r of perSymbol) assert.equal(r.n, KILL_DAYS, "a file was written partly");
+async function assertNothingOfTheRun(store: Store) {
+  assert.equal(await count(store), 0, "after the kill: no row of the killed run");
+  assert.equal(await count(store, "SELECT count(*)::int AS n FROM tt_instruments"), 0);
   const runs = await store.query<{ status: string }>(
     "SELECT status FROM tt_ingest_runs ORDER BY id",
   );
   assert.deepEqual(
     runs.map((r) => r.status),
     ["running"],
-    "the killed run stays 'running' in the lineage",
+    "the killed run stays 'running' in the lineage (nobody was left to mark it)",
   );
 }
 
@@ -309,7 +378,7 @@ async function assertRerunComplete(store: Store, total: number) {
   assert.deepEqual(runs.map((r) => r.status), ["running", "ok"]);
 }
 
-Deno.test("kill -9 mid-ingest into a PGlite directory leaves whole files only; it reopens and a rerun completes", async () => {
+Deno.test("kill -9 mid-ingest into a PGlite directory leaves nothing of the run; it reopens and a rerun completes", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tt_kill_csv_" });
   const dataDir = await Deno.makeTempDir({ prefix: "tt_kill_db_" });
   try {
@@ -318,7 +387,7 @@ Deno.test("kill -9 mid-ingest into a PGlite directory leaves whole files only; i
     await ingestAndKill(dir, env, []);
     const store = await openStore({ dataDir: join(dataDir, "pgdata") }); // PGlite recovers from its WAL
     try {
-      await assertCompleteFilesOnly(store, total);
+      await assertNothingOfTheRun(store);
     } finally {
       await store.close();
     }
@@ -337,7 +406,8 @@ Deno.test("kill -9 mid-ingest into a PGlite directory leaves whole files only; i
 });
 
 Deno.test({
-  name: "kill -9 mid-ingest into the PostgreSQL server leaves whole files only; a rerun completes",
+  name:
+    "kill -9 mid-ingest into the PostgreSQL server leaves nothing of the run; a rerun completes",
   ignore: !TEST_DATABASE_URL,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "tt_kill_csv_" });
@@ -347,7 +417,7 @@ Deno.test({
       await ingestAndKill(dir, {}, ["--db-url", db.url]);
       const store = await openStore({ url: db.url });
       try {
-        await assertCompleteFilesOnly(store, total);
+        await assertNothingOfTheRun(store);
       } finally {
         await store.close();
       }

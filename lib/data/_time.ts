@@ -273,8 +273,29 @@ export function inferBarSize(sortedMs: ArrayLike<number>, dateOnly: boolean): st
     const d = sortedMs[i] - sortedMs[i - 1];
     if (d > 0) counts.set(d, (counts.get(d) ?? 0) + 1);
   }
+  return barSizeFromGapCounts(counts, dateOnly);
+}
+
+/**
+ * {@linkcode inferBarSize} from a histogram of the positive gaps (ms → how often) between
+ * consecutive bars, e.g. gathered while a file streams by: the most frequent gap (ties: the
+ * smaller) gives the bar size.
+ *
+ * @param counts Gap in ms → count (gaps ≤ 0 are ignored).
+ * @param dateOnly Whether the file had date-only timestamps.
+ * @returns e.g. `"1 day"`, `"1 hour"`; with no gap, `"1 day"` for date-only files, else `undefined`.
+ * @example
+ * ```ts
+ * barSizeFromGapCounts(new Map([[3_600_000, 40], [63_000_000, 6]]), false); // "1 hour"
+ * ```
+ */
+export function barSizeFromGapCounts(
+  counts: ReadonlyMap<number, number>,
+  dateOnly: boolean,
+): string | undefined {
   let best = 0, bestCount = 0;
   for (const [d, c] of counts) {
+    if (d <= 0) continue;
     if (c > bestCount || (c === bestCount && d < best)) [best, bestCount] = [d, c];
   }
   if (bestCount === 0) return dateOnly ? "1 day" : undefined;

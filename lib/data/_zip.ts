@@ -74,6 +74,69 @@ function isCsvEntry(name: string): boolean {
   return !base.startsWith(".") && /^\.(csv|txt)$/i.test(extname(base));
 }
 
+/** One CSV inside an archive, ready to parse (see {@linkcode zipCsvEntries}). */
+export interface ZipCsvEntry {
+  /** `archive.zip!inner.csv`, for messages. */
+  file: string;
+  /** The archive path with `!inner.csv`. */
+  path: string;
+  /** The reading options, with the symbol from the inner file's name when it gives one. */
+  options: CsvReadOptions;
+  /** The entry's text (decoded on each call, strict UTF-8). */
+  text(): string;
+}
+
+/**
+ * The CSV files (`*.csv`/`*.txt`) inside a zip archive, read in memory (the archive's
+ * uncompressed entries are held; each entry's text is decoded when asked for).
+ * @param path The archive.
+ * @param options See {@linkcode CsvReadOptions}.
+ * @returns One entry per CSV inside, sorted by name.
+ * @throws {SyntaxError} When the archive cannot be read or holds no CSV; `text()` throws
+ *   one when the entry is not UTF-8 (named `archive.zip!inner.csv`).
+ * @example
+ * ```ts
+ * const [e] = await zipCsvEntries("vendor/daily.zip");
+ * e.file; // "daily.zip!AAPL.csv"
+ * ```
+ */
+export async function zipCsvEntries(
+  path: string,
+  options: CsvReadOptions = {},
+): Promise<ZipCsvEntry[]> {
+  const archive = basename(path);
+  const bytes = await Deno.readFile(path);
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes, { filter: (f) => isCsvEntry(f.name) });
+  } catch (e) {
+    throw new SyntaxError(
+      `Cannot import ${archive}: not a readable zip archive (${(e as Error).message})`,
+    );
+  }
+  const names = Object.keys(entries).sort();
+  if (names.length === 0) {
+    throw new SyntaxError(`Cannot import ${archive}: no .csv or .txt file inside the archive`);
+  }
+  return names.map((name) => {
+    const file = `${archive}!${name}`;
+    const symbol = options.symbol ??
+      symbolFromFileName(basename(name), options.symbolPattern ?? DEFAULT_SYMBOL_PATTERN);
+    return {
+      file,
+      path: `${path}!${name}`,
+      options: symbol === undefined ? options : { ...options, symbol },
+      text() {
+        try {
+          return new TextDecoder("utf-8", { fatal: true }).decode(entries[name]);
+        } catch {
+          throw new SyntaxError(`Cannot import ${file}: not UTF-8 text`);
+        }
+      },
+    };
+  });
+}
+
 /**
  * Reads every CSV (`*.csv`/`*.txt`) inside a zip archive, in memory, as
  * {@linkcode readCsvBars} reads one file. Each result's `file` is `archive.zip!inner.csv`
@@ -95,34 +158,10 @@ export async function readZipCsv(
   path: string,
   options: CsvReadOptions = {},
 ): Promise<CsvFileBars[]> {
-  const archive = basename(path);
-  const bytes = await Deno.readFile(path);
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(bytes, { filter: (f) => isCsvEntry(f.name) });
-  } catch (e) {
-    throw new SyntaxError(
-      `Cannot import ${archive}: not a readable zip archive (${(e as Error).message})`,
-    );
-  }
-  const names = Object.keys(entries).sort();
-  if (names.length === 0) {
-    throw new SyntaxError(`Cannot import ${archive}: no .csv or .txt file inside the archive`);
-  }
   const out: CsvFileBars[] = [];
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  for (const name of names) {
-    const file = `${archive}!${name}`;
-    let text: string;
-    try {
-      text = decoder.decode(entries[name]);
-    } catch {
-      throw new SyntaxError(`Cannot import ${file}: not UTF-8 text`);
-    }
-    const symbol = options.symbol ??
-      symbolFromFileName(basename(name), options.symbolPattern ?? DEFAULT_SYMBOL_PATTERN);
-    const r = readCsvBars(text, file, symbol === undefined ? options : { ...options, symbol });
-    out.push({ ...r, path: `${path}!${name}` });
+  for (const e of await zipCsvEntries(path, options)) {
+    const r = readCsvBars(e.text(), e.file, e.options);
+    out.push({ ...r, path: e.path });
   }
   return out;
 }

@@ -24,7 +24,7 @@ import {
   splitLine,
 } from "./_csv_fields.ts";
 import {
-  inferBarSize,
+  barSizeFromGapCounts,
   invalidDateReason,
   isUsRegularSession,
   normaliseBarSize,
@@ -286,16 +286,12 @@ export interface CsvReadIo {
 }
 
 /**
- * Reads and validates one CSV file of bars.
+ * Reads and validates one CSV file of bars, whole: every kept bar is returned, sorted by
+ * symbol then time ({@linkcode streamCsvFile} is the bounded-memory way to import).
  *
- * The file is streamed: read and decoded (strict UTF-8) in chunks of `chunkBytes`, split
- * into lines across chunk boundaries and parsed line by line, so memory is bounded by one
- * chunk plus the parsed bars, never by the file's text (an 800 MB file no longer meets
- * V8's string-length limit). The bars are the cost: about 230–430 bytes per kept bar at
- * peak (per-symbol columns, the duplicate check, the sort order and the assembled columns,
- * all JS arrays): a generated 266 MB file of 5.5 M daily bars peaks at 2.4 GB resident,
- * against 3.4 GB when its text was decoded whole, and an 800 MB file of 16.6 M bars at
- * 3.9 GB (`deno task bench ingest --csv-size MB`).
+ * The text is streamed (read and decoded, strict UTF-8, in chunks of `chunkBytes` and
+ * parsed line by line), so it is never held whole and an 800 MB file does not meet V8's
+ * string-length limit; the bars are, as JS arrays (a few hundred bytes per bar at peak).
  * @param path The file.
  * @param options See {@linkcode CsvReadOptions}.
  * @param io See {@linkcode CsvReadIo}.
@@ -316,20 +312,157 @@ export async function readCsvFile(
   io: CsvReadIo = {},
 ): Promise<CsvFileBars> {
   const file = basename(path);
-  const chunkBytes = io.chunkBytes ?? CSV_CHUNK_BYTES;
-  if (!Number.isInteger(chunkBytes) || chunkBytes < 1) {
-    throw new RangeError(`chunkBytes must be a positive integer, got ${chunkBytes}`);
-  }
+  const chunkBytes = checkChunkBytes(io.chunkBytes);
   // Fail like Deno.readFile would (NotFound, PermissionDenied) before parsing starts.
   const f = await Deno.open(path, { read: true });
   try {
-    return { ...parseCsvLines(fileLines(f, file, chunkBytes), file, options), path };
+    return { ...wholeFile(parseCsvBatches(fileLines(f, file, chunkBytes), file, options)), path };
   } catch (e) {
     if (e instanceof NotUtf8) throw await notUtf8Error(path, file, chunkBytes);
     throw e;
   } finally {
     f.close();
   }
+}
+
+/** What streaming one file found ({@linkcode streamCsvFile}); its bars went to the batches. */
+export interface CsvFileSummary extends Omit<CsvFileBars, "bars"> {
+  /** Bars kept (sent in batches; a restart's voided batches not counted). */
+  bars: number;
+}
+
+/** Where {@linkcode streamCsvFile} sends the bars, and how big the batches are. */
+export interface CsvStream {
+  /** Bars per batch. Default 50,000. */
+  batchRows?: number;
+  /** Bytes read and decoded at a time. Default {@linkcode CSV_CHUNK_BYTES}. */
+  chunkBytes?: number;
+  /**
+   * Receives each batch: the file's bar size and up to `batchRows` valid bars in file
+   * order (each symbol's bars in ascending time; a file read again whole after a restart
+   * comes as one batch sorted by symbol then time). A file that a value rule refuses sends
+   * no batch after the rule is broken; it then throws at its end.
+   */
+  onBatch(barSize: string, bars: BarColumns): Promise<void> | void;
+  /**
+   * Called when the batches sent so far for this file are void and the file is read again
+   * from its first line: `"unsorted"` (a row earlier than the one before it for the same
+   * symbol: the file is then read whole, its bars held in memory, and sorted) or `"bar
+   * size"` (the bar size inferred from the first batch is not the whole file's; it is read
+   * again with the whole file's). The caller undoes what it did with the void batches.
+   */
+  onRestart(reason: "unsorted" | "bar size"): Promise<void> | void;
+}
+
+/**
+ * Reads and validates one CSV file of bars in batches of `batchRows`, handing each batch
+ * to `stream.onBatch` as it is parsed: memory is bounded by a batch (plus a few numbers per
+ * symbol and a histogram of the gaps between bars), not by the file, as long as each
+ * symbol's rows are in ascending time order (the usual vendor export). Every rule of
+ * {@linkcode readCsvBars} holds; what needs the whole file is kept compact: duplicates and
+ * two daily bars on one date are found against the symbol's previous row (the rows being in
+ * order), and the bar size is inferred from the first batch, then checked against the whole
+ * file's gaps at the end (a mismatch restarts the file with the whole file's bar size). A
+ * file whose rows are out of order restarts and is read whole ({@linkcode readCsvFile}'s cost).
+ *
+ * A refused file throws at its end (after every value-rule violation has been collected),
+ * or at its first syntax error; batches sent before that are the caller's to discard.
+ * @param path The file.
+ * @param options See {@linkcode CsvReadOptions}.
+ * @param stream See {@linkcode CsvStream}.
+ * @returns What the file gave (counts, symbols, bar size, rejected rows, warnings).
+ * @throws {SyntaxError|RangeError} As {@linkcode readCsvFile}.
+ * @example
+ * ```ts
+ * const s = await streamCsvFile("../shared/data/hourly_33/AAPL_1h.csv", {}, {
+ *   onBatch: (barSize, bars) => store.transaction((tx) => upsertPrices(tx, barSize, bars)),
+ *   onRestart: () => { throw new Error("not sorted"); },
+ * });
+ * s.bars; // 1080
+ * ```
+ */
+export async function streamCsvFile(
+  path: string,
+  options: CsvReadOptions,
+  stream: CsvStream,
+): Promise<CsvFileSummary> {
+  const file = basename(path);
+  const chunkBytes = checkChunkBytes(stream.chunkBytes);
+  const f = await Deno.open(path, { read: true });
+  try {
+    const lines = () => {
+      f.seekSync(0, Deno.SeekMode.Start);
+      return fileLines(f, file, chunkBytes);
+    };
+    return { ...await streamCsvLines(lines, file, options, stream), path };
+  } catch (e) {
+    if (e instanceof NotUtf8) throw await notUtf8Error(path, file, chunkBytes);
+    throw e;
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * {@linkcode streamCsvFile} on lines from anywhere (e.g. an archive entry): `lines()` gives
+ * the lines from the first one, again on each restart.
+ * @param lines The lines as `text.split(/\r?\n/)` would give them, from the start.
+ * @param fileName Base name for messages and the symbol pattern.
+ * @param options See {@linkcode CsvReadOptions}.
+ * @param stream See {@linkcode CsvStream}.
+ * @returns As {@linkcode streamCsvFile}; `path` is the file name.
+ * @throws {SyntaxError|RangeError} As {@linkcode readCsvBars}.
+ * @example
+ * ```ts
+ * const text = "Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,0.5,1.5,100\n";
+ * const s = await streamCsvLines(() => text.split("\n"), "X.csv", {}, { onBatch: console.log, onRestart: () => {} });
+ * s.bars; // 1
+ * ```
+ */
+export async function streamCsvLines(
+  lines: () => Iterable<string>,
+  fileName: string,
+  options: CsvReadOptions,
+  stream: CsvStream,
+): Promise<CsvFileSummary> {
+  const batchRows = stream.batchRows ?? 50_000;
+  if (!Number.isInteger(batchRows) || batchRows < 1) {
+    throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
+  }
+  let opts = options;
+  let whole = false;
+  for (;;) {
+    const gen = parseCsvBatches(lines(), fileName, opts, whole ? Infinity : batchRows);
+    let bars = 0;
+    let r = gen.next();
+    while (!r.done) {
+      bars += r.value.bars.timestamp.length;
+      await stream.onBatch(r.value.barSize, r.value.bars);
+      r = gen.next();
+    }
+    const end = r.value;
+    if ("summary" in end) return { ...end.summary, bars, path: fileName };
+    await stream.onRestart(end.restart);
+    if (end.restart === "unsorted") whole = true;
+    else opts = { ...opts, barSize: end.barSize };
+  }
+}
+
+function checkChunkBytes(n: number | undefined): number {
+  const chunkBytes = n ?? CSV_CHUNK_BYTES;
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 1) {
+    throw new RangeError(`chunkBytes must be a positive integer, got ${chunkBytes}`);
+  }
+  return chunkBytes;
+}
+
+/** Collects every batch of a whole-file parse (at most one) into one result. */
+function wholeFile(gen: Generator<CsvBatch, ParseEnd>): Omit<CsvFileBars, "path"> {
+  let bars = emptyBars();
+  let r = gen.next();
+  for (; !r.done; r = gen.next()) bars = r.value.bars;
+  if (!("summary" in r.value)) throw new Error(`internal: a whole-file read restarted`);
+  return { ...r.value.summary, bars };
 }
 
 /** Thrown inside the line reader when the decoder refuses a chunk; located afterwards. */
@@ -479,19 +612,58 @@ export function readCsvBars(
   fileName: string,
   options: CsvReadOptions = {},
 ): CsvFileBars {
-  return parseCsvLines(text.split(/\r?\n/), fileName, options);
+  return { ...wholeFile(parseCsvBatches(text.split(/\r?\n/), fileName, options)), path: fileName };
+}
+
+/** A batch of bars from {@linkcode parseCsvBatches}. */
+interface CsvBatch {
+  barSize: string;
+  bars: BarColumns;
+}
+
+/** How a parse ends: the file's summary, or a restart (the batches yielded are void). */
+type ParseEnd =
+  | { summary: Omit<CsvFileSummary, "bars" | "path"> }
+  | { restart: "unsorted" }
+  | { restart: "bar size"; barSize: string };
+
+/** Kept rows waiting to be emitted, in file order (column arrays). */
+interface Pending {
+  sym: string[];
+  ms: number[];
+  day: number[];
+  line: number[];
+  o: number[];
+  h: number[];
+  l: number[];
+  c: number[];
+  v: number[];
+}
+
+function emptyPending(): Pending {
+  return { sym: [], ms: [], day: [], line: [], o: [], h: [], l: [], c: [], v: [] };
 }
 
 /**
- * The parser of {@linkcode readCsvBars} and {@linkcode readCsvFile}, on the file's lines as
- * `text.split(/\r?\n/)` gives them (the last one `""` when the text ends with a line
- * break), consumed one at a time so that a streamed file is never held whole.
+ * The parser of {@linkcode readCsvBars}, {@linkcode readCsvFile} and
+ * {@linkcode streamCsvLines}, on the file's lines as `text.split(/\r?\n/)` gives them (the
+ * last one `""` when the text ends with a line break), consumed one at a time.
+ *
+ * With a finite `batchRows` it streams: kept rows are yielded in batches of `batchRows` in
+ * file order, each symbol's rows must ascend in time (the first that does not ends the
+ * parse with a `"unsorted"` restart), duplicates and two daily bars on one date are found
+ * against the symbol's previous row, and the bar size is inferred from the gaps of the
+ * first batch and checked against the whole file's at the end (a `"bar size"` restart when
+ * they differ). With `batchRows` Infinity (whole) it holds every row, finds duplicates
+ * with a map, sorts each symbol's rows and yields one batch sorted by symbol then time.
  */
-function parseCsvLines(
+function* parseCsvBatches(
   source: Iterable<string>,
   fileName: string,
   options: CsvReadOptions,
-): CsvFileBars {
+  batchRows = Infinity,
+): Generator<CsvBatch, ParseEnd> {
+  const whole = batchRows === Infinity;
   const file = fileName;
   checkPriceScale(options.priceScale);
   const delimiter = options.delimiter ?? ",";
@@ -570,25 +742,69 @@ function parseCsvLines(
     iSym = index.symbol ?? -1,
     iClock = index.clock ?? -1;
 
-  // Per symbol: rows kept so far and timestamp → line for duplicate detection.
+  // Per symbol: the last kept row (file order), the last emitted timestamp, and in whole
+  // mode the rows' indices and timestamp → line for duplicate detection.
   interface Series {
-    ms: number[];
-    line: number[];
-    day: number[];
-    o: number[];
-    h: number[];
-    l: number[];
-    c: number[];
-    v: number[];
-    seen: Map<number, number>;
-    sorted: boolean;
+    n: number;
+    lastMs: number;
+    lastLine: number;
+    /** Timestamp (session date for daily bars) and line of the last bar emitted. */
+    lastTs: number;
+    lastTsLine: number;
+    /** Whole mode: indices into `pending`. */
+    rows: number[];
+    seen: Map<number, number> | undefined;
+    /** First row earlier than the one before it: [its line, the line before]. */
+    unsorted: [number, number] | undefined;
   }
   const series = new Map<string, Series>();
+  let pending = emptyPending();
+  /** Streaming: gap (ms) → count over each symbol's consecutive kept rows. */
+  const gapCounts = new Map<number, number>();
+  let provisional: string | undefined; // streaming: the bar size inferred from the first batch
   let timeKind: TimeKind | undefined;
   let timeKindLine = 0;
   const offsets = new Map<number, number>(); // offset minutes → first line
   let rowsRead = 0, rowsFiltered = 0;
   let dataRows = 0;
+  const barSizeConflict = () =>
+    barSizeOption !== undefined && timeKind === "date" && !isDailyOrLonger(barSizeOption);
+  /** Pending rows in emission order → bars (session dates for daily bars, two on one date refused, prices scaled). */
+  const emit = (barSize: string, order: Iterable<number>): BarColumns => {
+    const byDate = isDailyOrLonger(barSize) && timeKind !== "date";
+    const out = emptyBars();
+    const p = pending;
+    for (const i of order) {
+      const sym = p.sym[i];
+      const s = series.get(sym)!;
+      // A daily (or longer) bar's instant is its session date at 00:00 UTC, the date as
+      // written in the file's own offset or zone: the same session from any source is one timestamp.
+      const ts = byDate ? p.day[i] : p.ms[i];
+      if (ts === s.lastTs) {
+        fail(
+          p.line[i],
+          `two ${barSize} bars on ${showTime(ts)} for ${sym} (also line ${s.lastTsLine})`,
+          "range",
+          "two bars on one date",
+        );
+        continue;
+      }
+      out.instrument.push(sym);
+      out.timestamp.push(ts);
+      out.open.push(p.o[i]);
+      out.high.push(p.h[i]);
+      out.low.push(p.l[i]);
+      out.close.push(p.c[i]);
+      out.volume.push(p.v[i]);
+      s.lastTs = ts;
+      s.lastTsLine = p.line[i];
+    }
+    scalePrices(out, options.priceScale);
+    return out;
+  };
+  const identity = function* (n: number) {
+    for (let i = 0; i < n; i++) yield i;
+  };
 
   for (let li = firstDataLine; lines.has(li); li++) {
     const raw = lines.take(li);
@@ -691,20 +907,18 @@ function parseCsvLines(
     let s = series.get(symbol);
     if (!s) {
       s = {
-        ms: [],
-        line: [],
-        day: [],
-        o: [],
-        h: [],
-        l: [],
-        c: [],
-        v: [],
-        seen: new Map(),
-        sorted: true,
+        n: 0,
+        lastMs: NaN,
+        lastLine: 0,
+        lastTs: NaN,
+        lastTsLine: 0,
+        rows: [],
+        seen: whole ? new Map() : undefined,
+        unsorted: undefined,
       };
       series.set(symbol, s);
     }
-    const first = s.seen.get(t.ms);
+    const first = whole ? s.seen!.get(t.ms) : t.ms === s.lastMs ? s.lastLine : undefined;
     if (first !== undefined) {
       fail(
         line,
@@ -714,95 +928,103 @@ function parseCsvLines(
       );
       continue;
     }
-    s.seen.set(t.ms, line);
-    if (s.ms.length && t.ms < s.ms[s.ms.length - 1]) s.sorted = false;
+    if (s.n > 0 && t.ms < s.lastMs) {
+      // Out of order: streaming cannot check this file against its previous rows; read it whole.
+      if (!whole) return { restart: "unsorted" };
+      s.unsorted ??= [line, s.lastLine];
+    }
+    if (whole) s.seen!.set(t.ms, line);
+    else if (s.n > 0) gapCounts.set(t.ms - s.lastMs, (gapCounts.get(t.ms - s.lastMs) ?? 0) + 1);
+    s.n++;
+    s.lastMs = t.ms;
+    s.lastLine = line;
     const k = iAdj >= 0 ? adj / c : 1;
-    s.ms.push(t.ms);
-    s.line.push(line);
-    s.day.push(t.dayMs);
-    s.o.push(o * k);
-    s.h.push(h * k);
-    s.l.push(l * k);
+    const p = pending;
+    if (whole) s.rows.push(p.ms.length);
+    p.sym.push(symbol);
+    p.ms.push(t.ms);
+    p.day.push(t.dayMs);
+    p.line.push(line);
+    p.o.push(o * k);
+    p.h.push(h * k);
+    p.l.push(l * k);
     // c × k rather than adj: the same rounding as o, h, l keeps low ≤ close ≤ high exact.
-    s.c.push(c * k);
-    s.v.push(v / k);
+    p.c.push(c * k);
+    p.v.push(v / k);
+    if (p.ms.length >= batchRows) {
+      provisional ??= barSizeOption ??
+        (gapCounts.size ? barSizeFromGapCounts(gapCounts, timeKind === "date") : undefined);
+      if (provisional !== undefined) {
+        // Rules that refuse the file stop the batches (they would be discarded anyway).
+        const bars = emit(provisional, identity(p.ms.length));
+        pending = emptyPending();
+        if (violations.length === 0 && !barSizeConflict()) yield { barSize: provisional, bars };
+      }
+    }
   }
-  // The duplicate check is done: free its maps (tens of bytes per bar) before assembling.
-  for (const s of series.values()) s.seen.clear();
   if (dataRows === 0) throw new SyntaxError(`Cannot import ${file}: no data rows (header only)`);
+  let barSize = barSizeOption;
+  if (!whole && barSize === undefined && provisional !== undefined) {
+    // The first batch's bar size must be the whole file's (else read it again with that one).
+    const final = barSizeFromGapCounts(gapCounts, timeKind === "date");
+    if (final !== undefined && final !== provisional) {
+      return { restart: "bar size", barSize: final };
+    }
+  }
   if (violations.length) throw violationsError(file, violations);
   if (options.rthOnly && timeKind === "date") {
     warnings.push(`${file}: rthOnly has no effect on date-only (daily) bars`);
   }
 
-  // Bar size: given, or inferred from the gaps of every series in time order.
+  // Whole mode: each symbol's rows in time order (and their gaps for the bar size).
   const symbols = [...series.keys()].sort();
-  const orders = new Map<string, number[]>();
-  const gaps: number[] = [];
-  for (const sym of symbols) {
-    const s = series.get(sym)!;
-    let order = s.ms.map((_, i) => i);
-    if (!s.sorted) {
-      order = order.sort((a, b) => s.ms[a] - s.ms[b]);
-      const at = s.ms.findIndex((x, i) => i > 0 && x < s.ms[i - 1]);
-      warnings.push(
-        `${file}: ${sym} rows are not in time order (line ${s.line[at]} is earlier than line ${
-          s.line[at - 1]
-        }); sorted`,
-      );
+  const order: number[] = [];
+  if (whole) {
+    const p = pending;
+    for (const sym of symbols) {
+      const s = series.get(sym)!;
+      s.seen = undefined; // the duplicate check is done: free its map before sorting
+      if (s.unsorted) {
+        s.rows.sort((a, b) => p.ms[a] - p.ms[b]);
+        warnings.push(
+          `${file}: ${sym} rows are not in time order (line ${s.unsorted[0]} is earlier than line ${
+            s.unsorted[1]
+          }); sorted`,
+        );
+      }
+      for (let j = 0; j < s.rows.length; j++) {
+        const i = s.rows[j];
+        order.push(i);
+        if (j > 0) {
+          const gap = p.ms[i] - p.ms[s.rows[j - 1]];
+          gapCounts.set(gap, (gapCounts.get(gap) ?? 0) + 1);
+        }
+      }
+      s.rows = [];
     }
-    orders.set(sym, order);
-    for (let j = 1; j < order.length; j++) gaps.push(s.ms[order[j]] - s.ms[order[j - 1]]);
   }
-  if (barSizeOption !== undefined && timeKind === "date" && !isDailyOrLonger(barSizeOption)) {
+  if (barSizeConflict()) {
     throw new SyntaxError(
       `Cannot import ${file}: bar size "${barSizeOption}" was given but the timestamps are dates without a time of day (daily bars); give "1 day" or leave the bar size out`,
     );
   }
-  let barSize = barSizeOption;
   if (barSize === undefined && symbols.length > 0) {
-    barSize = inferBarSizeFromGaps(gaps, timeKind === "date");
+    barSize = provisional ?? barSizeFromGapCounts(gapCounts, timeKind === "date");
     if (barSize === undefined) {
       throw new SyntaxError(
         `Cannot import ${file}: cannot infer the bar size from a single intraday bar; give the bar size`,
       );
     }
   }
-  // A daily (or longer) bar's instant is its session date at 00:00 UTC, the date as written
-  // in the file's own offset or zone: the same session from any source is one timestamp.
-  const byDate = barSize !== undefined && isDailyOrLonger(barSize) && timeKind !== "date";
-
-  // Assemble: symbols sorted, each series in time order.
-  const bars = emptyBars();
-  for (const sym of symbols) {
-    const s = series.get(sym)!;
-    let prev = NaN, prevLine = 0;
-    for (const i of orders.get(sym)!) {
-      const ts = byDate ? s.day[i] : s.ms[i];
-      if (ts === prev) {
-        const reason = `two ${barSize} bars on ${showTime(ts)} for ${sym} (also line ${prevLine})`;
-        if (!options.skipBadRows) {
-          throw new RangeError(`${where(s.line[i])}: ${reason} (${SKIP_HINT})`, {
-            cause: { file, line: s.line[i], reason },
-          });
-        }
-        rejected.push({ file, line: s.line[i], reason });
-        continue;
-      }
-      bars.instrument.push(sym);
-      bars.timestamp.push(ts);
-      bars.open.push(s.o[i]);
-      bars.high.push(s.h[i]);
-      bars.low.push(s.l[i]);
-      bars.close.push(s.c[i]);
-      bars.volume.push(s.v[i]);
-      prev = ts;
-      prevLine = s.line[i];
-    }
-    series.delete(sym); // assembled: free its columns before the next symbol's are copied
+  if (pending.ms.length > 0) {
+    const bars = emit(barSize!, whole ? order : identity(pending.ms.length));
+    pending = emptyPending();
+    if (violations.length) throw violationsError(file, violations);
+    yield { barSize: barSize!, bars };
   }
-  scalePrices(bars, options.priceScale);
-  return { path: file, file, barSize, bars, symbols, rowsRead, rowsFiltered, rejected, warnings };
+  return {
+    summary: { file, barSize, symbols, rowsRead, rowsFiltered, rejected, warnings },
+  };
 }
 
 // --- Headerless files (`columns`) and price scale (`priceScale`) ---
@@ -911,14 +1133,6 @@ class LineQueue {
   }
 }
 
-function inferBarSizeFromGaps(gaps: number[], dateOnly: boolean): string | undefined {
-  // inferBarSize takes timestamps; rebuild a cumulative series from the gaps.
-  const ts = new Array<number>(gaps.length + 1);
-  ts[0] = 0;
-  for (let i = 0; i < gaps.length; i++) ts[i + 1] = ts[i] + gaps[i];
-  return inferBarSize(ts, dateOnly);
-}
-
 function num(text: string): number {
   return parseDecimal(text);
 }
@@ -931,6 +1145,7 @@ interface Violation {
 }
 
 function violationsError(file: string, v: Violation[]): RangeError {
+  v.sort((a, b) => a.line - b.line); // "two bars on one date" is found after the row rules
   if (v.length === 1) {
     return new RangeError(
       `Cannot import ${file} line ${v[0].line}: ${v[0].reason} (${SKIP_HINT})`,
