@@ -17,3 +17,4 @@ export * from "./quality_repo.ts";
 export * from "./ibkr_repo.ts";
 export * from "./features_repo.ts";
 export * from "./server_admin.ts";
+export * from "./execution_repo.ts";

@@ -3,3 +3,5 @@
  * @module
  */
 export * from "./broker.ts";
+export * from "./paper_broker.ts";
+export * from "./cycle.ts";
