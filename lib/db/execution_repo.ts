@@ -359,7 +359,7 @@ export async function recordOrders(q: Queryable, orders: readonly StoredOrder[])
  * A run's orders, oldest decision first.
  * @param q The store.
  * @param runId The run.
- * @param where `statuses`: only these.
+ * @param where `statuses`, `refs`: only these.
  * @returns The orders.
  * @example
  * ```ts
@@ -369,13 +369,23 @@ export async function recordOrders(q: Queryable, orders: readonly StoredOrder[])
 export async function readOrders(
   q: Queryable,
   runId: number,
-  where: { statuses?: readonly StoredOrderStatus[] } = {},
+  where: { statuses?: readonly StoredOrderStatus[]; refs?: readonly string[] } = {},
 ): Promise<StoredOrder[]> {
+  const filters: string[] = [];
+  const params: unknown[] = [runId];
+  if (where.statuses) {
+    params.push([...where.statuses]);
+    filters.push(`AND status = ANY($${params.length}::text[])`);
+  }
+  if (where.refs) {
+    params.push([...where.refs]);
+    filters.push(`AND ref = ANY($${params.length}::text[])`);
+  }
   const rows = await q.query<Record<string, unknown>>(
     `SELECT ref, run_id, decision_bar, symbol, side, quantity, order_type, limit_price, status,
        filled, avg_price, broker_order_id, reason, blocked_rule
-     FROM tt_exec_orders WHERE run_id = $1 ORDER BY decision_bar, ref`,
-    [runId],
+     FROM tt_exec_orders WHERE run_id = $1 ${filters.join(" ")} ORDER BY decision_bar, ref`,
+    params,
   );
   return rows.map((r): StoredOrder => ({
     ref: String(r.ref),
@@ -392,7 +402,7 @@ export async function readOrders(
     brokerOrderId: r.broker_order_id === null ? null : Number(r.broker_order_id),
     reason: (r.reason as string | null) ?? null,
     blockedRule: (r.blocked_rule as string | null) ?? null,
-  })).filter((o) => !where.statuses || where.statuses.includes(o.status));
+  }));
 }
 
 /** A `tt_exec_order_events` row. */
@@ -519,17 +529,23 @@ export async function recordFills(q: Queryable, fills: readonly StoredFill[]): P
  * A run's fills, oldest first.
  * @param q The store.
  * @param runId The run.
+ * @param where `from`: only fills at or after this time (epoch ms).
  * @returns The fills.
  * @example
  * ```ts
  * (await readFills(store, runId)).length;
  * ```
  */
-export async function readFills(q: Queryable, runId: number): Promise<StoredFill[]> {
+export async function readFills(
+  q: Queryable,
+  runId: number,
+  where: { from?: number } = {},
+): Promise<StoredFill[]> {
   const rows = await q.query<Record<string, unknown>>(
     `SELECT exec_id, run_id, ref, broker_order_id, symbol, side, quantity, price, commission,
-       slippage, time FROM tt_exec_fills WHERE run_id = $1 ORDER BY time, exec_id`,
-    [runId],
+       slippage, time FROM tt_exec_fills WHERE run_id = $1 AND time >= $2::timestamptz
+     ORDER BY time, exec_id`,
+    [runId, iso(where.from ?? 0)],
   );
   return rows.map((r) => ({
     execId: String(r.exec_id),
@@ -544,6 +560,25 @@ export async function readFills(q: Queryable, runId: number): Promise<StoredFill
     slippage: r.slippage === null ? NaN : Number(r.slippage),
     time: (r.time as Date).getTime(),
   }));
+}
+
+/**
+ * The book a run's fills give: net signed shares per symbol.
+ * @param q The store.
+ * @param runId The run.
+ * @returns Symbol → signed shares (symbols netted to 0 included).
+ * @example
+ * ```ts
+ * (await fillBook(store, runId)).get("AAPL");
+ * ```
+ */
+export async function fillBook(q: Queryable, runId: number): Promise<Map<string, number>> {
+  const rows = await q.query<{ symbol: string; qty: number }>(
+    `SELECT symbol, sum(CASE WHEN side = 'BUY' THEN quantity ELSE -quantity END) AS qty
+     FROM tt_exec_fills WHERE run_id = $1 GROUP BY symbol`,
+    [runId],
+  );
+  return new Map(rows.map((r) => [r.symbol, Number(r.qty)]));
 }
 
 /** One position at one bar (`tt_exec_positions`). */

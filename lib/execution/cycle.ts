@@ -35,6 +35,7 @@
  */
 import type { Queryable } from "../db/store.ts";
 import {
+  fillBook,
   readFills,
   readOrders,
   recordBarSnapshot,
@@ -44,6 +45,7 @@ import {
   recordRiskDecisions,
   type StoredOrder,
   type StoredOrderEvent,
+  type StoredOrderStatus,
   type StoredPosition,
 } from "../db/execution_repo.ts";
 import type { PricePanel } from "../data/panel.ts";
@@ -339,7 +341,11 @@ export interface CycleResult {
   state: CycleState;
 }
 
-const OPEN_STORED = new Set(["planned", "submitted", "partially-filled"]);
+const OPEN_STORED: ReadonlySet<StoredOrderStatus> = new Set<StoredOrderStatus>([
+  "planned",
+  "submitted",
+  "partially-filled",
+]);
 const utcDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 function event(o: OrderState, time: number, message?: string): StoredOrderEvent {
@@ -384,10 +390,10 @@ export async function reconcile(
   runId: number,
   broker: Broker,
   time: number,
+  since?: number,
 ): Promise<Reconciliation> {
   const differences: string[] = [];
-  const orders = await readOrders(store, runId);
-  const byRef = new Map(orders.map((o) => [o.ref, o]));
+  const orders = await readOrders(store, runId, { statuses: [...OPEN_STORED] });
   const prefix = `tt:${runId}:`;
   // Orders the store has as live: take the broker's word for their state.
   const updates: StoredOrder[] = [];
@@ -417,8 +423,12 @@ export async function reconcile(
       events.push(event(b, time));
     }
   }
-  // Every execution of this run's orders, once.
-  const execs = (await broker.executions()).filter((f) => f.ref.startsWith(prefix));
+  // Every execution of this run's orders (since the last completed cycle), once.
+  const execs = (await broker.executions(since)).filter((f) => f.ref.startsWith(prefix));
+  const refs = [...new Set(execs.map((f) => f.ref))];
+  const byRef = new Map(
+    (refs.length ? await readOrders(store, runId, { refs }) : []).map((o) => [o.ref, o]),
+  );
   const foreign = execs.filter((f) => !byRef.has(f.ref));
   for (const f of foreign) {
     differences.push(`execution ${f.execId} of ${f.ref} belongs to no order in the store`);
@@ -430,10 +440,7 @@ export async function reconcile(
     execs.filter((f) => byRef.has(f.ref)).map((f) => ({ ...f, runId })),
   );
   // The store's book: the run's fills.
-  const book = new Map<string, number>();
-  for (const f of await readFills(store, runId)) {
-    book.set(f.symbol, (book.get(f.symbol) ?? 0) + (f.side === "BUY" ? f.quantity : -f.quantity));
-  }
+  const book = await fillBook(store, runId);
   const held = new Map((await broker.positions()).map((p) => [p.symbol, p.quantity]));
   for (const s of new Set([...book.keys(), ...held.keys()])) {
     const want = book.get(s) ?? 0, have = held.get(s) ?? 0;
@@ -441,9 +448,16 @@ export async function reconcile(
       differences.push(`position ${s}: broker holds ${have}, the store's fills give ${want}`);
     }
   }
-  for (const o of await broker.openOrders()) {
-    const s = byRef.get(o.ref);
-    if (!s) differences.push(`open order ${o.ref} at the broker is not in the store`);
+  const open = await broker.openOrders();
+  const storedOpen = new Set(
+    open.length
+      ? (await readOrders(store, runId, { refs: open.map((o) => o.ref) })).map((o) => o.ref)
+      : [],
+  );
+  for (const o of open) {
+    if (!storedOpen.has(o.ref)) {
+      differences.push(`open order ${o.ref} at the broker is not in the store`);
+    }
   }
   return { ok: differences.length === 0, differences, newFills: added.length };
 }
@@ -519,7 +533,13 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
   const state: CycleState = structuredClone(input.state);
   if (input.advance) await input.advance();
   if (input.checkpoint) await input.checkpoint();
-  const reconciliation = await reconcile(store, runId, broker, now);
+  const reconciliation = await reconcile(
+    store,
+    runId,
+    broker,
+    now,
+    state.lastBar === null ? undefined : state.lastBar + 1,
+  );
   let tradingState: CycleTradingState = input.tradingState;
   let stateReason: string | undefined;
   const result = (extra: Partial<CycleResult>) => ({
@@ -582,7 +602,7 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
       if (!o.ref.startsWith(`tt:${runId}:`)) continue;
       const c = await broker.cancel(o.ref);
       cancelled.push(o.ref);
-      const stored = (await readOrders(store, runId)).find((s) => s.ref === o.ref);
+      const [stored] = await readOrders(store, runId, { refs: [o.ref] });
       if (stored) await recordOrders(store, [storedFrom(c, stored)]);
       await recordOrderEvents(store, [event(c, now, "superseded by the next decision")]);
     }
@@ -704,7 +724,7 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
   // Snapshot at the close of t.
   const account = await broker.account();
   const positions = await broker.positions();
-  const commission = (await readFills(store, runId)).filter((f) => f.time === bar)
+  const commission = (await readFills(store, runId, { from: bar })).filter((f) => f.time === bar)
     .reduce((a, f) => a + (Number.isFinite(f.commission) ? f.commission : 0), 0);
   const stored: StoredPosition[] = positions.map((p) => {
     const i = instruments.indexOf(p.symbol);

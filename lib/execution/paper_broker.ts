@@ -710,7 +710,8 @@ export class PaperBroker implements Broker {
     o.status = done ? "filled" : "partially-filled";
     o.updatedAt = this.#time;
     const fill: Fill = {
-      execId: `paper-${this.#o.accountId}-${this.#nextExecId++}`,
+      // Unique across accounts and runs (refs are), and deterministic.
+      execId: `${r.ref}#${this.#nextExecId++}`,
       ref: r.ref,
       brokerOrderId: o.brokerOrderId,
       symbol: r.symbol,
