@@ -345,10 +345,13 @@ export async function recordOrders(q: Queryable, orders: readonly StoredOrder[])
       o.reason ?? null,
       o.blockedRule ?? null,
     ]),
+    // A ref planned again (its first attempt never reached the broker) starts afresh.
     `ON CONFLICT (ref) DO UPDATE SET status = EXCLUDED.status, filled = EXCLUDED.filled,
-       avg_price = EXCLUDED.avg_price,
+       side = EXCLUDED.side, quantity = EXCLUDED.quantity, order_type = EXCLUDED.order_type,
+       limit_price = EXCLUDED.limit_price, avg_price = EXCLUDED.avg_price,
        broker_order_id = COALESCE(EXCLUDED.broker_order_id, tt_exec_orders.broker_order_id),
-       reason = COALESCE(EXCLUDED.reason, tt_exec_orders.reason),
+       reason = CASE WHEN EXCLUDED.status = 'planned' THEN NULL
+         ELSE COALESCE(EXCLUDED.reason, tt_exec_orders.reason) END,
        blocked_rule = COALESCE(EXCLUDED.blocked_rule, tt_exec_orders.blocked_rule),
        updated_at = now()`,
     ["", "", "::timestamptz"],

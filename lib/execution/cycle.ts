@@ -598,8 +598,10 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
       reconciliation.differences.join("; ");
   } else if (!input.markOnly && !repeat) {
     // Earlier decisions' working orders: superseded by this decision.
+    // (This bar's own orders stay: they are the ones a rerun after a crash finds known.)
+    const thisBar = orderRef(runId, bar, "");
     for (const o of await broker.openOrders()) {
-      if (!o.ref.startsWith(`tt:${runId}:`)) continue;
+      if (!o.ref.startsWith(`tt:${runId}:`) || o.ref.startsWith(thisBar)) continue;
       const c = await broker.cancel(o.ref);
       cancelled.push(o.ref);
       const [stored] = await readOrders(store, runId, { refs: [o.ref] });
