@@ -197,6 +197,46 @@ Deno.test("trading cycle: crash after submit, reconciliation, kill switch, paper
       assert.equal((await readTradingRun(store, r.runId))!.tradingState, "active");
     });
 
+    await t.step(
+      "overlays: a blocked order is stored with its rule; reducing sends no growth",
+      async () => {
+        const blockFirst = (orders: readonly OrderRequest[], ctx: { state: "active" }) => ({
+          state: ctx.state,
+          decisions: orders.map((order, i) => ({
+            order,
+            allowed: i !== 0,
+            rule: i === 0 ? "maxOrderNotional" : undefined,
+            reason: i === 0 ? "notional above the limit" : "ok",
+          })),
+        });
+        const r = await tradeOnce(store, {
+          model,
+          accountId: "PAPER-RISK",
+          risk: (o, ctx) => blockFirst(o, ctx as { state: "active" }),
+        });
+        assert.equal(r.cycle.blocked.length, 1);
+        assert.equal(r.orders.blocked.maxOrderNotional, 1);
+        assert.equal(r.cycle.sent.length, r.cycle.planned.length - 1);
+        const stored = await readOrders(store, r.runId, { statuses: ["blocked"] });
+        assert.deepEqual(stored.map((o) => [o.blockedRule, o.reason]), [[
+          "maxOrderNotional",
+          "notional above the limit",
+        ]]);
+        const red = await tradeOnce(store, {
+          model,
+          accountId: "PAPER-REDUCING",
+          risk: (orders) => ({
+            state: "reducing",
+            stateReason: "drawdown above 10 %",
+            decisions: orders.map((order) => ({ order, allowed: true, reason: "ok" })),
+          }),
+        });
+        assert.equal(red.cycle.tradingState, "reducing");
+        assert.equal(red.cycle.sent.length, 0, "from cash every order would grow a position");
+        assert.ok(red.cycle.blocked.every((b) => b.rule === "reducing"));
+      },
+    );
+
     await t.step("live paper: the broker state is kept in the store between cycles", async () => {
       const r1 = await tradeOnce(store, { model, accountId: "PAPER-LIVE" });
       assert.ok(r1.cycle.sent.length > 0);

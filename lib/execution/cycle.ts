@@ -674,9 +674,21 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
       if (d.allowed && d.adjustedQuantity !== undefined) {
         order = { ...order, quantity: d.adjustedQuantity };
       }
-      if (!d.allowed || tradingState === "halted" || !(order.quantity > 0)) {
-        const rule = d.allowed ? (tradingState === "halted" ? "halted" : "zeroQuantity") : d.rule;
-        const reason = d.allowed ? stateReason ?? "trading halted" : d.reason;
+      // Reducing: only orders that shrink a position go out (whatever the overlays said).
+      const pos = held[instruments.indexOf(order.symbol)] ?? 0;
+      const signed = order.side === "BUY" ? order.quantity : -order.quantity;
+      const grows = Math.abs(pos + signed) > Math.abs(pos) + 1e-12;
+      const stop = tradingState === "halted" || (tradingState === "reducing" && grows);
+      if (!d.allowed || stop || !(order.quantity > 0)) {
+        const rule = d.allowed ? (stop ? tradingState : "zeroQuantity") : d.rule;
+        const reason = d.allowed
+          ? (stop
+            ? stateReason ??
+              (tradingState === "halted"
+                ? "trading halted"
+                : "trading is reducing: only orders that shrink a position go out")
+            : "the overlay left no quantity")
+          : d.reason;
         blocked.push({ ...d, allowed: false, rule, reason });
         records.push({ ...base(d.order), status: "blocked", blockedRule: rule, reason });
         continue;
