@@ -13,3 +13,4 @@ export * from "./normalise.ts";
 export * from "./signals.ts";
 export * from "./refresh.ts";
 export * from "./incremental.ts";
+export * from "./tail.ts";

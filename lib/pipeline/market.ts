@@ -10,6 +10,7 @@ import { readBarRanges, readPrices } from "../db/prices_repo.ts";
 import { type BarColumns, panelFromBars, type PricePanel } from "../data/panel.ts";
 import {
   computeFeaturePanel,
+  computeFeaturePanelTail,
   type FeatureSetName,
   resolveFeatureNames,
   warmupOf,
@@ -43,6 +44,11 @@ export interface MarketRequest {
    * (evaluation). Default 0: the warm-up is taken inside the range (training).
    */
   historyBars?: number;
+  /**
+   * Compute the features over the last this many bars only (`NaN` before them): the live
+   * cycle's feature step (`featureTailBars`, `lib/features/tail.ts`). Default: every bar.
+   */
+  featureBars?: number;
 }
 
 /** A loaded market slice. */
@@ -119,7 +125,9 @@ export async function loadMarket(q: Queryable, request: MarketRequest = {}): Pro
     }
   }
   const prices = panelWithInstruments(bars, barSize, request.symbols);
-  const features = computeFeaturePanel(prices, { names });
+  const features = request.featureBars === undefined
+    ? computeFeaturePanel(prices, { names })
+    : computeFeaturePanelTail(prices, { names }, request.featureBars);
   const startMs = request.start === undefined
     ? -Infinity
     : Date.parse(`${request.start}T00:00:00Z`);

@@ -12,8 +12,8 @@
  * (default `DEFAULT_COSTS`), the same backend and frozen observation normaliser.
  *
  * Seams the lead wires:
- * - features: {@linkcode loadCycleMarket} (a full refresh today; the incremental feature
- *   step replaces its body);
+ * - features: {@linkcode loadCycleMarket} (the live cycle's incremental feature step:
+ *   features over the newest bars only);
  * - risk overlays: {@linkcode TradeOptions}`.risk` (a `CycleRiskOverlay`; default allows all);
  * - IB: {@linkcode TradeOptions}`.makeBroker` (e.g. `() => IbkrBroker.connect(…)`), mode `"ibkr"`.
  *
@@ -38,7 +38,8 @@ import { resolveCostOptions, type ResolvedCostOptions } from "../env/costs.ts";
 import { makePortfolioEnv, type PortfolioEnv } from "../env/portfolio_env.ts";
 import { envOptionsFor } from "../env/settings.ts";
 import { computeMetrics, type PerformanceMetrics } from "../eval/metrics.ts";
-import type { FeatureSetName } from "../features/definitions.ts";
+import { type FeatureSetName, resolveFeatureNames } from "../features/definitions.ts";
+import { featureTailBars } from "../features/tail.ts";
 import type { PricePanel } from "../data/panel.ts";
 import type { Broker, Fill } from "../execution/broker.ts";
 import { type PaperAccountType, type PaperBar, PaperBroker } from "../execution/paper_broker.ts";
@@ -153,19 +154,32 @@ function backendOf(saved: SavedModel): BackendName {
 }
 
 /**
- * The market a cycle decides on: bars and features up to the newest bar. THE SEAM of the
- * incremental feature step: today a full `loadMarket` (features recomputed over the loaded
- * window); the incremental step (features for the new bars only) replaces this body.
+ * The market a live cycle decides on: bars up to the newest one and the features it
+ * observes, computed over the newest bars only (the incremental feature step). Prices are
+ * read as `loadMarket` reads them (from `request.start`, the run's first decision bar, on:
+ * the action schemes' growth since it), and at least `featureTailBars(names, window)` bars;
+ * features are computed over just those last bars (the derived warm-up + the observation
+ * window + 1, plus 600 bars when an exponential mean is observed; `NaN` before), so the
+ * cost of a cycle does not grow with the run's age. The observation and the target weights
+ * at the newest bar equal those of a full-history computation (see `lib/features/tail.ts`
+ * for the measured exactness and `tests/trade_cycle_market_test.ts`).
+ * The replay does not use it: it computes every bar, as `evaluate` does.
  * @param store The store.
- * @param request What `loadMarket` takes.
- * @returns Aligned price and feature panels.
+ * @param request What `loadMarket` takes (`featureBars` is set here).
+ * @returns Aligned price and feature panels; features defined on the newest bars only.
  * @example
  * ```ts
  * const m = await loadCycleMarket(store, { symbols: ["AAPL"], start: "2018-01-02", featureSet: "basic", historyBars: 40 });
  * ```
  */
 export function loadCycleMarket(store: Store, request: MarketRequest): Promise<Market> {
-  return loadMarket(store, request);
+  const names = resolveFeatureNames({ set: request.featureSet ?? "basic" });
+  const bars = featureTailBars(names, request.window ?? 1);
+  return loadMarket(store, {
+    ...request,
+    historyBars: Math.max(request.historyBars ?? 0, bars),
+    featureBars: bars,
+  });
 }
 
 interface Prepared {
@@ -191,7 +205,7 @@ async function prepare(
   const perAsset = perAssetTopology(cfg.policy) !== null;
   const instruments = evaluationUniverse(cfg.instruments, options.symbols, { perAsset });
   const costs = resolveCostOptions({ ...options.costs });
-  const market = await loadCycleMarket(store, {
+  const market = await (range.wholePanel ? loadCycleMarket : loadMarket)(store, {
     symbols: instruments,
     start: range.start,
     end: range.end,
