@@ -14,6 +14,8 @@ const BENCHES = {
   features: "SPEC.md section 2 feature pipeline (--symbols S --days D) and the 52×252 full refresh",
   "features-incremental":
     "Issue 12: one new bar for 50 symbols after 252 bars in PGlite: the incremental feature step vs a full refresh",
+  trade:
+    "Issue 12: a daily paper-trading cycle for 50 symbols on PGlite (target < 1 s) and its incremental feature step (< 200 ms)",
   ppo: "SPEC.md section 1 PPO workload (--steps N), optionally beside the PyTorch reference",
   agent:
     "Issue 10: train 5 seeds on the 41 large caps (2005–2014), evaluate 2015–2021-04 at 10+5 bps vs every baseline",
