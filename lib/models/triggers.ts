@@ -10,7 +10,7 @@ import type { Queryable } from "../db/store.ts";
 import type { ModelRecord } from "../db/models_repo.ts";
 import { latestDriftRun } from "../db/drift_repo.ts";
 import { listRetrainJobs } from "../db/model_ab_repo.ts";
-import { readBarCalendar } from "../db/prices_repo.ts";
+import { readBarCalendar, readBarRanges } from "../db/prices_repo.ts";
 import { parseModelConfig } from "../agents/model_io.ts";
 import { trainedRangesOf } from "./lineage.ts";
 
@@ -65,11 +65,12 @@ export async function readTriggerState(q: Queryable, model: ModelRecord): Promis
     const dataEnd = typeof job.spec.dataEnd === "string" ? job.spec.dataEnd : null;
     if (dataEnd && dataEnd > since) since = dataEnd;
   }
-  const cal = await readBarCalendar(q, {
-    instruments: cfg.instruments,
-    barSize: cfg.barSize,
-    start: new Date(Date.parse(`${since}T00:00:00Z`) + 86_400_000),
-  });
+  const cal = await commonBarCalendar(
+    q,
+    cfg.instruments,
+    cfg.barSize,
+    new Date(Date.parse(`${since}T00:00:00Z`) + 86_400_000),
+  );
   const drift = async (kind: "feature" | "performance") => {
     const d = await latestDriftRun(q, model.id, kind);
     return d ? { runId: d.id, drifted: d.drifted, at: d.computedAt.toISOString() } : null;
@@ -121,4 +122,36 @@ export function evaluateTriggers(rules: TriggerRules, state: TriggerState): Trig
     });
   }
   return out;
+}
+
+/**
+ * The bars every one of the instruments has a price for: the calendar between the latest
+ * first bar and the earliest last bar (what training and evaluation can use).
+ * @param q The store.
+ * @param instruments The universe.
+ * @param barSize Bar size.
+ * @param start Only bars at or after it.
+ * @returns Epoch ms, ascending (empty when an instrument has no bars).
+ * @example
+ * ```ts
+ * const cal = await commonBarCalendar(store, ["AAPL", "SPX"], "1 day");
+ * ```
+ */
+export async function commonBarCalendar(
+  q: Queryable,
+  instruments: readonly string[],
+  barSize: string,
+  start?: Date,
+): Promise<number[]> {
+  const spans = (await readBarRanges(q, barSize)).filter((r) => instruments.includes(r.instrument));
+  if (spans.length < new Set(instruments).size) return [];
+  const first = Math.max(...spans.map((r) => r.first), start?.getTime() ?? -Infinity);
+  const last = Math.min(...spans.map((r) => r.last));
+  if (first > last) return [];
+  return await readBarCalendar(q, {
+    instruments: [...instruments],
+    barSize,
+    start: new Date(first),
+    end: new Date(last),
+  });
 }

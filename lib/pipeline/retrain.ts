@@ -23,7 +23,6 @@ import type { ModelRecord } from "../db/models_repo.ts";
 import { readModel } from "../db/models_repo.ts";
 import { readAlias } from "../db/model_aliases_repo.ts";
 import { enqueueRetrainJob, type RetrainJobRecord, updateRetrainJob } from "../db/model_ab_repo.ts";
-import { readBarCalendar } from "../db/prices_repo.ts";
 import { readAccountCurve } from "../db/execution_repo.ts";
 import { listEpisodes } from "../db/episodes_repo.ts";
 import { parseModelConfig } from "../agents/model_io.ts";
@@ -36,6 +35,7 @@ import {
   performanceRunOf,
 } from "../models/performance_drift.ts";
 import {
+  commonBarCalendar,
   evaluateTriggers,
   readTriggerState,
   type TriggerReason,
@@ -107,7 +107,7 @@ export async function retrainSpecFor(
       throw new RangeError(`${k} = ${v} must be a whole number of bars ≥ 20`);
     }
   }
-  const cal = await readBarCalendar(store, { instruments: cfg.instruments, barSize: cfg.barSize });
+  const cal = await commonBarCalendar(store, cfg.instruments, cfg.barSize);
   if (cal.length < holdoutBars + 40) {
     throw new RangeError(
       `${cal.length} ${cfg.barSize} bars of ${cfg.instruments.join(", ")} stored: a retraining ` +
