@@ -24,6 +24,7 @@
 import pl from "nodejs-polars";
 import { aliasEvents } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
+import { refreshFeatures } from "@lib/features/mod.ts";
 import {
   compareModels,
   computeModelDrift,
@@ -189,6 +190,8 @@ console.log(`${cmp.verdict}: ${cmp.text}`);
 // deep or return as little. Both are stored (`tt_drift_runs`) and shown by `models show`.
 
 // %%
+// Feature drift reads the stored features (`deno task features`).
+await refreshFeatures(store, { set: "basic" });
 const fd = await computeModelDrift(store, await resolve(`${name}@champion`), { window: 63 });
 console.log(
   `feature drift: ${fd.drifted ? "DRIFTED" : "none"} — ${fd.driftedPairs} of ${fd.pairs} pairs moved`,
