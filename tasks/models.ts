@@ -8,6 +8,8 @@
 import { aliasEvents, openStore } from "@lib/db/mod.ts";
 import {
   checkAliasName,
+  compareModels,
+  type CompareSource,
   computeModelDrift,
   deleteRegisteredModel,
   describeModel,
@@ -19,7 +21,9 @@ import {
   restoreAlias,
   rollbackAlias,
   setAlias,
+  type TriggerRules,
 } from "@lib/models/mod.ts";
+import { performanceDriftOf, runTriggers } from "@lib/pipeline/mod.ts";
 import {
   DB_URL_OPTION,
   numberArg,
@@ -31,6 +35,14 @@ import {
 const SPEC = {
   name: "models",
   summary: "The model registry. REF is a tt_models id, NAME@vN, NAME@latest or NAME@ALIAS.\n" +
+    "  compare A B          A (champion) against B (challenger) on the same bars: their newest A/B\n" +
+    "                       books (deno task trade --shadow) or evaluation episodes over the same range;\n" +
+    "                       Sharpe difference with the evaluation's block-bootstrap interval and a verdict:\n" +
+    "                       promote / not-enough-evidence (with the data it would need) / challenger-worse\n" +
+    "  triggers REF         evaluate the retraining rules (--every N bars, --on-feature-drift,\n" +
+    "                       --on-performance-drift); --run enqueues and runs the walk-forward retraining\n" +
+    "                       job, which registers a new version as NAME@challenger (never champion, unless\n" +
+    "                       --auto-promote and the comparison on the held-back tail says promote)\n" +
     "  list                 models, newest first, with their aliases\n" +
     "  show REF             one model: aliases, lineage, settings, training and evaluation figures, files\n" +
     "  alias REF ALIAS      point ALIAS of the model's name at REF (champion, challenger, any name)\n" +
@@ -39,11 +51,15 @@ const SPEC = {
     "  restore NAME         undo the last rollback of --alias\n" +
     "  history NAME         every alias change of NAME with who, when and why\n" +
     "  drift REF            feature drift: the last --window bars of each observed feature and instrument\n" +
-    "                       against the training data (PSI and KS, calibrated on training windows); stored\n" +
+    "                       against the training data (PSI and KS, calibrated on training windows); stored.\n" +
+    "                       --performance: a trading run's returns against the backtest instead (tracking\n" +
+    "                       error, cumulative difference, P(drawdown this deep) under the block bootstrap);\n" +
+    "                       --both: the two\n" +
     "  delete REF           remove a model from the registry (refused while an alias names it;\n" +
     "                       the directory is kept)\n" +
     "Every change is recorded with --who (default $USER) and --why.",
-  positionals: "list|show|alias|unalias|rollback|restore|history|drift|delete [ARGS]",
+  positionals:
+    "list|show|alias|unalias|rollback|restore|history|drift|compare|triggers|delete [ARGS]",
   options: {
     name: { type: "string", valueName: "NAME", description: "list: only models of this name" },
     alias: {
@@ -82,6 +98,75 @@ const SPEC = {
       description: "drift: share of drifted pairs that makes the model drifted",
       default: "0.25",
     },
+    performance: { type: "boolean", description: "drift: performance drift of a trading run" },
+    both: { type: "boolean", description: "drift: feature and performance drift" },
+    "trading-run": {
+      type: "string",
+      valueName: "ID",
+      description:
+        "drift --performance: the trading run (default the newest paper/IB run, else replay)",
+    },
+    "max-tracking-error": {
+      type: "string",
+      valueName: "X",
+      description: "drift --performance: annual tracking error that counts as drift",
+      default: "0.05",
+    },
+    "tail-alpha": {
+      type: "string",
+      valueName: "P",
+      description: "drift --performance: bootstrap tail probability that counts as drift",
+      default: "0.01",
+    },
+    source: {
+      type: "string",
+      valueName: "S",
+      description: "compare: books (A/B trading runs), episodes (evaluations), auto",
+      choices: ["auto", "books", "episodes"],
+      default: "auto",
+    },
+    confidence: {
+      type: "string",
+      valueName: "C",
+      description: "compare: confidence of the interval (fix it before looking)",
+      default: "0.95",
+    },
+    seed: { type: "string", valueName: "N", description: "compare: bootstrap seed", default: "0" },
+    every: { type: "string", valueName: "N", description: "triggers: retrain every N new bars" },
+    "on-feature-drift": {
+      type: "boolean",
+      description: "triggers: retrain when the newest feature drift run drifted",
+    },
+    "on-performance-drift": {
+      type: "boolean",
+      description: "triggers: retrain when the newest performance drift run drifted",
+    },
+    "auto-promote": {
+      type: "boolean",
+      description: "triggers: promote the retrained challenger when compare says promote",
+    },
+    run: {
+      type: "boolean",
+      description: "triggers: when a rule fires, enqueue the retraining job and run it now",
+    },
+    "train-bars": {
+      type: "string",
+      valueName: "N",
+      description: "triggers: bars of the retraining window",
+      default: "756",
+    },
+    "holdout-bars": {
+      type: "string",
+      valueName: "N",
+      description: "triggers: newest bars held back for the out-of-sample check",
+      default: "126",
+    },
+    steps: {
+      type: "string",
+      valueName: "N",
+      description: "triggers: PPO steps of the retraining",
+      default: "4096",
+    },
     json: { type: "boolean", description: "Print one JSON line" },
     "db-url": DB_URL_OPTION,
   },
@@ -92,6 +177,9 @@ const SPEC = {
     'deno task models rollback ppo-portfolio --why "drawdown in paper trading"',
     "deno task models history ppo-portfolio",
     "deno task models drift ppo-portfolio@champion --window 63 --json",
+    "deno task models drift ppo-portfolio@champion --performance",
+    "deno task models compare ppo-portfolio@champion ppo-portfolio@challenger",
+    "deno task models triggers ppo-portfolio@champion --every 63 --on-feature-drift --run",
     "deno task evaluate --model ppo-portfolio@champion --start 2019-01-01",
   ],
 } as const;
@@ -160,6 +248,18 @@ function printShow(d: ModelDescription): void {
     );
   }
   if (d.evaluations.length === 0) lines.push("  evaluations none (deno task evaluate --model …)");
+  const f = d.drift.feature, p = d.drift.performance;
+  lines.push(
+    `  drift       feature ${
+      f ? `${f.drifted ? "DRIFTED" : "ok"} (run ${f.runId}, ${f.computedAt.slice(0, 16)})` : "—"
+    }, performance ${
+      p
+        ? `${p.drifted ? "DRIFTED" : "ok"} (run ${p.runId}, ${p.computedAt.slice(0, 16)})${
+          p.reasons.length ? `: ${p.reasons.join("; ")}` : ""
+        }`
+        : "—"
+    }`,
+  );
   for (const w of d.warnings) lines.push(`  warning: ${w}`);
   console.log(lines.join("\n"));
 }
@@ -170,7 +270,7 @@ async function main() {
   const cmd = positionals[0];
   if (!cmd) {
     throw new UsageError(
-      "Give a subcommand: list, show, alias, unalias, rollback, restore, history or delete (see --help)",
+      "Give a subcommand: list, show, alias, unalias, rollback, restore, history, drift, compare, triggers or delete (see --help)",
     );
   }
   const who = { who: a.who as string | undefined, why: a.why as string | undefined };
@@ -263,39 +363,183 @@ async function main() {
         break;
       }
       case "drift": {
-        const [ref] = need(positionals, 1, "drift REF [--window N] [--end DATE]");
+        const [ref] = need(
+          positionals,
+          1,
+          "drift REF [--window N] [--end DATE] [--performance|--both]",
+        );
         const m = await lookupModel(store, registryRef(ref));
-        const d = await computeModelDrift(store, m, {
-          window: numberArg(a, "window", { min: 5, integer: true }),
-          end: a.end as string | undefined,
-          thresholds: {
-            psi: numberArg(a, "psi", { min: 0 }),
-            alpha: numberArg(a, "alpha", { min: 0, max: 1 }),
-            share: numberArg(a, "share", { min: 0, max: 1 }),
-          },
+        const perf = a.performance === true || a.both === true;
+        const feat = a.performance !== true || a.both === true;
+        const out: Record<string, unknown> = { model: m.id, ref: `${m.name}@v${m.version}` };
+        const day = (t: number | null) => t === null ? "?" : new Date(t).toISOString().slice(0, 10);
+        const text: string[] = [];
+        if (feat) {
+          const d = await computeModelDrift(store, m, {
+            window: numberArg(a, "window", { min: 5, integer: true }),
+            end: a.end as string | undefined,
+            thresholds: {
+              psi: numberArg(a, "psi", { min: 0 }),
+              alpha: numberArg(a, "alpha", { min: 0, max: 1 }),
+              share: numberArg(a, "share", { min: 0, max: 1 }),
+            },
+          });
+          if (a.both === true) out.feature = d;
+          else Object.assign(out, d);
+          text.push(
+            `model ${m.id} (${m.name}@v${m.version}): feature ${
+              d.drifted ? "DRIFTED" : "no drift"
+            }: ` +
+              `${d.driftedPairs} of ${d.pairs} feature×instrument pairs moved (threshold share ${d.thresholds.share}) ` +
+              `in ${day(d.window.start)}…${day(d.window.end)} (${d.window.bars} bars) vs ` +
+              `${
+                d.trainedRanges.map((r) => `${r.start}…${r.end}`).join(", ")
+              }; stored as drift run ${d.runId}`,
+          );
+          for (const r of d.rows.filter((x) => x.drifted)) {
+            text.push(
+              `  ${r.instrument.padEnd(8)} ${r.feature.padEnd(16)} PSI ${r.psi.toFixed(3)} (p ${
+                r.psiP.toFixed(3)
+              })  ` +
+                `KS ${r.ksD.toFixed(3)} (p ${r.ksP.toFixed(3)})`,
+            );
+          }
+          for (const w of d.warnings) text.push(`  warning: ${w}`);
+        }
+        if (perf) {
+          const runArg = a["trading-run"];
+          const p = await performanceDriftOf(store, m, {
+            runId: runArg === undefined
+              ? undefined
+              : numberArg(a, "trading-run", { min: 1, integer: true }),
+            thresholds: {
+              maxTrackingError: numberArg(a, "max-tracking-error", { min: 0 }),
+              alpha: numberArg(a, "tail-alpha", { min: 0, max: 1 }),
+            },
+          });
+          if (a.both === true) out.performance = p;
+          else Object.assign(out, p);
+          const sb = p.sameBars;
+          text.push(
+            `model ${m.id} (${m.name}@v${m.version}): performance ${
+              p.drifted ? "DRIFTED" : "no drift"
+            }: run ${p.runId} ${day(p.window.start)}…${day(p.window.end)} (${p.bars} returns) vs ` +
+              `episode ${p.episodeId}: return ${(p.live.totalReturn * 100).toFixed(2)} % ` +
+              `(backtest median ${(p.expected.medianReturn * 100).toFixed(2)} %, P(≤) ${
+                p.pReturn.toFixed(3)
+              }), drawdown ${(p.live.maxDrawdown * 100).toFixed(2)} % (P(≥) ${
+                p.pDrawdown.toFixed(3)
+              })` +
+              (sb
+                ? `, tracking error ${
+                  (sb.trackingError * 100).toFixed(2)
+                } %/yr, cumulative difference ${
+                  (sb.cumulativeDifference * 100).toFixed(2)
+                } % on ${sb.bars} bars`
+                : "") +
+              `; stored as drift run ${p.driftRunId}`,
+          );
+          for (const r of p.reasons) text.push(`  ${r}`);
+          for (const w of p.warnings) text.push(`  warning: ${w}`);
+        }
+        console.log(json ? JSON.stringify(out) : text.join("\n"));
+        break;
+      }
+      case "compare": {
+        const [ra, rb] = need(positionals, 2, "compare A B [--source books|episodes]");
+        const ma = await lookupModel(store, registryRef(ra));
+        const mb = await lookupModel(store, registryRef(rb));
+        const c = await compareModels(store, ma, mb, {
+          source: a.source as CompareSource,
+          confidence: numberArg(a, "confidence", { min: 0.5, max: 0.999 }),
+          seed: numberArg(a, "seed", { integer: true }),
         });
         if (json) {
-          console.log(JSON.stringify({ model: m.id, ref: `${m.name}@v${m.version}`, ...d }));
+          console.log(JSON.stringify({
+            ...c,
+            championRef: `${ma.name}@v${ma.version}`,
+            challengerRef: `${mb.name}@v${mb.version}`,
+          }));
           break;
         }
-        const day = (t: number | null) => t === null ? "?" : new Date(t).toISOString().slice(0, 10);
+        const day = (t: number) => new Date(t).toISOString().slice(0, 10);
         console.log(
-          `model ${m.id} (${m.name}@v${m.version}): ${d.drifted ? "DRIFTED" : "no drift"}: ` +
-            `${d.driftedPairs} of ${d.pairs} feature×instrument pairs moved (threshold share ${d.thresholds.share}) ` +
-            `in ${day(d.window.start)}…${day(d.window.end)} (${d.window.bars} bars) vs ` +
-            `${
-              d.trainedRanges.map((r) => `${r.start}…${r.end}`).join(", ")
-            }; stored as drift run ${d.runId}`,
+          [
+            `${ma.name}@v${ma.version} (A, champion) vs ${mb.name}@v${mb.version} (B, challenger): ` +
+            `${c.verdict.toUpperCase()}`,
+            `  data       ${
+              c.source === "books"
+                ? `A/B pair ${c.pairId}: runs ${c.championRunId} and ${c.challengerRunId}`
+                : `evaluation episodes ${c.championEpisodeId} and ${c.challengerEpisodeId}`
+            }, ${day(c.range.start)}…${day(c.range.end)}, ${c.bars} bars`,
+            `  Sharpe     A ${c.champion.sharpe.toFixed(2)}, B ${c.challenger.sharpe.toFixed(2)}`,
+            `  return     A ${(c.champion.totalReturn * 100).toFixed(2)} %, B ${
+              (c.challenger.totalReturn * 100).toFixed(2)
+            } %; paired B − A ${(c.paired.annualised * 100).toFixed(2)} %/yr, tracking ${
+              (c.paired.trackingError * 100).toFixed(2)
+            } %/yr`,
+            `  ${c.text}`,
+          ].join("\n"),
         );
-        for (const r of d.rows.filter((x) => x.drifted)) {
-          console.log(
-            `  ${r.instrument.padEnd(8)} ${r.feature.padEnd(16)} PSI ${r.psi.toFixed(3)} (p ${
-              r.psiP.toFixed(3)
-            })  ` +
-              `KS ${r.ksD.toFixed(3)} (p ${r.ksP.toFixed(3)})`,
+        break;
+      }
+      case "triggers": {
+        const [ref] = need(
+          positionals,
+          1,
+          "triggers REF [--every N] [--on-feature-drift] [--on-performance-drift] [--run]",
+        );
+        const m = await lookupModel(store, registryRef(ref));
+        const rules: TriggerRules = {
+          everyBars: a.every === undefined
+            ? undefined
+            : numberArg(a, "every", { min: 1, integer: true }),
+          featureDrift: a["on-feature-drift"] === true,
+          performanceDrift: a["on-performance-drift"] === true,
+          autoPromote: a["auto-promote"] === true,
+        };
+        if (rules.everyBars === undefined && !rules.featureDrift && !rules.performanceDrift) {
+          throw new UsageError(
+            "Give at least one rule: --every N, --on-feature-drift or --on-performance-drift",
           );
         }
-        for (const w of d.warnings) console.log(`  warning: ${w}`);
+        const r = await runTriggers(store, m, rules, {
+          run: a.run === true,
+          trainBars: numberArg(a, "train-bars", { min: 20, integer: true }),
+          holdoutBars: numberArg(a, "holdout-bars", { min: 20, integer: true }),
+          steps: numberArg(a, "steps", { min: 1, integer: true }),
+        });
+        if (json) {
+          console.log(JSON.stringify(r));
+          break;
+        }
+        const lines = [
+          `model ${m.id} (${m.name}@v${m.version}): ${r.state.newBars} new bars since ${r.state.since}; ` +
+          `feature drift ${
+            r.state.featureDrift
+              ? (r.state.featureDrift.drifted ? "DRIFTED" : "ok")
+              : "never measured"
+          }, performance drift ${
+            r.state.performanceDrift
+              ? (r.state.performanceDrift.drifted ? "DRIFTED" : "ok")
+              : "never measured"
+          }`,
+          r.fired.length
+            ? `  fired: ${r.fired.map((f) => `${f.rule} (${f.detail})`).join("; ")}`
+            : "  no rule fired",
+        ];
+        if (r.fired.length && !r.job) {
+          lines.push("  (give --run to enqueue and run the retraining)");
+        }
+        if (r.outcome) {
+          const o = r.outcome;
+          lines.push(
+            `  job ${o.jobId}: new version model ${o.challengerModelId} (v${o.challengerVersion}) is ` +
+              `${m.name}@challenger${o.promoted ? " and now champion (auto-promote)" : ""}; ` +
+              `vs model ${o.championModelId} on the held-back tail: ${o.verdict} — ${o.text}`,
+          );
+        }
+        console.log(lines.join("\n"));
         break;
       }
       case "delete": {

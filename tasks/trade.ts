@@ -16,11 +16,14 @@ import {
   type BackendName,
   cycleSummary,
   type EvaluationCosts,
+  replayShadow,
   replaySummary,
   replayTrading,
   setModelTradingHalt,
+  shadowSummary,
   tradeOnce,
   type TradeOptions,
+  tradeShadowOnce,
   UniverseMismatchError,
 } from "@lib/pipeline/mod.ts";
 import {
@@ -29,6 +32,7 @@ import {
   listArg,
   numberArg,
   parseCommand,
+  type ParsedArgs,
   Progress,
   runTask,
   UsageError,
@@ -118,6 +122,17 @@ const SPEC: CommandSpec = {
     halt: { type: "boolean", description: "Set the model's kill switch: nothing goes out" },
     "resume-trading": { type: "boolean", description: "Clear the kill switch (and halted runs)" },
     reason: { type: "string", valueName: "TEXT", description: "Why (with --halt)" },
+    shadow: {
+      type: "string",
+      valueName: "REF",
+      description:
+        "A/B: a challenger deciding on the same bars in its own paper book (never sent to IB)",
+    },
+    split: {
+      type: "string",
+      valueName: "F",
+      description: "A/B in paper: the champion's share of capital (the challenger gets the rest)",
+    },
     watch: { type: "boolean", description: "Repeat at each new bar (not implemented yet)" },
     "db-url": DB_URL_OPTION,
     json: { type: "boolean", description: "Print one JSON line" },
@@ -127,6 +142,8 @@ const SPEC: CommandSpec = {
     "deno task trade --model 1 --broker paper",
     "deno task trade --model 1 --halt --reason 'broker maintenance'",
     "deno task trade --model 1 --resume-trading",
+    "deno task trade --model ppo@champion --shadow ppo@challenger --start 2017-01-03 --json",
+    "deno task trade --model ppo@champion --shadow ppo@challenger --split 0.8",
   ],
 };
 
@@ -196,6 +213,10 @@ async function main() {
       if (e instanceof UniverseMismatchError) throw new UsageError(e.message);
       throw e;
     };
+    if (typeof args.shadow === "string") {
+      await abTrade(store, options, args, usage);
+      return;
+    }
     if (typeof args.start === "string") {
       const bar = new Progress("replay", { unit: "bars", silent: args.json === true });
       const r = await replayTrading(store, {
@@ -256,6 +277,39 @@ async function main() {
   } finally {
     await store.close();
   }
+}
+
+/** `--shadow` (and `--split`): champion and challenger on the same bars (lib/pipeline/shadow.ts). */
+async function abTrade(
+  store: Awaited<ReturnType<typeof openStore>>,
+  options: TradeOptions,
+  args: ParsedArgs,
+  usage: (e: unknown) => never,
+): Promise<void> {
+  const split = args.split === undefined ? undefined : numberArg(args, "split", { min: 0, max: 1 });
+  if (split !== undefined && !(split > 0 && split < 1)) {
+    throw new UsageError(`--split must be strictly between 0 and 1; got ${split}`);
+  }
+  const ab = { ...options, champion: options.model, challenger: args.shadow as string, split };
+  const r = typeof args.start === "string"
+    ? await replayShadow(store, { ...ab, start: args.start, end: args.end as string | undefined })
+      .catch(usage)
+    : await tradeShadowOnce(store, ab).catch(usage);
+  if (args.json) {
+    console.log(JSON.stringify(shadowSummary(r)));
+    return;
+  }
+  const s = shadowSummary(r);
+  const line = (who: string, x: Record<string, unknown>) =>
+    `  ${who.padEnd(10)} run ${x.runId} (model ${x.modelId}): equity ${money(Number(x.equity))}`;
+  console.log(
+    [
+      `A/B pair ${r.pair.id} (${r.pair.mode}${split ? ` ${split}/${1 - split}` : ""}):`,
+      line("champion", s.champion as Record<string, unknown>),
+      line("challenger", s.challenger as Record<string, unknown>),
+      `  compare: deno task models compare ${r.pair.championModelId} ${r.pair.challengerModelId}`,
+    ].join("\n"),
+  );
 }
 
 if (import.meta.main) await runTask(main);

@@ -20,3 +20,4 @@ export * from "./server_admin.ts";
 export * from "./model_aliases_repo.ts";
 export * from "./drift_repo.ts";
 export * from "./execution_repo.ts";
+export * from "./model_ab_repo.ts";

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { latestDriftRun } from "../db/drift_repo.ts";
 import { join } from "node:path";
 import type { Queryable } from "../db/store.ts";
 import { deleteModel, listModels, type ModelRecord } from "../db/models_repo.ts";
@@ -71,6 +72,13 @@ export interface ModelDescription extends ModelSummary {
     createdAt: string;
   }[];
   files: FilesState;
+  /** The newest stored drift verdicts (`deno task models drift REF [--performance]`), null when never measured. */
+  drift: {
+    feature: { runId: number; drifted: boolean; computedAt: string } | null;
+    performance:
+      | { runId: number; drifted: boolean; computedAt: string; reasons: string[] }
+      | null;
+  };
   /** Config problems found while reading it (an unparsable config is described as far as possible). */
   warnings: string[];
 }
@@ -236,7 +244,25 @@ export async function describeModel(q: Queryable, m: ModelRecord): Promise<Model
       createdAt: e.createdAt.toISOString(),
     })),
     files: await checkModelFiles(m),
+    drift: await driftOf(q, m.id),
     warnings,
+  };
+}
+
+async function driftOf(q: Queryable, id: number): Promise<ModelDescription["drift"]> {
+  const f = await latestDriftRun(q, id, "feature");
+  const p = await latestDriftRun(q, id, "performance");
+  const reasons = p?.summary.reasons;
+  return {
+    feature: f ? { runId: f.id, drifted: f.drifted, computedAt: f.computedAt.toISOString() } : null,
+    performance: p
+      ? {
+        runId: p.id,
+        drifted: p.drifted,
+        computedAt: p.computedAt.toISOString(),
+        reasons: Array.isArray(reasons) ? reasons.map(String) : [],
+      }
+      : null,
   };
 }
 

@@ -8,3 +8,6 @@ export * from "./lineage.ts";
 export * from "./describe.ts";
 export * from "./drift.ts";
 export * from "./model_drift.ts";
+export * from "./compare.ts";
+export * from "./performance_drift.ts";
+export * from "./triggers.ts";

@@ -17,3 +17,5 @@ export * from "./episode_report.ts";
 export * from "./demo.ts";
 export * from "./sample_store.ts";
 export * from "./trade.ts";
+export * from "./shadow.ts";
+export * from "./retrain.ts";

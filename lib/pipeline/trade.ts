@@ -94,6 +94,8 @@ export interface TradeOptions {
   makeBroker?: (ctx: BrokerContext) => Promise<Broker>;
   /** Called after each replayed bar. */
   onProgress?: (done: number, total: number, bar: number) => void;
+  /** Paper broker: starting cash. Default the model's env `initialCash` (an A/B `--split` shares it). */
+  initialCash?: number;
 }
 
 /** What a broker factory is told. */
@@ -240,7 +242,7 @@ async function prepare(
       env: portfolioEnv,
       decider: new PolicyDecider(portfolioEnv, backend, saved.obsNorm),
       costs,
-      initialCash: envOptions.initialCash ?? 1_000_000,
+      initialCash: options.initialCash ?? envOptions.initialCash ?? 1_000_000,
       dispose: () => backend.dispose(),
     };
   } catch (e) {

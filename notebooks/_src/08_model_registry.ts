@@ -2,7 +2,7 @@
 /// <reference lib="deno.unstable" />
 
 // %% [markdown]
-// # 08 · The model registry: versions, aliases, rollback
+// # 08 · The model registry: versions, aliases, rollback, A/B, drift, retraining
 //
 // Every training run registers a **version** of a model name in `tt_models` (`ppo-portfolio`
 // v1, v2, …) with the checksums of its files. An **alias** names one version: `champion` is
@@ -24,7 +24,10 @@
 import pl from "nodejs-polars";
 import { aliasEvents } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
+import { refreshFeatures } from "@lib/features/mod.ts";
 import {
+  compareModels,
+  computeModelDrift,
   describeModel,
   listModelSummaries,
   lookupModelRef,
@@ -36,6 +39,9 @@ import {
   evaluateModel,
   headlineMetrics,
   openSampleStore,
+  performanceDriftOf,
+  replayShadow,
+  runTriggers,
   storedRanges,
   trainModel,
 } from "@lib/pipeline/mod.ts";
@@ -146,4 +152,84 @@ console.log(JSON.stringify(
   null,
   2,
 ));
+
+// %% [markdown]
+// ## Champion and challenger on the same bars
+//
+// The other version becomes `challenger` and trades in **shadow**: the same trading cycle on the
+// same bars as the champion, filled by the paper broker in its own book (it would never reach IB).
+// `deno task trade --model NAME@champion --shadow NAME@challenger --start … --end …` does the same;
+// `--split 0.8` would share the capital instead. Then `compareModels` (`deno task models compare`)
+// reads the two books: the Sharpe difference with the evaluation's block-bootstrap interval and a
+// verdict. A few hundred bars rarely settle it, and the report says how many more would be needed
+// at the observed difference — a projection, not a reason to look again every day.
+
+// %%
+const challenger = await resolve(`${name}@v${older.version}`);
+await setAlias(store, challenger, "challenger", { who: "notebook", why: "the other seed" });
+const ab = await replayShadow(store, {
+  champion: `${name}@champion`,
+  challenger: `${name}@challenger`,
+  start: ev.range.start,
+  end: ev.range.end,
+});
+const cmp = await compareModels(store, await resolve(`${name}@champion`), challenger);
+await showTable(pl.readRecords([
+  { book: "champion", run: ab.champion.runId, ...headlineMetrics(ab.champion.metrics) },
+  { book: "challenger", run: ab.challenger.runId, ...headlineMetrics(ab.challenger.metrics) },
+]));
+console.log(`${cmp.verdict}: ${cmp.text}`);
+
+// %% [markdown]
+// ## Drift
+//
+// **Feature drift**: each observed feature and instrument over the last 63 bars against the
+// training data (PSI and KS, calibrated on windows of the training data). **Performance drift**:
+// the champion's book against its backtest (the evaluation episode over the same bars): tracking
+// error, cumulative difference, and how often block-bootstrap paths of the backtest draw down as
+// deep or return as little. Both are stored (`tt_drift_runs`) and shown by `models show`.
+
+// %%
+// Feature drift reads the stored features (`deno task features`).
+await refreshFeatures(store, { set: "basic" });
+const fd = await computeModelDrift(store, await resolve(`${name}@champion`), { window: 63 });
+console.log(
+  `feature drift: ${fd.drifted ? "DRIFTED" : "none"} — ${fd.driftedPairs} of ${fd.pairs} pairs moved`,
+);
+const pd = await performanceDriftOf(store, await resolve(`${name}@champion`), {
+  runId: ab.champion.runId,
+});
+await showTable(pl.readRecords([{
+  drifted: pd.drifted,
+  returns: pd.bars,
+  totalReturn: pd.live.totalReturn,
+  backtestMedian: pd.expected.medianReturn,
+  pReturn: pd.pReturn,
+  maxDrawdown: pd.live.maxDrawdown,
+  pDrawdown: pd.pDrawdown,
+  trackingError: pd.sameBars?.trackingError ?? null,
+}]));
+
+// %% [markdown]
+// ## A retraining trigger
+//
+// Rule: retrain every 20 new bars since the training data ended. It fires, enqueues a job and
+// runs it in-process: the champion is resumed on the newest 500 bars before a held-back tail of
+// 126, evaluated out of sample on the tail against the champion on the same tail, and registered
+// as `challenger`. It never promotes itself (`--auto-promote` would, on the verdict `promote` only).
+
+// %%
+const trig = await runTriggers(store, await resolve(`${name}@champion`), { everyBars: 20 }, {
+  run: true,
+  trainBars: 500,
+  holdoutBars: 126,
+  steps: 2048,
+  modelsDir,
+});
+console.log(trig.fired.map((f) => `${f.rule}: ${f.detail}`).join("\n"));
+const o = trig.outcome!;
+console.log(
+  `job ${o.jobId}: model ${o.challengerModelId} (v${o.challengerVersion}) is ${name}@challenger; ` +
+    `champion still model ${(await resolve(`${name}@champion`)).id}; on the tail: ${o.verdict}`,
+);
 await store.close();
