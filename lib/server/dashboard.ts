@@ -139,6 +139,7 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
       /^\/api\/data$/,
       api((r) => read((q) => dataView(q, new URL(r.url).searchParams.get("barSize") ?? "1 day"))),
     ],
+    [/^\/favicon\.ico$/, () => new Response(null, { status: 204 })],
     [/^\/api\/live\/stream$/, (req) => liveStream(req, () => read(liveView), liveMs, streams)],
     [
       /^\/assets\/([a-z.-]+)$/,
