@@ -19,4 +19,5 @@ export * from "./features_repo.ts";
 export * from "./server_admin.ts";
 export * from "./model_aliases_repo.ts";
 export * from "./drift_repo.ts";
+export * from "./execution_repo.ts";
 export * from "./dashboard_repo.ts";

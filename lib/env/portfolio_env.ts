@@ -257,6 +257,11 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
     this.#seed = options.seed ?? 0;
   }
 
+  /** When the order decided at bar t is filled: the next bar's open or close. */
+  get executeAt(): ExecuteAt {
+    return this.#executeAt;
+  }
+
   /** Number of instruments N. */
   get numInstruments(): number {
     return this.#n;
@@ -344,22 +349,7 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
       );
     }
     const prev = this.#state;
-    const proposed = this.actionScheme.targetWeights(action, {
-      numInstruments: this.#n,
-      weights: prev.weights.slice(),
-      pastReturns: this.#pastReturns(prev.t, this.actionScheme.lookback),
-      available: this.#available(prev.t),
-      growth: this.#growth(prev.t),
-    });
-    // Friction (band, rebalancing period, partial adjustment) between scheme and
-    // simulator; held instruments keep their units, and the simulator charges the costs.
-    let targetWeights = proposed;
-    let hold: Uint8Array | undefined;
-    if (!isFrictionless(this.#friction)) {
-      const f = applyFriction(proposed, prev.weights, prev.steps, this.#friction);
-      targetWeights = f.weights;
-      hold = f.hold;
-    }
+    const { targetWeights, hold } = this.#decide(action, prev, this.#episodeStart);
     const { state } = this.#sim.step(targetWeights, hold);
     const { reward, terms } = this.rewardScheme.reward(prev, state);
     this.#state = state;
@@ -398,7 +388,89 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
     return { observation: this.#observe(state), reward, terminated, truncated, info };
   }
 
-  #observe(state: PortfolioState): Float32Array {
+  /**
+   * The observation at the close of bar `t` for a book held outside this env's simulator
+   * (the trading cycle: a broker's positions marked at that close), built exactly as
+   * `step()` builds it.
+   * @param t Bar index of the decision.
+   * @param weights Weights held at the close of `t`, one per instrument.
+   * @returns The observation.
+   * @throws {RangeError} When `t` is not a bar of the panel or `weights` has the wrong length.
+   * @example
+   * ```ts
+   * const obs = env.observeAt(t, new Float64Array(env.numInstruments)); // all cash
+   * ```
+   */
+  observeAt(t: number, weights: ArrayLike<number>): Float32Array {
+    this.#checkBook(t, weights, "observeAt");
+    return this.#observe({ t, weights: Float64Array.from(weights) });
+  }
+
+  /**
+   * What `step()` would send to the simulator for a book held outside it: the action
+   * scheme's target weights, then the friction rules (band, rebalancing period, partial
+   * adjustment). The trading cycle turns the result into orders.
+   * @param action A member of `actionSpace`.
+   * @param book The decision bar `t`, the weights held at its close, the decision's index
+   *   in the run (`steps`, for `rebalanceEvery`) and the run's first decision bar.
+   * @returns The scheme's `proposed` weights, the `targetWeights` to trade to and `hold`
+   *   (1: do not trade that instrument; absent when frictionless).
+   * @throws {RangeError} When `t` is not a bar of the panel or `weights` has the wrong length.
+   * @example
+   * ```ts
+   * const d = env.decideAt(action, { t, weights, steps: 0, episodeStart: t });
+   * d.targetWeights; d.hold;
+   * ```
+   */
+  decideAt(
+    action: Float32Array,
+    book: { t: number; weights: ArrayLike<number>; steps: number; episodeStart: number },
+  ): { proposed: Float64Array; targetWeights: Float64Array; hold?: Uint8Array } {
+    this.#checkBook(book.t, book.weights, "decideAt");
+    if (action.length !== this.#actDim) {
+      throw new TypeError(
+        `PortfolioEnv.decideAt(): action has ${action.length} entries, expected ${this.#actDim}`,
+      );
+    }
+    return this.#decide(action, {
+      t: book.t,
+      weights: Float64Array.from(book.weights),
+      steps: book.steps,
+    }, book.episodeStart);
+  }
+
+  #checkBook(t: number, weights: ArrayLike<number>, where: string): void {
+    if (!Number.isInteger(t) || t < 0 || t >= this.#market.length) {
+      throw new RangeError(
+        `PortfolioEnv.${where}(): bar ${t} is not in [0, ${this.#market.length - 1}]`,
+      );
+    }
+    if (weights.length !== this.#n) {
+      throw new RangeError(
+        `PortfolioEnv.${where}(): ${weights.length} weights for ${this.#n} instruments`,
+      );
+    }
+  }
+
+  /** Scheme, then friction (held instruments keep their units; the simulator charges costs). */
+  #decide(
+    action: Float32Array,
+    prev: { t: number; weights: Float64Array; steps: number },
+    episodeStart: number,
+  ): { proposed: Float64Array; targetWeights: Float64Array; hold?: Uint8Array } {
+    const proposed = this.actionScheme.targetWeights(action, {
+      numInstruments: this.#n,
+      weights: prev.weights.slice(),
+      pastReturns: this.#pastReturns(prev.t, this.actionScheme.lookback),
+      available: this.#available(prev.t),
+      growth: this.#growth(prev.t, episodeStart),
+    });
+    if (isFrictionless(this.#friction)) return { proposed, targetWeights: proposed };
+    const f = applyFriction(proposed, prev.weights, prev.steps, this.#friction);
+    return { proposed, targetWeights: f.weights, hold: f.hold };
+  }
+
+  #observe(state: { t: number; weights: Float64Array }): Float32Array {
     const n = this.#n, f = this.#f, w = this.window;
     const obs = new Float32Array(n * w * f + n);
     const values = this.#features.values;
@@ -419,8 +491,8 @@ export class PortfolioEnv implements Env<Float32Array, Float32Array> {
   }
 
   /** `close(t) / fill price at the episode's first fill` (see `ActionContext.growth`). */
-  #growth(t: number): Float64Array {
-    const n = this.#n, m = this.#market, s = this.#episodeStart;
+  #growth(t: number, s: number): Float64Array {
+    const n = this.#n, m = this.#market;
     const out = new Float64Array(n);
     if (t <= s) {
       for (let i = 0; i < n; i++) out[i] = Number.isNaN(m.close[t * n + i]) ? NaN : 1;

@@ -5,3 +5,5 @@
 export * from "./broker.ts";
 export * from "./risk.ts";
 export * from "./ibkr_broker.ts";
+export * from "./paper_broker.ts";
+export * from "./cycle.ts";

@@ -16,3 +16,4 @@ export * from "./walk_forward.ts";
 export * from "./episode_report.ts";
 export * from "./demo.ts";
 export * from "./sample_store.ts";
+export * from "./trade.ts";
