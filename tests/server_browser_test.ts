@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { openStore, startTrainRun } from "@lib/db/mod.ts";
+import { openStore, startTrainRun, updateTradingRun } from "@lib/db/mod.ts";
 import { startDashboard, storeAccessFrom } from "@lib/server/mod.ts";
 import { dataDir } from "@lib/util/mod.ts";
-import { appendTrainRow, seedDashboardStore } from "./support/dashboard_seed.ts";
+import { appendFill, appendTrainRow, seedDashboardStore } from "./support/dashboard_seed.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -49,7 +49,7 @@ Deno.test({
         ["evaluation", `/evaluation/${seed.evalEpisodeId}`, 5],
         ["risk", `/risk/${seed.evalEpisodeId}`, 2],
         ["data", "/data", 1],
-        ["live", "/live", 1],
+        ["live", "/live", 2],
       ];
       for (const [name, path, charts] of pages) {
         await page.goto(dash.url + path);
@@ -87,6 +87,19 @@ Deno.test({
       await page.waitForSelector("body[data-renders]");
       await page.waitForSelector("#alerts .warning", { timeout: 10_000 });
       assert.match(await page.locator("#alerts").innerText(), /feature drift flagged/);
+      // Live: the paper book is shown; a new fill appears without a reload.
+      assert.match(await page.locator("main").innerText(), /PAPER-1/);
+      assert.equal(await page.locator("#fills").getAttribute("data-count"), "1");
+      await appendFill(store, seed.tradingRunId, 1);
+      await page.waitForSelector('#fills[data-count="2"]', { timeout: 10_000 });
+      assert.match(await page.locator("#fills").innerText(), /e-1/);
+      // Live: a reducing run raises a visible alert.
+      await updateTradingRun(store, seed.tradingRunId, {
+        tradingState: "reducing",
+        stateReason: "drawdown 12% ≥ 10%",
+      });
+      await page.waitForSelector("#alerts .warning >> text=REDUCING", { timeout: 10_000 });
+      assert.equal(await page.locator("#trading-state").innerText(), "reducing");
       // Live: a new training run with a metrics row appears without a reload.
       const before = Number(await page.locator("body").getAttribute("data-renders"));
       const runId = await startTrainRun(store, { steps: 1024, data: { instruments: ["AAA"] } });

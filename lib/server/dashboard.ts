@@ -134,13 +134,16 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
       })),
     ],
     [/^\/api\/risk\/(\d+)$/, api((_r, p) => read((q) => riskView(q, idOf(p[0]))))],
-    [/^\/api\/live$/, api(() => read(liveView))],
+    [/^\/api\/live$/, api((r) => read((q) => liveView(q, liveOptions(r))))],
     [
       /^\/api\/data$/,
       api((r) => read((q) => dataView(q, new URL(r.url).searchParams.get("barSize") ?? "1 day"))),
     ],
     [/^\/favicon\.ico$/, () => new Response(null, { status: 204 })],
-    [/^\/api\/live\/stream$/, (req) => liveStream(req, () => read(liveView), liveMs, streams)],
+    [
+      /^\/api\/live\/stream$/,
+      (req) => liveStream(req, () => read((q) => liveView(q, liveOptions(req))), liveMs, streams),
+    ],
     [
       /^\/assets\/([a-z.-]+)$/,
       async (_req, p) => (await assetResponse(p[0])) ?? new Response("not found", { status: 404 }),
@@ -195,6 +198,14 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
       if (ownsAccess) await access.close();
     },
   };
+}
+
+function liveOptions(req: Request): { runId?: number } {
+  const run = new URL(req.url).searchParams.get("run");
+  if (run === null || run === "") return {};
+  const n = Number(run);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new RangeError(`Not a trading run id: ${run}`);
+  return { runId: n };
 }
 
 function json(body: unknown, status = 200): Response {

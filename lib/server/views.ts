@@ -12,6 +12,21 @@ import { listTrainProgress, type TrainProgress } from "../db/dashboard_repo.ts";
 import { readDataQuality } from "../db/quality_repo.ts";
 import { listIngestRuns, readBarRanges, readPrices } from "../db/prices_repo.ts";
 import { latestDriftRun } from "../db/drift_repo.ts";
+import {
+  listTradingRuns,
+  readAccountCurve,
+  readFills,
+  readOrders,
+  readPositions,
+  readRiskDecisions,
+  readTradingHalt,
+  type StoredAccount,
+  type StoredFill,
+  type StoredOrder,
+  type StoredPosition,
+  type StoredRiskDecision,
+  type TradingRunRecord,
+} from "../db/execution_repo.ts";
 import { listModelSummaries } from "../models/describe.ts";
 import { costOptionsFrom } from "../env/costs.ts";
 import { EXECUTION_TIMES } from "../env/simulator.ts";
@@ -90,11 +105,45 @@ export interface OverviewView {
   models: Awaited<ReturnType<typeof listModelSummaries>>;
   evaluations: EvaluationLine[];
   training: TrainingLine[];
+  trading: TradingRunLine[];
+}
+
+/** One trading run line (overview, live page). */
+export interface TradingRunLine {
+  id: number;
+  modelId: number | null;
+  mode: string;
+  accountId: string;
+  dryRun: boolean;
+  status: string;
+  tradingState: "active" | "reducing" | "halted";
+  stateReason: string | null;
+  error: string | null;
+  lastBar: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+function tradingRunLine(r: TradingRunRecord): TradingRunLine {
+  return {
+    id: r.id,
+    modelId: r.modelId,
+    mode: r.mode,
+    accountId: r.accountId,
+    dryRun: r.dryRun,
+    status: r.status,
+    tradingState: r.tradingState,
+    stateReason: r.stateReason,
+    error: r.error,
+    lastBar: iso(r.lastBar),
+    startedAt: new Date(r.startedAt).toISOString(),
+    finishedAt: iso(r.finishedAt),
+  };
 }
 
 /**
- * The overview: models with aliases, the latest evaluations and training runs (those
- * still running first).
+ * The overview: models with aliases, the latest evaluations, training runs (those
+ * still running first) and trading runs.
  * @param q The store (read-only).
  * @returns The overview.
  * @example
@@ -107,7 +156,8 @@ export async function overviewView(q: Queryable): Promise<OverviewView> {
   const evals = await listEpisodes(q, { kind: "eval", limit: 30 });
   const training = (await listTrainProgress(q, 20)).map(trainingLine);
   training.sort((a, b) => Number(b.running) - Number(a.running) || b.id - a.id);
-  return { models, evaluations: evals.map(evaluationLine), training };
+  const trading = (await listTradingRuns(q)).slice(0, 20).map(tradingRunLine);
+  return { models, evaluations: evals.map(evaluationLine), training, trading };
 }
 
 function evaluationLine(e: Awaited<ReturnType<typeof listEpisodes>>[number]): EvaluationLine {
@@ -529,10 +579,28 @@ export interface DriftLine {
   pairs: number;
 }
 
-/** What the live monitoring page shows (before the execution tables exist). */
+/** The paper/IB book of one trading run, as the live page shows it. */
+export interface TradingView {
+  run: TradingRunLine | null;
+  /** Trading runs to choose from (newest first). */
+  runs: TradingRunLine[];
+  /** The model's kill switch (`deno task trade --halt`). */
+  killSwitch: { halted: boolean; reason: string | null } | null;
+  account: (StoredAccount & { bar: string }) | null;
+  positions: StoredPosition[];
+  openOrders: StoredOrder[];
+  /** The newest fills first (at most 50). */
+  fills: (Omit<StoredFill, "time"> & { time: string })[];
+  fillCount: number;
+  /** The newest risk decisions first (at most 50). */
+  riskDecisions: (Omit<StoredRiskDecision, "bar"> & { bar: string })[];
+}
+
+/** What the live monitoring page shows. */
 export interface LiveView {
   /** Server time of this snapshot (ISO). */
   at: string;
+  trading: TradingView;
   training: TrainingLine[];
   drift: DriftLine[];
   alerts: PageAlert[];
@@ -540,18 +608,63 @@ export interface LiveView {
 }
 
 /**
- * The live page: training in progress (with the curves of the newest run), drift of
- * the models with aliases (or the newest), and alerts.
+ * The live page: the book of a trading run (the given one, else the newest running, else
+ * the newest: account, P&L, positions, open orders, fills, risk decisions, trading state and
+ * kill switch, the account curve), training in progress (with the curves of the newest
+ * run), drift of the models with aliases (or the newest), and alerts for a reducing or
+ * halted run, a failed run, the kill switch and flagged drift.
  * @param q The store (read-only).
+ * @param options `runId`: the trading run to show.
  * @returns The snapshot.
  * @example
  * ```ts
  * const live = await liveView(store); // live.alerts
  * ```
  */
-export async function liveView(q: Queryable): Promise<LiveView> {
+export async function liveView(
+  q: Queryable,
+  options: { runId?: number } = {},
+): Promise<LiveView> {
   const training = (await listTrainProgress(q, 5)).map(trainingLine);
   const charts: PageChart[] = [];
+  const alerts: PageAlert[] = [];
+  const trading = await tradingView(q, options.runId);
+  const run = trading.run;
+  if (run) {
+    if (run.tradingState !== "active") {
+      alerts.push({
+        level: run.tradingState === "halted" ? "danger" : "warning",
+        text: `Trading run ${run.id} is ${run.tradingState.toUpperCase()}` +
+          (run.stateReason ? `: ${run.stateReason}` : ""),
+      });
+    }
+    if (run.status === "failed") {
+      alerts.push({ level: "danger", text: `Trading run ${run.id} failed: ${run.error ?? "?"}` });
+    }
+    if (trading.killSwitch?.halted) {
+      alerts.push({
+        level: "danger",
+        text: `Kill switch ON for model ${run.modelId}` +
+          (trading.killSwitch.reason ? `: ${trading.killSwitch.reason}` : ""),
+      });
+    }
+    const curve = await readAccountCurve(q, run.id);
+    if (curve.length >= 2) {
+      charts.push(chart(
+        "account",
+        `Net liquidation of trading run ${run.id} (growth of 1).`,
+        equityChart({
+          strategy: {
+            name: `${run.mode} ${run.accountId}`,
+            timestamps: curve.map((c) => c.bar),
+            equity: curve.map((c) => c.netLiquidation),
+          },
+          title: "Account",
+          height: 160,
+        }),
+      ));
+    }
+  }
   const newest = training.find((t) => t.running) ?? training[0];
   if (newest && newest.updates > 0) {
     const rows = await readTrainMetrics(q, newest.id);
@@ -590,10 +703,66 @@ export async function liveView(q: Queryable): Promise<LiveView> {
       });
     }
   }
-  const alerts: PageAlert[] = drift.filter((d) => d.drifted).map((d) => ({
-    level: "warning",
-    text: `${d.kind} drift flagged for model ${d.model} (${d.computedAt.slice(0, 16)})` +
-      (d.pairs ? `: ${d.driftedPairs} of ${d.pairs} feature × instrument pairs` : ""),
-  }));
-  return { at: new Date().toISOString(), training, drift, alerts, charts };
+  for (const d of drift.filter((d) => d.drifted)) {
+    alerts.push({
+      level: "warning",
+      text: `${d.kind} drift flagged for model ${d.model} (${d.computedAt.slice(0, 16)})` +
+        (d.pairs ? `: ${d.driftedPairs} of ${d.pairs} feature × instrument pairs` : ""),
+    });
+  }
+  return { at: new Date().toISOString(), trading, training, drift, alerts, charts };
+}
+
+const OPEN_STATUSES = ["planned", "submitted", "partially-filled"] as const;
+
+/**
+ * The book of one trading run: the given one, else the newest running, else the newest.
+ * @param q The store (read-only).
+ * @param runId The run to show.
+ * @returns The book (`run` null when there are no trading runs).
+ * @throws {RangeError} When `runId` names no trading run.
+ * @example
+ * ```ts
+ * const t = await tradingView(store); // t.positions, t.fills
+ * ```
+ */
+export async function tradingView(q: Queryable, runId?: number): Promise<TradingView> {
+  const all = await listTradingRuns(q);
+  const rec = runId !== undefined
+    ? all.find((r) => r.id === runId)
+    : all.find((r) => r.status === "running") ?? all[0];
+  if (runId !== undefined && !rec) throw new RangeError(`No trading run with id ${runId}`);
+  const runs = all.slice(0, 20).map(tradingRunLine);
+  if (!rec) {
+    return {
+      run: null,
+      runs,
+      killSwitch: null,
+      account: null,
+      positions: [],
+      openOrders: [],
+      fills: [],
+      fillCount: 0,
+      riskDecisions: [],
+    };
+  }
+  const curve = await readAccountCurve(q, rec.id);
+  const last = curve.at(-1);
+  const fills = await readFills(q, rec.id);
+  const decisions = await readRiskDecisions(q, rec.id);
+  const halt = rec.modelId === null ? null : await readTradingHalt(q, rec.modelId);
+  return {
+    run: tradingRunLine(rec),
+    runs,
+    killSwitch: halt ? { halted: halt.halted, reason: halt.reason } : null,
+    account: last ? { ...last, bar: new Date(last.bar).toISOString() } : null,
+    positions: (await readPositions(q, rec.id)).positions,
+    openOrders: await readOrders(q, rec.id, { statuses: OPEN_STATUSES }),
+    fills: fills.slice(-50).reverse().map((f) => ({ ...f, time: new Date(f.time).toISOString() })),
+    fillCount: fills.length,
+    riskDecisions: decisions.slice(-50).reverse().map((d) => ({
+      ...d,
+      bar: new Date(d.bar).toISOString(),
+    })),
+  };
 }

@@ -11,11 +11,17 @@ import {
   logEpisode,
   logTrainMetrics,
   type Queryable,
+  recordBarSnapshot,
   recordDriftRun,
+  recordFills,
+  recordOrders,
+  recordRiskDecisions,
   registerModel,
   replaceDataQuality,
+  startTradingRun,
   startTrainRun,
   type Store,
+  updateTradingRun,
   upsertPrices,
 } from "@lib/db/mod.ts";
 import { setAlias } from "@lib/models/mod.ts";
@@ -26,6 +32,7 @@ export interface DashboardSeed {
   runId: number;
   evalEpisodeId: number;
   benchmarkEpisodeId: number;
+  tradingRunId: number;
   instruments: string[];
   /** Bar times, epoch ms. */
   days: number[];
@@ -169,11 +176,78 @@ export async function seedDashboardStore(store: Store): Promise<DashboardSeed> {
       drifted: true,
     }],
   });
+  const tradingRunId = await startTradingRun(store, {
+    modelId: model.id,
+    brokerKind: "paper",
+    accountId: "PAPER-1",
+    mode: "replay",
+    settings: { cash: 10_000 },
+  });
+  for (let k = 0; k < 5; k++) {
+    const bar = evalDays[k];
+    const nlv = 10_000 + 40 * k - 15 * (k % 2);
+    await recordBarSnapshot(store, tradingRunId, bar, {
+      netLiquidation: nlv,
+      cash: 4_000,
+      grossPositionValue: nlv - 4_000,
+      buyingPower: 8_000,
+      realizedPnl: 0,
+      unrealizedPnl: nlv - 10_000,
+      dailyPnl: 10,
+      pnl: k === 0 ? 0 : 25,
+      commission: k === 0 ? 3 : 0,
+    }, [{
+      symbol: "AAA",
+      quantity: 30,
+      avgCost: 100,
+      marketPrice: 100 + k,
+      marketValue: 30 * (100 + k),
+      unrealizedPnl: 30 * k,
+      realizedPnl: 0,
+      pnl: 30,
+    }]);
+  }
+  await recordOrders(store, [
+    {
+      ref: "r1-AAA-1",
+      runId: tradingRunId,
+      decisionBar: evalDays[0],
+      symbol: "AAA",
+      side: "BUY",
+      quantity: 30,
+      type: "MOO",
+      status: "filled",
+      filled: 30,
+      avgPrice: 100,
+    },
+    {
+      ref: "r1-BBB-1",
+      runId: tradingRunId,
+      decisionBar: evalDays[4],
+      symbol: "BBB",
+      side: "BUY",
+      quantity: 10,
+      type: "MOO",
+      status: "submitted",
+    },
+  ]);
+  await appendFill(store, tradingRunId, 0);
+  await recordRiskDecisions(store, [{
+    runId: tradingRunId,
+    bar: evalDays[4],
+    ref: "r1-BBB-1",
+    symbol: "BBB",
+    allowed: true,
+    reason: "within limits",
+    tradingState: "active",
+  }]);
+  await updateTradingRun(store, tradingRunId, { lastBar: evalDays[4] });
   return {
     modelId: model.id,
     runId,
     evalEpisodeId: evalId,
     benchmarkEpisodeId: benchId,
+    tradingRunId,
     instruments,
     days,
   };
@@ -205,6 +279,28 @@ export function trainRow(u: number) {
  */
 export async function appendTrainRow(q: Queryable, runId: number, u: number): Promise<void> {
   await logTrainMetrics(q, runId, [trainRow(u)]);
+}
+
+/**
+ * Records fill number `k` of the seeded filled order (exec id `e-K`).
+ * @param q The store.
+ * @param runId The trading run.
+ * @param k Fill number.
+ */
+export async function appendFill(q: Queryable, runId: number, k: number): Promise<void> {
+  await recordFills(q, [{
+    execId: `e-${k}`,
+    runId,
+    ref: "r1-AAA-1",
+    brokerOrderId: 1,
+    symbol: "AAA",
+    side: "BUY",
+    quantity: k === 0 ? 30 : 1,
+    price: 100 + k,
+    commission: 1,
+    slippage: 0.05,
+    time: Date.UTC(2021, 1, 16, 14, 30) + 60_000 * k,
+  }]);
 }
 
 function iso(t: number): string {

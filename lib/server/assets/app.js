@@ -153,7 +153,7 @@ const PAGES = {
         "no evaluations yet: deno task evaluate",
       ),
     ));
-    if (d.trading) parts.push(section("Trading runs", tradingRunsTable(d.trading)));
+    parts.push(section("Trading runs", tradingRunsTable(d.trading)));
     app.replaceChildren(...parts);
   },
 
@@ -325,7 +325,7 @@ const PAGES = {
         `updated ${when(d.at)} UTC (live: server-sent events)`,
       ),
     ];
-    if (d.trading) parts.push(...liveTrading(d.trading));
+    parts.push(...liveTrading(d.trading).filter(Boolean));
     parts.push(section("Training", trainingTable(d.training)));
     parts.push(section(
       "Drift",
@@ -375,9 +375,18 @@ function liveTrading(t) {
   }
   const r = t.run;
   const a = t.account;
+  const others = t.runs.filter((x) => x.id !== r.id);
   return [
+    others.length
+      ? el(
+        "p",
+        { class: "muted" },
+        "Other trading runs: ",
+        others.map((x) => [link(`/live?run=${x.id}`, `${x.id} (${x.mode}, ${x.status})`), " "]),
+      )
+      : null,
     section(
-      `Trading run ${r.id} (${r.mode}, ${r.accountId})`,
+      `Trading run ${r.id} (${r.mode}${r.dryRun ? ", dry run" : ""}, ${r.accountId})`,
       el(
         "p",
         {},
@@ -424,7 +433,7 @@ function liveTrading(t) {
           ["side", (o) => o.side],
           ["quantity", (o) => num(o.quantity, 4), "num"],
           ["filled", (o) => num(o.filled, 4), "num"],
-          ["type", (o) => o.orderType],
+          ["type", (o) => o.type],
           ["status", (o) => o.status],
         ],
         t.openOrders,
@@ -480,7 +489,7 @@ async function render(page, data) {
 
 async function boot() {
   const page = app.dataset.page;
-  const api = app.dataset.api;
+  const api = app.dataset.api + (page === "live" ? location.search : "");
   fetch("/api/health").then((r) => r.json()).then((h) => {
     if (h.store) document.getElementById("store").textContent = h.store;
   }).catch(() => {});
@@ -491,7 +500,7 @@ async function boot() {
     return;
   }
   if (page === "live") {
-    const source = new EventSource("/api/live/stream");
+    const source = new EventSource(`/api/live/stream${location.search}`);
     source.addEventListener("live", (ev) => {
       render("live", JSON.parse(ev.data)).catch((e) =>
         showAlerts([{ level: "danger", text: e.message }], null)
