@@ -6,8 +6,10 @@
  * - **Embedded PGlite** is single-process (`lib/db/store_lock.ts`), so the dashboard never keeps
  *   it: a request opens the directory (about 0.2 s), reads in a `READ ONLY` transaction and
  *   the store is closed again once no request has come for `holdMs` (default 300 ms; the
- *   requests of one page share one open). While open, the lock is marked *brief*: a task that
- *   starts then waits for the dashboard to let go instead of failing. While a task holds the
+ *   requests of one page share one open), and after at most `maxHoldMs` (2 s) however busy,
+ *   followed by a `gapMs` (250 ms) pause. While open, the lock is marked *brief*: a task that
+ *   starts then waits for the dashboard to let go (up to 10 s) instead of failing, and takes
+ *   the store in the pause. While a task holds the
  *   store, requests are answered with {@linkcode StoreBusyError} (HTTP 503 "store in use by
  *   PID N (deno task train)", `Retry-After`), and the pages retry by themselves.
  *
@@ -48,6 +50,10 @@ export interface StoreAccessOptions {
   dataDir?: string;
   /** PGlite: close the store after this long without a request. Default 300 ms. */
   holdMs?: number;
+  /** PGlite: close the store after this long open, however busy. Default 2000 ms. */
+  maxHoldMs?: number;
+  /** PGlite: after a close, wait this long before opening again (a waiting task's turn). Default 250 ms. */
+  gapMs?: number;
 }
 
 /** Read access to the store for the dashboard. */
@@ -90,6 +96,8 @@ export async function openStoreAccess(options: StoreAccessOptions = {}): Promise
   return new EmbeddedAccess(
     resolve(options.dataDir ?? join(dataDir(), "pgdata")),
     options.holdMs ?? 300,
+    options.maxHoldMs ?? 2000,
+    options.gapMs ?? 250,
   );
 }
 
@@ -121,57 +129,110 @@ async function readOnly<T>(store: Store, fn: (q: Queryable) => Promise<T>): Prom
   });
 }
 
+/** One open of the embedded store, shared by the requests that arrive while it is open. */
+interface Lease {
+  store: Promise<Store>;
+  active: number;
+  openedAt: number;
+  retired: boolean;
+  /** Resolves once the store is closed and the gap after it has passed. */
+  closed: Promise<void>;
+  markClosed: () => void;
+}
+
 class EmbeddedAccess implements StoreAccess {
   readonly kind = "pglite" as const;
   readonly description: string;
   #dir: string;
   #holdMs: number;
-  #store: Promise<Store> | null = null;
-  #active = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #maxHoldMs: number;
+  #gapMs: number;
+  #lease: Lease | null = null;
   #closing: Promise<void> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(dir: string, holdMs: number) {
+  constructor(dir: string, holdMs: number, maxHoldMs: number, gapMs: number) {
     this.#dir = dir;
     this.#holdMs = holdMs;
+    this.#maxHoldMs = maxHoldMs;
+    this.#gapMs = gapMs;
     this.description = `PGlite ${dir} (opened per request)`;
   }
 
   async read<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     clearTimeout(this.#timer);
-    this.#active++;
+    let lease = this.#lease;
+    // Never hold the store longer than maxHoldMs, however busy the pages are: a task
+    // waiting for the lock takes it in the gap after the close.
+    if (lease && Date.now() - lease.openedAt > this.#maxHoldMs) {
+      this.#retire(lease);
+      lease = null;
+    }
+    lease ??= this.#lease = this.#newLease();
+    lease.active++;
     try {
-      const store = await this.#open();
-      return await readOnly(store, fn);
+      return await readOnly(await lease.store, fn);
     } finally {
-      this.#active--;
-      if (this.#active === 0) {
-        this.#timer = setTimeout(() => this.#release(), this.#holdMs);
+      lease.active--;
+      if (lease.retired) {
+        if (lease.active === 0) this.#close(lease);
+      } else if (lease.active === 0 && lease === this.#lease) {
+        const idle = lease;
+        this.#timer = setTimeout(() => this.#retire(idle), this.#holdMs);
       }
     }
   }
 
-  #open(): Promise<Store> {
-    if (this.#store) return this.#store;
-    const opening = this.#closing.then(async () => {
+  #newLease(): Lease {
+    let markClosed = () => {};
+    const closed = new Promise<void>((r) => (markClosed = r));
+    const store = this.#closing.then(async () => {
       await this.#checkFree();
       try {
-        return await openStore({
+        const opened = await openStore({
           dataDir: this.#dir,
           migrate: false,
           owner: "deno task dashboard",
           briefLock: true,
         });
+        lease.openedAt = Date.now();
+        return opened;
       } catch (e) {
         if (e instanceof StoreInUseError) throw busy(this.#dir, e.owner);
         throw e;
       }
     });
-    this.#store = opening;
-    opening.catch(() => {
-      if (this.#store === opening) this.#store = null;
+    const lease: Lease = {
+      store,
+      active: 0,
+      openedAt: Date.now(),
+      retired: false,
+      closed,
+      markClosed,
+    };
+    lease.store.catch(() => {
+      // A failed open holds nothing: the next request tries again.
+      if (this.#lease === lease) this.#lease = null;
+      lease.retired = true;
+      lease.markClosed();
     });
-    return opening;
+    return lease;
+  }
+
+  #retire(lease: Lease): void {
+    if (lease.retired) return;
+    lease.retired = true;
+    if (this.#lease === lease) this.#lease = null;
+    this.#closing = lease.closed;
+    if (lease.active === 0) this.#close(lease);
+  }
+
+  #close(lease: Lease): void {
+    lease.store
+      .then((s) => s.close(), () => undefined)
+      .catch(() => undefined)
+      .then(() => new Promise((r) => setTimeout(r, this.#gapMs)))
+      .then(() => lease.markClosed());
   }
 
   async #checkFree(): Promise<void> {
@@ -187,18 +248,10 @@ class EmbeddedAccess implements StoreAccess {
     if (owner && owner.pid !== Deno.pid) throw busy(this.#dir, owner);
   }
 
-  #release(): void {
-    const store = this.#store;
-    if (!store || this.#active > 0) return;
-    this.#store = null;
-    this.#closing = store.then((s) => s.close(), () => undefined).catch(() => undefined);
-  }
-
   async close(): Promise<void> {
     clearTimeout(this.#timer);
-    const store = this.#store;
-    this.#store = null;
-    if (store) await store.then((s) => s.close(), () => undefined);
+    const lease = this.#lease;
+    if (lease) this.#retire(lease);
     await this.#closing;
   }
 }
