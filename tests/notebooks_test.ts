@@ -13,6 +13,7 @@ const EXPECTED = [
   "07_agent_evidence",
   "08_model_registry",
   "09_paper_trading",
+  "10_dashboard",
 ];
 
 Deno.test("notebooks/ holds the chapter notebooks, committed without outputs", async () => {

@@ -21,3 +21,4 @@ export * from "./model_aliases_repo.ts";
 export * from "./drift_repo.ts";
 export * from "./execution_repo.ts";
 export * from "./model_ab_repo.ts";
+export * from "./dashboard_repo.ts";

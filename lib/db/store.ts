@@ -64,6 +64,8 @@ export interface OpenStoreOptions {
    * Default: derived from the main module, e.g. `deno task ingest`.
    */
   owner?: string;
+  /** Hold the PGlite lock as a brief reader, whom other openers wait for (`store_lock.ts`). */
+  briefLock?: boolean;
 }
 
 // pg returns int8/numeric as strings by default; the store speaks JS numbers.
@@ -93,9 +95,11 @@ pg.types.setTypeParser(1700, (v: string) => Number(v));
  */
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
   const url = options.url ?? Deno.env.get("DATABASE_URL") ?? undefined;
-  const store = url
-    ? await openServer(url)
-    : await openPglite(options.dataDir ?? join(dataDir(), "pgdata"), options.owner);
+  const store = url ? await openServer(url) : await openPglite(
+    options.dataDir ?? join(dataDir(), "pgdata"),
+    options.owner,
+    options.briefLock,
+  );
   if (options.migrate ?? true) {
     try {
       await migrate(store);
@@ -107,10 +111,12 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   return store;
 }
 
-async function openPglite(dir: string, owner?: string): Promise<Store> {
+async function openPglite(dir: string, owner?: string, brief?: boolean): Promise<Store> {
   const memory = dir.startsWith("memory://");
   // The lock comes first: a refused opener must not create, read or write anything inside.
-  const lock: StoreLock | null = memory ? null : await acquireStoreLock(dir, { task: owner });
+  const lock: StoreLock | null = memory
+    ? null
+    : await acquireStoreLock(dir, { task: owner, brief });
   let db: PGlite;
   try {
     if (!memory) await Deno.mkdir(dir, { recursive: true });

@@ -27,6 +27,11 @@ export interface StoreLockInfo {
   host: string;
   /** ISO time the lock was taken. */
   startedAt: string;
+  /**
+   * A brief holder (the dashboard's per-request reads): another opener waits for it (up to
+   * `briefWaitMs`) instead of failing.
+   */
+  brief?: boolean;
 }
 
 /** An embedded store is open in another process (or already in this one). */
@@ -69,6 +74,10 @@ export interface StoreLockOptions {
   task?: string;
   /** Where to say a stale lock was taken over. Default `console.error`. */
   log?: (line: string) => void;
+  /** Record this holder as brief (see {@linkcode StoreLockInfo.brief}). Default false. */
+  brief?: boolean;
+  /** How long to wait for a brief holder to release the lock. Default 10 000 ms. */
+  briefWaitMs?: number;
 }
 
 /**
@@ -129,8 +138,10 @@ export async function acquireStoreLock(
     task: options.task ?? currentTask(),
     host: hostname(),
     startedAt: new Date().toISOString(),
+    ...(options.brief ? { brief: true } : {}),
   };
   const text = JSON.stringify(info) + "\n";
+  const briefDeadline = Date.now() + (options.briefWaitMs ?? 10_000);
   for (let attempt = 0; attempt < 5; attempt++) {
     if (await tryCreate(path, text)) return held(path, info, text);
     const existingText = await Deno.readTextFile(path).catch(() => null);
@@ -150,6 +161,12 @@ export async function acquireStoreLock(
       }
       log(`store: taking over unreadable lock ${path}`);
     } else if (existing.host !== hostname() || (await processAlive(existing.pid))) {
+      if (existing.brief && existing.pid !== Deno.pid && Date.now() < briefDeadline) {
+        // A brief reader (the dashboard) lets go within a moment: wait, do not fail.
+        await new Promise((r) => setTimeout(r, 50));
+        attempt--;
+        continue;
+      }
       throw new StoreInUseError(shown, existing);
     } else {
       log(
@@ -254,7 +271,15 @@ function parseLock(text: string | null): StoreLockInfo | null {
     if (
       v && typeof v === "object" && Number.isInteger(v.pid) && typeof v.host === "string" &&
       typeof v.task === "string" && typeof v.startedAt === "string"
-    ) return { pid: v.pid, task: v.task, host: v.host, startedAt: v.startedAt };
+    ) {
+      return {
+        pid: v.pid,
+        task: v.task,
+        host: v.host,
+        startedAt: v.startedAt,
+        ...(v.brief === true ? { brief: true } : {}),
+      };
+    }
   } catch { /* not JSON */ }
   return null;
 }

@@ -20,3 +20,4 @@ export * from "./training.ts";
 export * from "./panels.ts";
 export * from "./notebook.ts";
 export * from "./html_report.ts";
+export * from "./attribution_chart.ts";

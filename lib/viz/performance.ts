@@ -15,6 +15,7 @@ import {
   type ChartSize,
   finishSpec,
   INK,
+  PALETTE,
   sampleIndices,
   SERIES_COLORS,
   timeX,
@@ -37,6 +38,8 @@ export interface PerformanceChartInput extends ChartSize {
   strategy: CurveInput & { timestamps: ArrayLike<number> };
   /** Optional benchmark, read at the strategy's bar times (last value at or before). */
   benchmark?: CurveInput;
+  /** Further benchmarks (the other baselines), drawn by the equity and rolling Sharpe charts. */
+  benchmarks?: readonly CurveInput[];
   /** Most points drawn per series. Default 1500. */
   maxPoints?: number;
 }
@@ -187,8 +190,9 @@ function seriesRows(
     input.strategy.name ?? "Strategy",
     transform(input.strategy.equity),
   ]];
-  const b = input.benchmark;
-  if (b) {
+  const extra = keepMinimum ? [] : input.benchmarks ?? [];
+  for (const b of [input.benchmark, ...extra]) {
+    if (!b) continue;
     const eq = b.timestamps
       ? alignToTimestamps({ timestamps: b.timestamps, equity: b.equity }, ts)
       : b.equity;
@@ -221,7 +225,7 @@ function colorEncoding(names: string[]): Record<string, unknown> {
     title: null,
     scale: {
       domain: names,
-      range: [SERIES_COLORS.strategy, SERIES_COLORS.benchmark].slice(0, names.length),
+      range: [SERIES_COLORS.strategy, SERIES_COLORS.benchmark, ...PALETTE].slice(0, names.length),
     },
     legend: { orient: "top", direction: "horizontal", labelLimit: 320 },
   };
