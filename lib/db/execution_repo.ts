@@ -1,7 +1,8 @@
 /**
- * Execution records (migration `1200_execution.sql`): trading runs, their orders with
- * every state change, fills, positions and account values per bar with P&L, risk
- * decisions, the manual kill switch per model, and the paper broker's saved state.
+ * Execution records (migrations `1200_execution.sql`, `1201_trading_state_changes.sql`):
+ * trading runs, their orders with every state change, fills, positions and account values
+ * per bar with P&L, risk decisions, trading-state changes, the manual kill switch per
+ * model, and the paper broker's saved state.
  * The same SQL runs on PGlite and on a server.
  *
  * @module
@@ -875,4 +876,65 @@ export async function loadPaperState(q: Queryable, accountId: string): Promise<u
     [accountId],
   );
   return rows.length ? jsonColumn(rows[0].state_json) : null;
+}
+
+/** A `tt_trading_state_changes` row (migration `1201_trading_state_changes.sql`). */
+export interface StoredTradingStateChange {
+  runId: number;
+  /** The decision bar of the cycle that changed it (null for a change by hand). */
+  bar: number | null;
+  from: StoredTradingState;
+  to: StoredTradingState;
+  /** The rule behind it: a risk rule, `reconciliation`, `newDay`, `resume`. */
+  rule?: string | null;
+  reason: string;
+}
+
+/**
+ * Records a change of a run's trading state.
+ * @param q The store.
+ * @param c The change.
+ * @example
+ * ```ts
+ * await recordTradingStateChange(store, { runId, bar, from: "active", to: "halted", rule: "maxDrawdown", reason: "…" });
+ * ```
+ */
+export async function recordTradingStateChange(
+  q: Queryable,
+  c: StoredTradingStateChange,
+): Promise<void> {
+  await q.query(
+    `INSERT INTO tt_trading_state_changes (run_id, bar, from_state, to_state, rule, reason)
+     VALUES ($1, $2::timestamptz, $3, $4, $5, $6)`,
+    [c.runId, c.bar === null ? null : iso(c.bar), c.from, c.to, c.rule ?? null, c.reason],
+  );
+}
+
+/**
+ * A run's trading-state changes, oldest first.
+ * @param q The store.
+ * @param runId The run.
+ * @returns The changes.
+ * @example
+ * ```ts
+ * (await readTradingStateChanges(store, runId)).at(-1)?.to; // "halted"
+ * ```
+ */
+export async function readTradingStateChanges(
+  q: Queryable,
+  runId: number,
+): Promise<StoredTradingStateChange[]> {
+  const rows = await q.query<Record<string, unknown>>(
+    `SELECT run_id, bar, from_state, to_state, rule, reason
+     FROM tt_trading_state_changes WHERE run_id = $1 ORDER BY id`,
+    [runId],
+  );
+  return rows.map((r) => ({
+    runId: Number(r.run_id),
+    bar: r.bar === null ? null : (r.bar as Date).getTime(),
+    from: r.from_state as StoredTradingState,
+    to: r.to_state as StoredTradingState,
+    rule: (r.rule as string | null) ?? null,
+    reason: String(r.reason),
+  }));
 }

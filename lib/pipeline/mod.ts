@@ -17,3 +17,4 @@ export * from "./episode_report.ts";
 export * from "./demo.ts";
 export * from "./sample_store.ts";
 export * from "./trade.ts";
+export * from "./trade_watch.ts";
