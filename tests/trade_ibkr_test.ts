@@ -20,8 +20,7 @@ import { join } from "node:path";
 import { fillBook, openStore, readOrders, readPrices, type Store } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
 import { LoopbackGateway } from "@lib/data/ibkr/mod.ts";
-import { IbkrBroker } from "@lib/execution/mod.ts";
-import { tradeOnce, trainModel } from "@lib/pipeline/mod.ts";
+import { trainModel } from "@lib/pipeline/mod.ts";
 import { PROJECT_ROOT } from "@lib/util/mod.ts";
 import { createTempDatabase, SERVER_SKIP_REASON, TEST_DATABASE_URL } from "./support/stores.ts";
 
@@ -195,7 +194,13 @@ Deno.test({
           assert.equal(rerun.code, 0, rerun.stderr);
           const j = lastJson(rerun.stdout);
           assert.equal(j.reconciled, true, j.differences.join("; "));
-          await assertOnceAndAgree(store, j.runId, gw, ports.get(gw)!, model, account);
+          await assertOnceAndAgree(
+            store,
+            j.runId,
+            gw,
+            db.url,
+            ib(gw, "--account", account, "--json"),
+          );
         });
       }
 
@@ -214,7 +219,13 @@ Deno.test({
         const rerun = await run(db.url, ib(gw, "--account", account, "--json"));
         assert.equal(rerun.code, 0, rerun.stderr);
         const j = lastJson(rerun.stdout);
-        await assertOnceAndAgree(store, j.runId, gw, ports.get(gw)!, model, account);
+        await assertOnceAndAgree(
+          store,
+          j.runId,
+          gw,
+          db.url,
+          ib(gw, "--account", account, "--json"),
+        );
       });
     } finally {
       for (const gw of gateways) await gw.stop();
@@ -230,9 +241,8 @@ async function assertOnceAndAgree(
   store: Store,
   runId: number,
   gw: LoopbackGateway,
-  port: number,
-  model: string,
-  account: string,
+  url: string,
+  args: string[],
 ): Promise<void> {
   const counts = gw.refCounts();
   const refs = Object.keys(counts);
@@ -242,13 +252,12 @@ async function assertOnceAndAgree(
   const sent = stored.filter((o) => o.status !== "blocked" && o.status !== "cancelled");
   assert.deepEqual(sent.map((o) => o.ref).sort(), refs.sort());
   await gw.advance();
-  // The next cycle (in process, the same code) records the fills and reconciles.
-  const r = await tradeOnce(store, {
-    model,
-    accountId: account,
-    makeBroker: () => IbkrBroker.connect({ port, account }),
-  });
-  assert.ok(r.cycle.reconciliation.ok, r.cycle.reconciliation.differences.join("; "));
+  // The next cycle (a process, as a user runs it) records the fills and reconciles.
+  const next = await run(url, args);
+  assert.equal(next.code, 0, next.stderr);
+  const j = lastJson(next.stdout);
+  assert.equal(j.runId, runId);
+  assert.equal(j.reconciled, true, j.differences.join("; "));
   assert.ok(Object.values(gw.refCounts()).every((n) => n === 1), "still once each");
   await assertBooksAgree(store, runId, gw);
 }

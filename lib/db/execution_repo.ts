@@ -488,7 +488,10 @@ export interface StoredFill {
 }
 
 /**
- * Records fills; a known exec id is kept as it is (a rerun records each execution once).
+ * Records fills; a known execution (its order's ref and exec id) is kept as it is (a rerun
+ * records each execution once). Exec ids are the broker's: unique within one broker, but
+ * two brokers (two gateways, a paper account and IB) may repeat one, so the key is the
+ * pair (migration `1201_trading_state_changes.sql`).
  * @param q The store.
  * @param fills The fills (their orders must be recorded).
  * @returns The exec ids that were new.
@@ -499,13 +502,14 @@ export interface StoredFill {
  */
 export async function recordFills(q: Queryable, fills: readonly StoredFill[]): Promise<string[]> {
   if (fills.length === 0) return [];
+  const key = (ref: string, execId: string) => `${ref}\u0000${execId}`;
   const known = new Set(
-    (await q.query<{ exec_id: string }>(
-      "SELECT exec_id FROM tt_exec_fills WHERE exec_id = ANY($1::text[])",
-      [fills.map((f) => f.execId)],
-    )).map((r) => r.exec_id),
+    (await q.query<{ ref: string; exec_id: string }>(
+      "SELECT ref, exec_id FROM tt_exec_fills WHERE exec_id = ANY($1::text[]) AND ref = ANY($2::text[])",
+      [fills.map((f) => f.execId), [...new Set(fills.map((f) => f.ref))]],
+    )).map((r) => key(r.ref, r.exec_id)),
   );
-  const fresh = fills.filter((f) => !known.has(f.execId));
+  const fresh = fills.filter((f) => !known.has(key(f.ref, f.execId)));
   await insertRows(
     q,
     `INSERT INTO tt_exec_fills (exec_id, run_id, ref, broker_order_id, symbol, side, quantity,
@@ -523,7 +527,7 @@ export async function recordFills(q: Queryable, fills: readonly StoredFill[]): P
       fin(f.slippage),
       iso(f.time),
     ]),
-    "ON CONFLICT (exec_id) DO NOTHING",
+    "ON CONFLICT (ref, exec_id) DO NOTHING",
     ["", "", "", "", "", "", "", "", "", "", "::timestamptz"],
   );
   return fresh.map((f) => f.execId);

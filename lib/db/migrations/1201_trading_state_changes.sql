@@ -1,4 +1,4 @@
--- Execution (issue 12): every change of a trading run's state (active / reducing /
+-- Execution (issue 12): the key of a fill (below), and every change of a trading run's state (active / reducing /
 -- halted) with the rule and the reason that caused it: a risk overlay (maxDrawdown,
 -- dailyLossLimit, manualHalt …), a failed reconciliation, a new trading day lifting
 -- `reducing`, or a resume by hand.
@@ -14,3 +14,8 @@ CREATE TABLE IF NOT EXISTS tt_trading_state_changes (
   changed_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS tt_trading_state_changes_run ON tt_trading_state_changes (run_id, id);
+
+-- An execution is its order's ref (run-unique) with the broker's exec id: exec ids are
+-- unique within one broker only (two gateways, or a paper account and IB, repeat them).
+ALTER TABLE tt_exec_fills DROP CONSTRAINT IF EXISTS tt_exec_fills_pkey;
+ALTER TABLE tt_exec_fills ADD PRIMARY KEY (ref, exec_id);
