@@ -162,7 +162,10 @@ async function main() {
     }
     console.log(
       `  orders: sent ${orders.sent}, filled ${orders.filled}, rejected ${orders.rejected}, ` +
-        `cancelled ${orders.cancelled}, blocked ${JSON.stringify(orders.blocked)}`,
+        `cancelled ${orders.cancelled}, blocked ${
+          Object.entries(orders.blocked).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`)
+            .join(", ") || "none"
+        }`,
     );
   } finally {
     await store.close();

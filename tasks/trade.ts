@@ -4,13 +4,30 @@
  * (`--start`/`--end`), or one live paper cycle on the newest stored bars (no dates; the
  * paper account's state is kept in the store between runs, for a daily schedule), and
  * the manual kill switch (`--halt`, `--resume-trading`). `--broker ibkr` is a
- * constructor choice (`TradeOptions.makeBroker`), wired with the IBKR broker.
+ * constructor choice (`TradeOptions.makeBroker` → `IbkrBroker.connect`): the same cycle
+ * routes to TWS / IB Gateway (or `deno task fake-gateway`). `--watch` repeats the live
+ * cycle at each new bar. Risk limits: `DEFAULT_RISK_LIMITS`, then `--risk FILE.json`, then
+ * the limit flags.
+ *
+ * Test hook: `TT_TRADE_KILL_AT=STEP[:N]` (`planned`, `submitted:N`, `recorded`) makes the
+ * process kill itself with SIGKILL at that step of the cycle (the kill -9 test).
  *
  * @module
  */
 import { openStore } from "@lib/db/mod.ts";
 import { FEE_MODELS, type FeeModel } from "@lib/env/mod.ts";
-import { PAPER_ACCOUNT_TYPES, type PaperAccountType } from "@lib/execution/mod.ts";
+import {
+  CYCLE_STEPS,
+  type CycleInput,
+  DEFAULT_RISK_LIMITS,
+  describeRiskLimits,
+  IbkrBroker,
+  LiveAccountRefusedError,
+  PAPER_ACCOUNT_TYPES,
+  type PaperAccountType,
+  parseRiskLimits,
+  type RiskLimits,
+} from "@lib/execution/mod.ts";
 import {
   BACKEND_NAMES,
   type BackendName,
@@ -22,9 +39,11 @@ import {
   setModelTradingHalt,
   shadowSummary,
   tradeOnce,
+  type TradeOnceResult,
   type TradeOptions,
   tradeShadowOnce,
   UniverseMismatchError,
+  watchTrading,
 } from "@lib/pipeline/mod.ts";
 import {
   type CommandSpec,
@@ -44,10 +63,13 @@ const SPEC: CommandSpec = {
     "Trades a saved model through a broker with the same decision and order logic in every mode. " +
     "With --start (and --end): a historical replay bar by bar through the paper broker; its equity " +
     "follows `deno task evaluate` over the same range and costs within whole-share rounding. Without " +
-    "dates: one live paper cycle on the newest stored bars (run it once a day; the paper account is " +
-    "kept in the store). Before trading the broker's positions and open orders are reconciled with " +
-    "the store; a mismatch halts with a report. --halt / --resume-trading set the model's kill switch. " +
-    "--watch (repeat at each new bar) is not implemented yet: schedule the command instead.",
+    "dates: one live cycle on the newest stored bars (run it once a day, or --watch), through the " +
+    "paper broker (its account is kept in the store) or IB (--broker ibkr --port 4002; a live " +
+    "account is refused unless --live and --account name it). Before trading the broker's positions " +
+    "and open orders are reconciled with the store; a mismatch halts with a report. Every order " +
+    "passes the risk overlays (defaults: price band ±10 %, gross exposure ≤ 2×; --risk FILE.json " +
+    "and the limit flags change them); a blocked order is recorded with its rule. --halt / " +
+    "--resume-trading set the model's kill switch.",
   options: {
     model: {
       type: "string",
@@ -72,8 +94,65 @@ const SPEC: CommandSpec = {
       valueName: "A,B",
       description: "Instruments (per-asset models: any; mlp: the model's)",
     },
-    account: { type: "string", valueName: "ID", description: "Broker account id" },
-    "dry-run": { type: "boolean", description: "Record the orders, send nothing" },
+    account: {
+      type: "string",
+      valueName: "ID",
+      description: "Broker account id (IB: the account to trade; required with --live)",
+    },
+    "dry-run": { type: "boolean", description: "Print and record the orders, send nothing" },
+    port: { type: "string", valueName: "N", description: "IB: API port (4002 paper gateway)" },
+    host: {
+      type: "string",
+      valueName: "HOST",
+      description: "IB: TWS / Gateway host",
+      default: "127.0.0.1",
+    },
+    "client-id": { type: "string", valueName: "N", description: "IB: API client id", default: "1" },
+    live: {
+      type: "boolean",
+      description: "IB: allow a live (real-money) account (with --account)",
+    },
+    risk: {
+      type: "string",
+      valueName: "FILE",
+      description: "Risk limits as JSON (RiskLimits fields; null turns a default off)",
+    },
+    "max-order-notional": {
+      type: "string",
+      valueName: "USD",
+      description: "Risk: largest order notional",
+    },
+    "max-position-weight": {
+      type: "string",
+      valueName: "F",
+      description: "Risk: largest |position| / equity after the trade",
+    },
+    "max-gross": {
+      type: "string",
+      valueName: "X",
+      description: "Risk: largest gross exposure / equity (default 2)",
+    },
+    "max-orders-per-day": { type: "string", valueName: "N", description: "Risk: orders per day" },
+    "max-orders-per-second": {
+      type: "string",
+      valueName: "N",
+      description: "Risk: orders per second",
+    },
+    "price-band": {
+      type: "string",
+      valueName: "F",
+      description: "Risk: largest |price − last close| / last close (default 0.1)",
+    },
+    "daily-loss-limit": {
+      type: "string",
+      valueName: "F",
+      description: "Risk: day's loss fraction that switches to reducing",
+    },
+    "max-drawdown": {
+      type: "string",
+      valueName: "F",
+      description: "Risk: drawdown from the peak that halts",
+    },
     fractional: { type: "boolean", description: "Paper: fractional shares (default whole)" },
     "account-type": {
       type: "string",
@@ -133,13 +212,23 @@ const SPEC: CommandSpec = {
       valueName: "F",
       description: "A/B in paper: the champion's share of capital (the challenger gets the rest)",
     },
-    watch: { type: "boolean", description: "Repeat at each new bar (not implemented yet)" },
+    watch: { type: "boolean", description: "Live: repeat the cycle at each new bar until SIGINT" },
+    poll: {
+      type: "string",
+      valueName: "S",
+      description: "With --watch: seconds between looks for a new bar",
+      default: "60",
+    },
     "db-url": DB_URL_OPTION,
     json: { type: "boolean", description: "Print one JSON line" },
   },
   examples: [
     "deno task trade --model 1 --broker paper --start 2017-01-03 --end 2018-05-11 --json",
     "deno task trade --model 1 --broker paper",
+    "deno task trade --model 1 --broker paper --max-drawdown 0.2 --max-order-notional 50000",
+    "deno task trade --model 1 --broker ibkr --port 4002 --dry-run",
+    "deno task trade --model 1 --broker ibkr --port 4001 --live --account U1234567",
+    "deno task trade --model 1 --watch --poll 300",
     "deno task trade --model 1 --halt --reason 'broker maintenance'",
     "deno task trade --model 1 --resume-trading",
     "deno task trade --model ppo@champion --shadow ppo@challenger --start 2017-01-03 --json",
@@ -153,8 +242,99 @@ const pct = (x: number | null | undefined) =>
   x === null || x === undefined || !Number.isFinite(x) ? "n/a" : `${(x * 100).toFixed(2)} %`;
 
 function blockedText(b: Record<string, number>): string {
-  const e = Object.entries(b);
+  const e = Object.entries(b).filter(([, v]) => v > 0);
   return e.length ? e.map(([k, v]) => `${k} ${v}`).join(", ") : "none";
+}
+
+const LIMIT_FLAGS: [flag: string, key: keyof RiskLimits][] = [
+  ["max-order-notional", "maxOrderNotional"],
+  ["max-position-weight", "maxPositionWeight"],
+  ["max-gross", "maxGrossExposure"],
+  ["max-orders-per-day", "maxOrdersPerDay"],
+  ["max-orders-per-second", "maxOrdersPerSecond"],
+  ["price-band", "priceBand"],
+  ["daily-loss-limit", "dailyLossLimit"],
+  ["max-drawdown", "maxDrawdown"],
+];
+
+/** `DEFAULT_RISK_LIMITS`, then `--risk FILE.json`, then the limit flags. */
+async function riskLimits(args: Record<string, unknown>): Promise<RiskLimits> {
+  let limits: RiskLimits = { ...DEFAULT_RISK_LIMITS };
+  const file = args.risk;
+  if (typeof file === "string") {
+    let json: unknown;
+    try {
+      json = JSON.parse(await Deno.readTextFile(file));
+    } catch (e) {
+      throw new UsageError(
+        `--risk ${file}: cannot read it as JSON (${e instanceof Error ? e.message : e})`,
+      );
+    }
+    limits = usageOf(() => parseRiskLimits(json, file, limits));
+  }
+  const flags: Record<string, number> = {};
+  for (const [flag, key] of LIMIT_FLAGS) {
+    const v = numberArg(args as Parameters<typeof numberArg>[0], flag);
+    if (v !== undefined) flags[key] = v;
+  }
+  return usageOf(() => parseRiskLimits(flags, "the risk flags", limits));
+}
+
+function usageOf<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** `TT_TRADE_KILL_AT=STEP[:N]`: SIGKILL this process at that cycle step (tests). */
+function killHook(): CycleInput["onStep"] | undefined {
+  const at = Deno.env.get("TT_TRADE_KILL_AT");
+  if (!at) return undefined;
+  const [step, n] = at.split(":");
+  if (!(CYCLE_STEPS as readonly string[]).includes(step) || (n !== undefined && !(+n >= 1))) {
+    throw new UsageError(
+      `TT_TRADE_KILL_AT must be STEP[:N] with STEP one of ${CYCLE_STEPS.join(", ")}; got "${at}"`,
+    );
+  }
+  return (s, d) => {
+    if (s === step && d.count >= (n === undefined ? 0 : Number(n))) {
+      Deno.kill(Deno.pid, "SIGKILL");
+    }
+  };
+}
+
+function cycleLine(r: TradeOnceResult): string {
+  const c = r.cycle;
+  const o = r.orders;
+  return `${r.mode} cycle of run ${r.runId} (${r.accountId}) at ${
+    new Date(c.bar).toISOString().slice(0, 10)
+  }: ` +
+    (c.reconciliation.ok
+      ? ""
+      : `RECONCILIATION FAILED (${c.reconciliation.differences.join("; ")}); `) +
+    `orders planned ${c.planned.length}, sent ${o.sent}, filled ${o.filled}, rejected ${o.rejected}, ` +
+    `blocked ${blockedText(o.blocked)}` +
+    (o.dryRun ? `, dry run ${o.dryRun} (nothing sent)` : "") +
+    (c.alreadyKnown.length ? `, already at the broker ${c.alreadyKnown.length}` : "") +
+    (c.reconciliation.newFills ? `, fills recorded ${c.reconciliation.newFills}` : "") +
+    `; equity ${money(c.equity)}, cash ${money(c.account.cash)}` +
+    (c.tradingState !== "active" ? ` — ${c.tradingState.toUpperCase()}: ${c.stateReason}` : "");
+}
+
+function printDryRun(r: TradeOnceResult): void {
+  const c = r.cycle;
+  console.log(`dry run: ${c.outgoing.length} orders would go out (none sent):`);
+  for (const o of c.outgoing) {
+    console.log(
+      `  ${o.side.padEnd(4)} ${String(o.quantity).padStart(8)} ${
+        o.symbol.padEnd(6)
+      } ${o.type}  ${o.ref}`,
+    );
+  }
+  for (const b of c.blocked) console.log(`  blocked ${b.order.ref}: ${b.reason}`);
 }
 
 async function main() {
@@ -168,19 +348,30 @@ async function main() {
     }
   }
   if (args.end && !args.start) throw new UsageError("--end needs --start (a replay range)");
-  if (args.watch) {
-    throw new UsageError(
-      "--watch is not implemented yet: run `deno task trade --model ID` once per new bar (cron)",
-    );
+  if (args.watch && args.start) {
+    throw new UsageError("--watch repeats the live cycle: it takes no --start/--end");
   }
   if (args.halt && args["resume-trading"]) {
     throw new UsageError("--halt and --resume-trading contradict each other: give one");
   }
-  if (args.broker === "ibkr") {
+  const ibkr = args.broker === "ibkr";
+  const port = numberArg(args, "port", { min: 1, max: 65535, integer: true });
+  const clientId = numberArg(args, "client-id", { min: 0, integer: true });
+  if (ibkr && port === undefined && !args.halt && !args["resume-trading"]) {
+    throw new UsageError("--broker ibkr needs --port (4002: IB Gateway paper, 7497: TWS paper)");
+  }
+  if (ibkr && args.start) {
+    throw new UsageError("a replay (--start) runs through the paper broker; drop --broker ibkr");
+  }
+  if (!ibkr && (args.live || port !== undefined)) {
+    throw new UsageError("--port and --live are for --broker ibkr");
+  }
+  if (args.live && typeof args.account !== "string") {
     throw new UsageError(
-      "--broker ibkr is not wired in this build yet (TradeOptions.makeBroker takes the IBKR broker); use --broker paper",
+      "--live needs --account ID, the live account IB reports (so the wrong account is never traded)",
     );
   }
+  const risk = await riskLimits(args);
   const store = await openStore({ url: args["db-url"] as string | undefined });
   try {
     if (args.halt || args["resume-trading"]) {
@@ -208,9 +399,24 @@ async function main() {
       fractional: args.fractional === true,
       accountType: args["account-type"] as PaperAccountType,
       maxVolumeShare: numberArg(args, "max-volume-share", { min: 0 }),
+      risk,
+      onCycleStep: killHook(),
+      makeBroker: ibkr
+        ? () =>
+          IbkrBroker.connect({
+            port: port!,
+            host: args.host as string,
+            clientId,
+            live: args.live === true,
+            account: args.account as string | undefined,
+            fractional: args.fractional === true,
+          })
+        : undefined,
     };
     const usage = (e: unknown): never => {
-      if (e instanceof UniverseMismatchError) throw new UsageError(e.message);
+      if (e instanceof UniverseMismatchError || e instanceof LiveAccountRefusedError) {
+        throw new UsageError(e.message);
+      }
       throw e;
     };
     if (typeof args.shadow === "string") {
@@ -253,27 +459,41 @@ async function main() {
       );
       return;
     }
-    const r = await tradeOnce(store, options).catch(usage);
-    if (args.json) {
-      console.log(JSON.stringify(cycleSummary(r)));
+    const report = (r: TradeOnceResult) => {
+      if (args.json) console.log(JSON.stringify(cycleSummary(r)));
+      else {
+        if (options.dryRun) printDryRun(r);
+        console.log(cycleLine(r));
+      }
+    };
+    if (!args.json) console.error(describeRiskLimits(risk));
+    if (args.watch) {
+      const pollMs = numberArg(args, "poll", { min: 0.01 })! * 1000;
+      const stop = new AbortController();
+      const onSignal = () => {
+        if (!args.json) console.error("stopping after the current cycle (signal received)");
+        stop.abort();
+      };
+      const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+      for (const sig of signals) Deno.addSignalListener(sig, onSignal);
+      try {
+        const done = await watchTrading(store, options, {
+          pollMs,
+          signal: stop.signal,
+          onCycle: report,
+          onWait: (last) => {
+            if (!args.json) {
+              console.error(`waiting for the bar after ${last} (every ${pollMs / 1000} s)`);
+            }
+          },
+        }).catch(usage);
+        if (!args.json) console.error(`watch stopped after ${done.length} cycles`);
+      } finally {
+        for (const sig of signals) Deno.removeSignalListener(sig, onSignal);
+      }
       return;
     }
-    const c = r.cycle;
-    const o = r.orders;
-    console.log(
-      `${r.mode} cycle of run ${r.runId} (${r.accountId}) at ${
-        new Date(c.bar).toISOString().slice(0, 10)
-      }: ` +
-        (c.reconciliation.ok
-          ? ""
-          : `RECONCILIATION FAILED (${c.reconciliation.differences.join("; ")}); `) +
-        `orders planned ${c.planned.length}, sent ${o.sent}, rejected ${o.rejected}, blocked ${
-          blockedText(o.blocked)
-        }` +
-        (c.alreadyKnown.length ? `, already at the broker ${c.alreadyKnown.length}` : "") +
-        `; equity ${money(c.equity)}, cash ${money(c.account.cash)}` +
-        (c.tradingState !== "active" ? ` — ${c.tradingState.toUpperCase()}: ${c.stateReason}` : ""),
-    );
+    report(await tradeOnce(store, options).catch(usage));
   } finally {
     await store.close();
   }

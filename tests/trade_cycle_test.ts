@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadPaperState, openStore, readOrders, readTradingRun } from "@lib/db/mod.ts";
+import {
+  loadPaperState,
+  openStore,
+  readOrders,
+  readRiskDecisions,
+  readTradingRun,
+  readTradingStateChanges,
+} from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
 import {
   type Broker,
@@ -14,8 +21,10 @@ import {
   ordersForTargets,
   type OrderState,
   PaperBroker,
+  type RiskLimits,
+  type RiskRule,
 } from "@lib/execution/mod.ts";
-import { setModelTradingHalt, tradeOnce, trainModel } from "@lib/pipeline/mod.ts";
+import { replayTrading, setModelTradingHalt, tradeOnce, trainModel } from "@lib/pipeline/mod.ts";
 
 /** A broker in front of a paper broker that outlives "processes" (as IB's server does). */
 class CountingBroker implements Broker {
@@ -190,53 +199,137 @@ Deno.test("trading cycle: crash after submit, reconciliation, kill switch, paper
       await setModelTradingHalt(store, model, true, "test");
       const r = await tradeOnce(store, { model, accountId: "PAPER-HALT" });
       assert.equal(r.cycle.tradingState, "halted");
+      assert.equal(r.cycle.stateRule, "manualHalt");
       assert.equal(r.cycle.sent.length, 0);
-      assert.ok(r.cycle.blocked.length > 0 && r.cycle.blocked.every((b) => b.rule === "halted"));
-      assert.equal(r.orders.blocked.halted, r.cycle.blocked.length);
+      assert.ok(
+        r.cycle.blocked.length > 0 && r.cycle.blocked.every((b) => b.rule === "manualHalt"),
+      );
+      assert.equal(r.orders.blocked.manualHalt, r.cycle.blocked.length);
+      assert.deepEqual(
+        (await readTradingStateChanges(store, r.runId)).map((c) => [c.from, c.to, c.rule]),
+        [["active", "halted", "manualHalt"]],
+      );
       await setModelTradingHalt(store, model, false);
       assert.equal((await readTradingRun(store, r.runId))!.tradingState, "active");
+      assert.deepEqual(
+        (await readTradingStateChanges(store, r.runId)).map((c) => [c.from, c.to, c.rule]),
+        [["active", "halted", "manualHalt"], ["halted", "active", "resume"]],
+      );
     });
 
     await t.step(
-      "overlays: a blocked order is stored with its rule; reducing sends no growth",
+      "each order overlay: blocks what it should, stored with its rule and reason",
       async () => {
-        const blockFirst = (orders: readonly OrderRequest[], ctx: { state: "active" }) => ({
-          state: ctx.state,
-          decisions: orders.map((order, i) => ({
-            order,
-            allowed: i !== 0,
-            rule: i === 0 ? "maxOrderNotional" : undefined,
-            reason: i === 0 ? "notional above the limit" : "ok",
-          })),
-        });
-        const r = await tradeOnce(store, {
+        const free = await tradeOnce(store, { model, accountId: "PAPER-FREE", dryRun: true });
+        const planned = free.cycle.planned;
+        assert.ok(planned.length >= 2, "the model trades both instruments from cash");
+        const cases: [RiskRule, RiskLimits, number][] = [
+          ["maxOrderNotional", { maxOrderNotional: 1_000 }, planned.length],
+          ["maxPositionWeight", { maxPositionWeight: 0.0001 }, planned.length],
+          ["maxGrossExposure", { maxGrossExposure: 0.0001 }, planned.length],
+          ["maxOrdersPerDay", { maxOrdersPerDay: 1 }, planned.length - 1],
+        ];
+        for (const [rule, limits, blocked] of cases) {
+          const r = await tradeOnce(store, { model, accountId: `PAPER-${rule}`, risk: limits });
+          assert.equal(r.cycle.blocked.length, blocked, rule);
+          assert.equal(r.orders.blocked[rule], blocked, rule);
+          assert.equal(r.cycle.sent.length, planned.length - blocked, rule);
+          const stored = await readOrders(store, r.runId, { statuses: ["blocked"] });
+          assert.equal(stored.length, blocked);
+          for (const o of stored) {
+            assert.equal(o.blockedRule, rule);
+            assert.ok(o.reason?.startsWith(`${rule}: `), o.reason ?? "no reason");
+          }
+          const decisions = await readRiskDecisions(store, r.runId);
+          assert.equal(decisions.length, planned.length, "every decision stored, passes too");
+          assert.equal(decisions.filter((d) => !d.allowed && d.rule === rule).length, blocked);
+          assert.ok(decisions.filter((d) => d.allowed).every((d) => d.reason.startsWith("passed")));
+        }
+        // A wide limit passes the same orders.
+        const wide = await tradeOnce(store, {
           model,
-          accountId: "PAPER-RISK",
-          risk: (o, ctx) => blockFirst(o, ctx as { state: "active" }),
+          accountId: "PAPER-WIDE",
+          risk: {
+            maxOrderNotional: 1e9,
+            maxPositionWeight: 5,
+            maxGrossExposure: 5,
+            maxOrdersPerDay: 99,
+          },
         });
-        assert.equal(r.cycle.blocked.length, 1);
-        assert.equal(r.orders.blocked.maxOrderNotional, 1);
-        assert.equal(r.cycle.sent.length, r.cycle.planned.length - 1);
-        const stored = await readOrders(store, r.runId, { statuses: ["blocked"] });
-        assert.deepEqual(stored.map((o) => [o.blockedRule, o.reason]), [[
-          "maxOrderNotional",
-          "notional above the limit",
-        ]]);
-        const red = await tradeOnce(store, {
-          model,
-          accountId: "PAPER-REDUCING",
-          risk: (orders) => ({
-            state: "reducing",
-            stateReason: "drawdown above 10 %",
-            decisions: orders.map((order) => ({ order, allowed: true, reason: "ok" })),
-          }),
-        });
-        assert.equal(red.cycle.tradingState, "reducing");
-        assert.equal(red.cycle.sent.length, 0, "from cash every order would grow a position");
-        assert.ok(red.cycle.blocked.every((b) => b.rule === "reducing"));
+        assert.equal(wide.cycle.blocked.length, 0);
+        assert.equal(wide.cycle.sent.length, planned.length);
       },
     );
 
+    await t.step("maxDrawdown → halted: no order goes out from the next cycle on", async () => {
+      const r = await replayTrading(store, {
+        model,
+        start: "2018-01-02",
+        end: "2018-03-01",
+        risk: { maxDrawdown: 0.002 },
+      });
+      assert.equal(r.tradingState, "halted");
+      const changes = await readTradingStateChanges(store, r.runId);
+      assert.deepEqual(changes.map((c) => [c.from, c.to, c.rule]), [[
+        "active",
+        "halted",
+        "maxDrawdown",
+      ]]);
+      assert.match(changes[0].reason, /below peak/);
+      const haltedAt = changes[0].bar!;
+      const orders = await readOrders(store, r.runId);
+      const after = orders.filter((o) => o.decisionBar >= haltedAt);
+      assert.ok(after.length > 5, "the policy kept wanting to trade");
+      assert.ok(after.every((o) => o.status === "blocked"), "nothing went out once halted");
+      assert.ok(orders.some((o) => o.decisionBar < haltedAt && o.status === "filled"));
+      // Later cycles: halted carried in (or the drawdown again), never back to active.
+      assert.ok(
+        after.every((o) => o.blockedRule === "maxDrawdown" || o.blockedRule === "tradingState"),
+      );
+      assert.equal(r.orders.blocked.maxDrawdown + r.orders.blocked.tradingState, after.length);
+    });
+
+    await t.step("reducing (daily loss limit): a sell goes out, a buy is blocked", async () => {
+      const r = await replayTrading(store, {
+        model,
+        start: "2018-01-02",
+        end: "2018-03-01",
+        risk: { dailyLossLimit: 0.002 },
+      });
+      const orders = new Map((await readOrders(store, r.runId)).map((o) => [o.ref, o]));
+      const reducing = (await readRiskDecisions(store, r.runId)).filter((d) =>
+        d.tradingState === "reducing"
+      );
+      const sells = reducing.filter((d) => d.allowed && orders.get(d.ref)!.side === "SELL");
+      const buys = reducing.filter((d) => orders.get(d.ref)!.side === "BUY");
+      assert.ok(sells.length > 0, "a sell of a long position passes while reducing");
+      assert.ok(sells.every((d) => orders.get(d.ref)!.status === "filled"));
+      assert.ok(buys.length > 0 && buys.every((d) => !d.allowed && d.rule === "dailyLossLimit"));
+      const changes = await readTradingStateChanges(store, r.runId);
+      assert.ok(changes.some((c) => c.to === "reducing" && c.rule === "dailyLossLimit"));
+      assert.ok(
+        changes.some((c) => c.from === "reducing" && c.to === "active" && c.rule === "newDay"),
+      );
+    });
+
+    await t.step("--dry-run: the orders are recorded and printed, none sent", async () => {
+      const inner = new PaperBroker({ accountId: "DU-DRY", symbols: ["AAPL", "SPX"] });
+      inner.onBar(Date.UTC(2018, 4, 10), {
+        AAPL: { open: 190, high: 191, low: 189, close: 190, volume: 3e7 },
+        SPX: { open: 2720, high: 2730, low: 2710, close: 2723, volume: 3e9 },
+      });
+      const broker = new CountingBroker(inner);
+      const r = await tradeOnce(store, {
+        model,
+        accountId: "DU-DRY",
+        dryRun: true,
+        makeBroker: () => Promise.resolve(broker),
+      });
+      assert.ok(r.cycle.outgoing.length > 0);
+      assert.equal(broker.submits.size, 0);
+      assert.equal(r.orders.dryRun, r.cycle.outgoing.length);
+      assert.equal(r.orders.sent, 0);
+    });
     await t.step("live paper: the broker state is kept in the store between cycles", async () => {
       const r1 = await tradeOnce(store, { model, accountId: "PAPER-LIVE" });
       assert.ok(r1.cycle.sent.length > 0);

@@ -160,9 +160,13 @@ Deno.test("trade replay equals evaluate within decision-close sizing, and the ta
     const text = await task("account", ["--model", String(modelId)], dir);
     assert.match(text.stdout, /net liquidation/);
 
-    const bad = await task("trade", ["--model", String(modelId), "--watch"], dir);
+    const bad = await task(
+      "trade",
+      ["--model", String(modelId), "--watch", "--start", "2017-06-01"],
+      dir,
+    );
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--watch is not implemented yet/);
+    assert.match(bad.stderr, /--watch repeats the live cycle: it takes no --start/);
     const help = await task("trade", ["--help"], dir);
     assert.match(help.stdout, /deno task trade --model 1 --broker paper --start 2017-01-03/);
   });

@@ -1,7 +1,8 @@
 /**
- * Execution records (migration `1200_execution.sql`): trading runs, their orders with
- * every state change, fills, positions and account values per bar with P&L, risk
- * decisions, the manual kill switch per model, and the paper broker's saved state.
+ * Execution records (migrations `1200_execution.sql`, `1201_trading_state_changes.sql`):
+ * trading runs, their orders with every state change, fills, positions and account values
+ * per bar with P&L, risk decisions, trading-state changes, the manual kill switch per
+ * model, and the paper broker's saved state.
  * The same SQL runs on PGlite and on a server.
  *
  * @module
@@ -487,7 +488,10 @@ export interface StoredFill {
 }
 
 /**
- * Records fills; a known exec id is kept as it is (a rerun records each execution once).
+ * Records fills; a known execution (its order's ref and exec id) is kept as it is (a rerun
+ * records each execution once). Exec ids are the broker's: unique within one broker, but
+ * two brokers (two gateways, a paper account and IB) may repeat one, so the key is the
+ * pair (migration `1201_trading_state_changes.sql`).
  * @param q The store.
  * @param fills The fills (their orders must be recorded).
  * @returns The exec ids that were new.
@@ -498,13 +502,14 @@ export interface StoredFill {
  */
 export async function recordFills(q: Queryable, fills: readonly StoredFill[]): Promise<string[]> {
   if (fills.length === 0) return [];
+  const key = (ref: string, execId: string) => `${ref}\u0000${execId}`;
   const known = new Set(
-    (await q.query<{ exec_id: string }>(
-      "SELECT exec_id FROM tt_exec_fills WHERE exec_id = ANY($1::text[])",
-      [fills.map((f) => f.execId)],
-    )).map((r) => r.exec_id),
+    (await q.query<{ ref: string; exec_id: string }>(
+      "SELECT ref, exec_id FROM tt_exec_fills WHERE exec_id = ANY($1::text[]) AND ref = ANY($2::text[])",
+      [fills.map((f) => f.execId), [...new Set(fills.map((f) => f.ref))]],
+    )).map((r) => key(r.ref, r.exec_id)),
   );
-  const fresh = fills.filter((f) => !known.has(f.execId));
+  const fresh = fills.filter((f) => !known.has(key(f.ref, f.execId)));
   await insertRows(
     q,
     `INSERT INTO tt_exec_fills (exec_id, run_id, ref, broker_order_id, symbol, side, quantity,
@@ -522,7 +527,7 @@ export async function recordFills(q: Queryable, fills: readonly StoredFill[]): P
       fin(f.slippage),
       iso(f.time),
     ]),
-    "ON CONFLICT (exec_id) DO NOTHING",
+    "ON CONFLICT (ref, exec_id) DO NOTHING",
     ["", "", "", "", "", "", "", "", "", "", "::timestamptz"],
   );
   return fresh.map((f) => f.execId);
@@ -875,4 +880,65 @@ export async function loadPaperState(q: Queryable, accountId: string): Promise<u
     [accountId],
   );
   return rows.length ? jsonColumn(rows[0].state_json) : null;
+}
+
+/** A `tt_trading_state_changes` row (migration `1201_trading_state_changes.sql`). */
+export interface StoredTradingStateChange {
+  runId: number;
+  /** The decision bar of the cycle that changed it (null for a change by hand). */
+  bar: number | null;
+  from: StoredTradingState;
+  to: StoredTradingState;
+  /** The rule behind it: a risk rule, `reconciliation`, `newDay`, `resume`. */
+  rule?: string | null;
+  reason: string;
+}
+
+/**
+ * Records a change of a run's trading state.
+ * @param q The store.
+ * @param c The change.
+ * @example
+ * ```ts
+ * await recordTradingStateChange(store, { runId, bar, from: "active", to: "halted", rule: "maxDrawdown", reason: "…" });
+ * ```
+ */
+export async function recordTradingStateChange(
+  q: Queryable,
+  c: StoredTradingStateChange,
+): Promise<void> {
+  await q.query(
+    `INSERT INTO tt_trading_state_changes (run_id, bar, from_state, to_state, rule, reason)
+     VALUES ($1, $2::timestamptz, $3, $4, $5, $6)`,
+    [c.runId, c.bar === null ? null : iso(c.bar), c.from, c.to, c.rule ?? null, c.reason],
+  );
+}
+
+/**
+ * A run's trading-state changes, oldest first.
+ * @param q The store.
+ * @param runId The run.
+ * @returns The changes.
+ * @example
+ * ```ts
+ * (await readTradingStateChanges(store, runId)).at(-1)?.to; // "halted"
+ * ```
+ */
+export async function readTradingStateChanges(
+  q: Queryable,
+  runId: number,
+): Promise<StoredTradingStateChange[]> {
+  const rows = await q.query<Record<string, unknown>>(
+    `SELECT run_id, bar, from_state, to_state, rule, reason
+     FROM tt_trading_state_changes WHERE run_id = $1 ORDER BY id`,
+    [runId],
+  );
+  return rows.map((r) => ({
+    runId: Number(r.run_id),
+    bar: r.bar === null ? null : (r.bar as Date).getTime(),
+    from: r.from_state as StoredTradingState,
+    to: r.to_state as StoredTradingState,
+    rule: (r.rule as string | null) ?? null,
+    reason: String(r.reason),
+  }));
 }

@@ -17,9 +17,14 @@
  *    (whole shares unless `broker.fractional`), never a zero quantity, sells first,
  *    `MOO` when the env executes at the next open, `MOC` at the next close, with the
  *    deterministic `orderRef(run, t, symbol)`;
- * 6. runs the risk overlays (the {@linkcode CycleRiskOverlay} seam) and records every
- *    decision; a blocked order is stored with the rule that blocked it; a halted run
- *    (overlay, reconciliation or the manual kill switch) sends nothing;
+ * 6. runs the risk overlays (`applyRiskOverlays`, `lib/execution/risk.ts`, with the run's
+ *    {@linkcode CycleInput}`.limits`) and records every decision with its rule and reason;
+ *    a blocked order is stored with the rule that blocked it; a halted run (an overlay,
+ *    reconciliation or the manual kill switch) sends nothing; a change of the trading state
+ *    is recorded with its rule and reason (`tt_trading_state_changes`). A `reducing` state
+ *    carried in is lifted at the first cycle of a new trading day (the daily loss limit is
+ *    per day; a drawdown still below its limit sets it again at once); `halted` stays until
+ *    `deno task trade --resume-trading`;
  * 7. **idempotent submission**: every order is recorded as `planned` before it is sent; a
  *    ref the broker already knows is never submitted again (a rerun after a crash at any
  *    point sends each order once);
@@ -43,6 +48,7 @@ import {
   recordOrderEvents,
   recordOrders,
   recordRiskDecisions,
+  recordTradingStateChange,
   type StoredOrder,
   type StoredOrderEvent,
   type StoredOrderStatus,
@@ -63,71 +69,14 @@ import {
   type OrderState,
   type OrderType,
 } from "./broker.ts";
-
-/** The trading state a run is in. */
-export type CycleTradingState = "active" | "reducing" | "halted";
-
-/** What the risk overlays see (the shape of i12-risk's `RiskContext`). */
-export interface CycleRiskContext {
-  time: number;
-  equity: number;
-  peakEquity: number;
-  dayStartEquity: number;
-  /** Signed shares. */
-  positions: Record<string, number>;
-  lastClose: Record<string, number>;
-  ordersToday: number;
-  recentOrderTimes: number[];
-  state: CycleTradingState;
-  manualHalt: boolean;
-}
-
-/** One overlay verdict on one order. */
-export interface CycleRiskDecision {
-  order: OrderRequest;
-  allowed: boolean;
-  rule?: string;
-  reason: string;
-  /** A smaller quantity the overlay allows instead (whole shares unless fractional). */
-  adjustedQuantity?: number;
-}
-
-/** What the overlays decide: one verdict per order and the new trading state. */
-export interface CycleRiskOutcome {
-  state: CycleTradingState;
-  stateReason?: string;
-  decisions: CycleRiskDecision[];
-}
-
-/**
- * The risk-overlay seam: orders in, per-order decisions and the new trading state out.
- * The lead wires `lib/execution/risk.ts`'s `applyRiskOverlays(orders, ctx, limits, price)`.
- */
-export type CycleRiskOverlay = (
-  orders: readonly OrderRequest[],
-  ctx: CycleRiskContext,
-) => CycleRiskOutcome;
-
-/**
- * The seam's placeholder until the risk overlays are wired: allows every order and keeps
- * the trading state.
- * @param orders The orders.
- * @param ctx The context.
- * @returns Every order allowed.
- * @example
- * ```ts
- * allowAllOrders([], ctx).decisions; // []
- * ```
- */
-export function allowAllOrders(
-  orders: readonly OrderRequest[],
-  ctx: CycleRiskContext,
-): CycleRiskOutcome {
-  return {
-    state: ctx.state,
-    decisions: orders.map((order) => ({ order, allowed: true, reason: "no overlay configured" })),
-  };
-}
+import {
+  applyRiskOverlays,
+  DEFAULT_RISK_LIMITS,
+  type RiskContext,
+  type RiskDecision,
+  type RiskLimits,
+  type TradingState,
+} from "./risk.ts";
 
 /**
  * The deterministic policy over an env's observation and decision rules, for a book held
@@ -292,12 +241,15 @@ export interface CycleInput {
   /** The run's carried state; the cycle returns the next one. */
   state: CycleState;
   /** Trading state before this cycle (the run's). */
-  tradingState: CycleTradingState;
+  tradingState: TradingState;
   /** The model's manual kill switch. */
   manualHalt: boolean;
-  /** Risk overlays. Default {@linkcode allowAllOrders}. */
-  risk?: CycleRiskOverlay;
-  /** Record the orders, send nothing. */
+  /** Risk limits of the overlays. Default `DEFAULT_RISK_LIMITS`. */
+  limits?: RiskLimits;
+  /**
+   * Record the orders, send nothing (and cancel nothing). A reconciliation difference is
+   * reported but does not halt: a dry run's store holds none of the account's fills.
+   */
   dryRun?: boolean;
   /** Mark and record only, no decision (the replay's last bar: no next bar to fill at). */
   markOnly?: boolean;
@@ -307,7 +259,19 @@ export interface CycleInput {
   checkpoint?: () => Promise<void>;
   /** When orders go out (epoch ms; default `prices.timestamps[t]`). */
   now?: number;
+  /**
+   * Called at the cycle's steps (`"planned"`: orders recorded, none sent; `"submitted"`:
+   * one order acknowledged by the broker, not yet recorded as such; `"recorded"`: every
+   * answer recorded). A test hook: `deno task trade` kills itself at one of them when
+   * `TT_TRADE_KILL_AT` says so (the kill -9 test).
+   */
+  onStep?: (step: CycleStep, detail: { ref?: string; count: number }) => void | Promise<void>;
 }
+
+/** The steps {@linkcode CycleInput}`.onStep` is called at, in order. */
+export const CYCLE_STEPS = ["planned", "submitted", "recorded"] as const;
+/** One of {@linkcode CYCLE_STEPS}. */
+export type CycleStep = typeof CYCLE_STEPS[number];
 
 /** What a reconciliation found. */
 export interface Reconciliation {
@@ -323,15 +287,21 @@ export interface CycleResult {
   bar: number;
   t: number;
   reconciliation: Reconciliation;
-  tradingState: CycleTradingState;
+  tradingState: TradingState;
   stateReason?: string;
+  /** The rule behind a non-active state (a risk rule or `"reconciliation"`). */
+  stateRule?: string;
   /** Orders planned by the policy (after rounding; zero quantities dropped). */
   planned: OrderRequest[];
+  /** The overlays' verdict on each planned order. */
+  decisions: RiskDecision[];
+  /** The orders sent (or, in a dry run, that would have been), adjusted quantities applied. */
+  outgoing: OrderRequest[];
   /** What the broker answered for each order sent (or already known). */
   sent: OrderState[];
   /** Refs the broker already knew (not sent again). */
   alreadyKnown: string[];
-  blocked: CycleRiskDecision[];
+  blocked: RiskDecision[];
   /** Earlier orders cancelled because the new decision supersedes them. */
   cancelled: string[];
   account: AccountSnapshot;
@@ -540,15 +510,19 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
     now,
     state.lastBar === null ? undefined : state.lastBar + 1,
   );
-  let tradingState: CycleTradingState = input.tradingState;
+  let tradingState: TradingState = input.tradingState;
   let stateReason: string | undefined;
+  let stateRule: string | undefined;
   const result = (extra: Partial<CycleResult>) => ({
     bar,
     t,
     reconciliation,
     tradingState,
     stateReason,
+    stateRule,
     planned: [],
+    decisions: [],
+    outgoing: [],
     sent: [],
     alreadyKnown: [],
     blocked: [],
@@ -583,24 +557,32 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
     state.day = day;
     state.dayStartEquity = state.lastBar === null ? equity : state.lastEquity;
     state.ordersToday = 0;
+    if (tradingState === "reducing") {
+      tradingState = "active"; // the daily loss limit is per day; a drawdown sets it again
+      stateRule = "newDay";
+      stateReason = `a new trading day (${day}) lifts reducing`;
+    }
   }
   if (equity > state.peakEquity) state.peakEquity = equity;
 
   let planned: OrderRequest[] = [];
+  let decisions: RiskDecision[] = [];
+  const outgoing: OrderRequest[] = [];
   const sent: OrderState[] = [];
   const alreadyKnown: string[] = [];
-  const blocked: CycleRiskDecision[] = [];
+  const blocked: RiskDecision[] = [];
   const cancelled: string[] = [];
   const repeat = state.lastBar !== null && bar <= state.lastBar;
-  if (!reconciliation.ok) {
+  if (!reconciliation.ok && !input.dryRun) {
     tradingState = "halted";
+    stateRule = "reconciliation";
     stateReason = `reconciliation failed at ${new Date(bar).toISOString()}: ` +
       reconciliation.differences.join("; ");
   } else if (!input.markOnly && !repeat) {
     // Earlier decisions' working orders: superseded by this decision.
     // (This bar's own orders stay: they are the ones a rerun after a crash finds known.)
     const thisBar = orderRef(runId, bar, "");
-    for (const o of await broker.openOrders()) {
+    for (const o of input.dryRun ? [] : await broker.openOrders()) {
       if (!o.ref.startsWith(`tt:${runId}:`) || o.ref.startsWith(thisBar)) continue;
       const c = await broker.cancel(o.ref);
       cancelled.push(o.ref);
@@ -609,10 +591,6 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
       await recordOrderEvents(store, [event(c, now, "superseded by the next decision")]);
     }
     if (cancelled.length && input.checkpoint) await input.checkpoint();
-    if (input.manualHalt) {
-      tradingState = "halted";
-      stateReason = "manual halt (deno task trade --halt): nothing goes out";
-    }
     const episodeStart = state.episodeStart === null
       ? t
       : prices.timestamps.indexOf(state.episodeStart);
@@ -639,21 +617,25 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
       type,
       hold: decision.hold,
     });
-    const ctx: CycleRiskContext = {
+    const ctx: RiskContext = {
       time: now,
       equity,
       peakEquity: state.peakEquity,
       dayStartEquity: state.dayStartEquity,
       positions: Object.fromEntries(instruments.map((s, i) => [s, held[i]])),
-      lastClose: Object.fromEntries(instruments.map((s, i) => [s, close[i]])),
+      lastClose: Object.fromEntries(
+        instruments.flatMap((s, i) => Number.isFinite(close[i]) ? [[s, close[i]]] : []),
+      ),
       ordersToday: state.ordersToday,
-      recentOrderTimes: [...state.recentOrderTimes],
+      recentOrderTimes: state.recentOrderTimes,
       state: tradingState,
       manualHalt: input.manualHalt,
     };
-    const risk = (input.risk ?? allowAllOrders)(planned, ctx);
-    if (tradingState !== "halted") {
+    const risk = applyRiskOverlays(planned, ctx, input.limits ?? DEFAULT_RISK_LIMITS);
+    decisions = risk.decisions;
+    if (risk.state !== tradingState || risk.state !== "active") {
       tradingState = risk.state;
+      stateRule = risk.stateRule;
       stateReason = risk.stateReason;
     }
     const base = (o: OrderRequest): StoredOrder => ({
@@ -667,73 +649,75 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
       limitPrice: o.limitPrice ?? null,
       status: "planned",
     });
-    const toSend: OrderRequest[] = [];
     const records: StoredOrder[] = [];
     for (const d of risk.decisions) {
-      let order = d.order;
-      if (d.allowed && d.adjustedQuantity !== undefined) {
-        order = { ...order, quantity: d.adjustedQuantity };
-      }
-      // Reducing: only orders that shrink a position go out (whatever the overlays said).
-      const pos = held[instruments.indexOf(order.symbol)] ?? 0;
-      const signed = order.side === "BUY" ? order.quantity : -order.quantity;
-      const grows = Math.abs(pos + signed) > Math.abs(pos) + 1e-12;
-      const stop = tradingState === "halted" || (tradingState === "reducing" && grows);
-      if (!d.allowed || stop || !(order.quantity > 0)) {
-        const rule = d.allowed ? (stop ? tradingState : "zeroQuantity") : d.rule;
-        const reason = d.allowed
-          ? (stop
-            ? stateReason ??
-              (tradingState === "halted"
-                ? "trading halted"
-                : "trading is reducing: only orders that shrink a position go out")
-            : "the overlay left no quantity")
-          : d.reason;
-        blocked.push({ ...d, allowed: false, rule, reason });
-        records.push({ ...base(d.order), status: "blocked", blockedRule: rule, reason });
+      if (!d.allowed) {
+        blocked.push(d);
+        records.push({
+          ...base(d.order),
+          status: "blocked",
+          blockedRule: d.rule ?? null,
+          reason: d.reason,
+        });
         continue;
       }
-      const known = await broker.order(order.ref);
-      if (known) {
+      const order = d.adjustedQuantity === undefined
+        ? d.order
+        : { ...d.order, quantity: d.adjustedQuantity };
+      if (await broker.order(order.ref)) {
         alreadyKnown.push(order.ref);
         continue;
       }
-      toSend.push(order);
-      records.push({ ...base(order), status: input.dryRun ? "dry-run" : "planned" });
+      outgoing.push(order);
+      records.push({
+        ...base(order),
+        status: input.dryRun ? "dry-run" : "planned",
+        reason: d.rule === undefined ? null : d.reason,
+      });
     }
     await recordOrders(store, records);
     await recordRiskDecisions(
       store,
-      risk.decisions.map((d) => {
-        const b = blocked.find((x) => x.order.ref === d.order.ref);
-        return {
-          runId,
-          bar,
-          ref: d.order.ref,
-          symbol: d.order.symbol,
-          allowed: !b,
-          rule: b?.rule ?? d.rule ?? null,
-          reason: b?.reason ?? d.reason,
-          adjustedQuantity: d.adjustedQuantity ?? null,
-          tradingState,
-        };
-      }),
+      risk.decisions.map((d) => ({
+        runId,
+        bar,
+        ref: d.order.ref,
+        symbol: d.order.symbol,
+        allowed: d.allowed,
+        rule: d.rule ?? null,
+        reason: d.reason,
+        adjustedQuantity: d.adjustedQuantity ?? null,
+        tradingState,
+      })),
     );
-    if (!input.dryRun && toSend.length > 0) {
-      for (const o of toSend) {
+    await input.onStep?.("planned", { count: outgoing.length });
+    if (!input.dryRun && outgoing.length > 0) {
+      for (const o of outgoing) {
         const s = await broker.submit(o);
         sent.push(s);
         state.ordersToday++;
         state.recentOrderTimes.push(now);
+        await input.onStep?.("submitted", { ref: o.ref, count: sent.length });
       }
       state.recentOrderTimes = state.recentOrderTimes.slice(-100);
       if (input.checkpoint) await input.checkpoint();
       const stored = new Map(records.map((r) => [r.ref, r]));
       await recordOrders(store, sent.map((s) => storedFrom(s, stored.get(s.ref)!)));
       await recordOrderEvents(store, sent.map((s) => event(s, now)));
+      await input.onStep?.("recorded", { count: sent.length });
     }
     if (state.episodeStart === null) state.episodeStart = bar;
     state.steps++;
+  }
+  if (tradingState !== input.tradingState) {
+    await recordTradingStateChange(store, {
+      runId,
+      bar,
+      from: input.tradingState,
+      to: tradingState,
+      rule: stateRule ?? null,
+      reason: stateReason ?? `${input.tradingState} → ${tradingState}`,
+    });
   }
   // Snapshot at the close of t.
   const account = await broker.account();
@@ -774,6 +758,8 @@ export async function runTradingCycle(input: CycleInput): Promise<CycleResult> {
   state.lastBar = Math.max(bar, state.lastBar ?? -Infinity);
   return result({
     planned,
+    decisions,
+    outgoing,
     sent,
     alreadyKnown,
     blocked,

@@ -19,3 +19,4 @@ export * from "./sample_store.ts";
 export * from "./trade.ts";
 export * from "./shadow.ts";
 export * from "./retrain.ts";
+export * from "./trade_watch.ts";

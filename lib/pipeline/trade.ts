@@ -11,11 +11,13 @@
  * (`envOptionsFor(env, false)`: action scheme, caps, friction band), the evaluator's costs
  * (default `DEFAULT_COSTS`), the same backend and frozen observation normaliser.
  *
- * Seams the lead wires:
+ * Pieces:
  * - features: {@linkcode loadCycleMarket} (the live cycle's incremental feature step:
  *   features over the newest bars only);
- * - risk overlays: {@linkcode TradeOptions}`.risk` (a `CycleRiskOverlay`; default allows all);
- * - IB: {@linkcode TradeOptions}`.makeBroker` (e.g. `() => IbkrBroker.connect(…)`), mode `"ibkr"`.
+ * - risk overlays: {@linkcode TradeOptions}`.risk`, the limits `applyRiskOverlays` checks
+ *   (default `DEFAULT_RISK_LIMITS`);
+ * - IB: {@linkcode TradeOptions}`.makeBroker` (`deno task trade --broker ibkr` passes
+ *   `() => IbkrBroker.connect(…)`), mode `"ibkr"`.
  *
  * @module
  */
@@ -26,6 +28,7 @@ import {
   loadPaperState,
   readOrders,
   readTradingHalt,
+  recordTradingStateChange,
   savePaperState,
   setTradingHalt,
   startTradingRun,
@@ -44,10 +47,16 @@ import type { PricePanel } from "../data/panel.ts";
 import type { Broker, Fill } from "../execution/broker.ts";
 import { type PaperAccountType, type PaperBar, PaperBroker } from "../execution/paper_broker.ts";
 import {
+  countBlocked,
+  DEFAULT_RISK_LIMITS,
+  type RiskLimits,
+  type RiskRule,
+  type TradingState,
+} from "../execution/risk.ts";
+import {
+  type CycleInput,
   type CycleResult,
-  type CycleRiskOverlay,
   type CycleState,
-  type CycleTradingState,
   initialCycleState,
   parseCycleState,
   PolicyDecider,
@@ -85,8 +94,10 @@ export interface TradeOptions {
   accountType?: PaperAccountType;
   /** Paper broker: largest share of a bar's volume an order fills per bar. Default 0.1. */
   maxVolumeShare?: number;
-  /** Risk overlays (the seam). Default: every order allowed. */
-  risk?: CycleRiskOverlay;
+  /** Risk limits of the overlays. Default `DEFAULT_RISK_LIMITS`. */
+  risk?: RiskLimits;
+  /** Passed to the cycle (`CycleInput.onStep`: the kill -9 test's hook). */
+  onCycleStep?: CycleInput["onStep"];
   /**
    * Another broker than the paper one (the IB seam): constructed once the model is
    * loaded. With it the mode is `"ibkr"` and the store keeps no broker state.
@@ -117,8 +128,11 @@ export interface OrderCounts {
   cancelled: number;
   /** Recorded only (`--dry-run`). */
   dryRun: number;
-  /** Blocked before the broker, per rule. */
-  blocked: Record<string, number>;
+  /**
+   * Blocked before the broker, per overlay rule (every rule of `RISK_RULES`, 0 when it
+   * blocked nothing: `countBlocked`'s shape).
+   */
+  blocked: Record<RiskRule, number>;
 }
 
 /** What {@linkcode replayTrading} returns. */
@@ -135,9 +149,11 @@ export interface ReplayResult {
   orders: OrderCounts;
   /** Commission and slippage paid, in currency. */
   costsPaid: { commission: number; slippage: number };
-  tradingState: CycleTradingState;
+  tradingState: TradingState;
   stateReason: string | null;
   costs: ResolvedCostOptions;
+  /** The limits the overlays checked. */
+  risk: RiskLimits;
 }
 
 /** What {@linkcode tradeOnce} returns. */
@@ -148,6 +164,8 @@ export interface TradeOnceResult {
   accountId: string;
   cycle: CycleResult;
   orders: OrderCounts;
+  /** The limits the overlays checked. */
+  risk: RiskLimits;
 }
 
 function backendOf(saved: SavedModel): BackendName {
@@ -298,12 +316,12 @@ export async function orderCounts(
     rejected: 0,
     cancelled: 0,
     dryRun: 0,
-    blocked: {},
+    blocked: countBlocked([]),
   };
   for (const o of await readOrders(store, runId)) {
     if (since !== undefined && o.decisionBar < since) continue;
     if (o.status === "blocked") {
-      const rule = o.blockedRule ?? "unknown";
+      const rule = (o.blockedRule ?? "unknown") as RiskRule;
       c.blocked[rule] = (c.blocked[rule] ?? 0) + 1;
     } else if (o.status === "dry-run") c.dryRun++;
     else if (o.status !== "planned") {
@@ -359,6 +377,7 @@ export async function replayTrading(
         accountType: options.accountType ?? "margin",
         maxVolumeShare: options.maxVolumeShare ?? 0.1,
         env: p.saved.manifest.config.env,
+        risk: options.risk ?? DEFAULT_RISK_LIMITS,
       },
     });
     const paper = new PaperBroker({
@@ -380,7 +399,7 @@ export async function replayTrading(
       if (e.type === "fill") fills.push(e.fill);
     });
     let state: CycleState = initialCycleState(p.initialCash);
-    let tradingState: CycleTradingState = "active";
+    let tradingState: TradingState = "active";
     let stateReason: string | null = null;
     const manual = p.modelId === null ? false : (await readTradingHalt(store, p.modelId)).halted;
     const timestamps: number[] = [], equity: number[] = [];
@@ -398,9 +417,10 @@ export async function replayTrading(
           state,
           tradingState,
           manualHalt: manual,
-          risk: options.risk,
+          limits: options.risk ?? DEFAULT_RISK_LIMITS,
           dryRun: options.dryRun,
           markOnly: t === last,
+          onStep: options.onCycleStep,
           advance: () => Promise.resolve(catchUp(paper, prices, t, t)),
         });
         state = r.state;
@@ -468,6 +488,7 @@ export async function replayTrading(
       tradingState,
       stateReason,
       costs: p.costs,
+      risk: options.risk ?? DEFAULT_RISK_LIMITS,
     };
   } finally {
     p.dispose();
@@ -493,7 +514,8 @@ export async function tradeOnce(store: Store, options: TradeOptions): Promise<Tr
   const pre = await resolveModel(store, options.model);
   const modelId = pre.manifest.modelId ?? null;
   const mode: TradingMode = options.makeBroker ? "ibkr" : "paper";
-  const accountId = options.accountId ?? `PAPER-${modelId ?? pre.manifest.name}`;
+  const accountId = options.accountId ??
+    `${options.makeBroker ? "IBKR" : "PAPER"}-${modelId ?? pre.manifest.name}`;
   const dryRun = options.dryRun ?? false;
   let run = await findTradingRun(store, { modelId, mode, accountId, dryRun });
   // The newest bar every instrument has: the decision bar.
@@ -561,6 +583,7 @@ export async function tradeOnce(store: Store, options: TradeOptions): Promise<Tr
           costs: p.costs,
           fractional: broker.fractional,
           env: p.saved.manifest.config.env,
+          risk: options.risk ?? DEFAULT_RISK_LIMITS,
         },
       });
       run = (await findTradingRun(store, { modelId, mode, accountId, dryRun }))!;
@@ -582,8 +605,9 @@ export async function tradeOnce(store: Store, options: TradeOptions): Promise<Tr
         state,
         tradingState: run.tradingState,
         manualHalt: manual,
-        risk: options.risk,
+        limits: options.risk ?? DEFAULT_RISK_LIMITS,
         dryRun,
+        onStep: options.onCycleStep,
         now: options.makeBroker ? Date.now() : undefined,
         advance: pb
           ? () => {
@@ -608,6 +632,7 @@ export async function tradeOnce(store: Store, options: TradeOptions): Promise<Tr
         accountId,
         cycle,
         orders: await orderCounts(store, run.id, cycle.bar),
+        risk: options.risk ?? DEFAULT_RISK_LIMITS,
       };
     } catch (e) {
       await updateTradingRun(store, run.id, {
@@ -625,8 +650,8 @@ export async function tradeOnce(store: Store, options: TradeOptions): Promise<Tr
 
 /**
  * The manual kill switch of a model's trading: `halted` stops every order of every run
- * of the model (the cycle sends nothing); resuming also returns the model's halted runs
- * to `active` (a halt by reconciliation or an overlay is lifted by hand this way).
+ * of the model (the cycle sends nothing); resuming also returns the model's halted or
+ * reducing runs to `active` (a halt by reconciliation or an overlay is lifted by hand this way).
  * @param store The store.
  * @param model A model reference (id, `NAME@vN`, directory of a registered model).
  * @param halted True to halt, false to resume.
@@ -659,10 +684,16 @@ export async function setModelTradingHalt(
   );
   if (!halted) {
     for (const r of await listTradingRuns(store, { modelId: id })) {
-      if (r.tradingState === "halted") {
-        await updateTradingRun(store, r.id, {
-          tradingState: "active",
-          stateReason: "resumed by hand (deno task trade --resume-trading)",
+      if (r.tradingState !== "active") {
+        const reason = "resumed by hand (deno task trade --resume-trading)";
+        await updateTradingRun(store, r.id, { tradingState: "active", stateReason: reason });
+        await recordTradingStateChange(store, {
+          runId: r.id,
+          bar: null,
+          from: r.tradingState,
+          to: "active",
+          rule: "resume",
+          reason,
         });
       }
     }
@@ -696,6 +727,7 @@ export function replaySummary(r: ReplayResult): Record<string, unknown> {
     orders: r.orders,
     costsPaid: r.costsPaid,
     costs: r.costs,
+    risk: r.risk,
     tradingState: r.tradingState,
     stateReason: r.stateReason,
   };
@@ -722,10 +754,21 @@ export function cycleSummary(r: TradeOnceResult): Record<string, unknown> {
     differences: c.reconciliation.differences,
     tradingState: c.tradingState,
     stateReason: c.stateReason ?? null,
+    stateRule: c.stateRule ?? null,
     planned: c.planned.length,
     alreadyKnown: c.alreadyKnown.length,
     cancelled: c.cancelled.length,
     orders: r.orders,
+    risk: r.risk,
+    // What went out (in a dry run: what would have).
+    outgoing: c.outgoing.map((o) => ({
+      ref: o.ref,
+      symbol: o.symbol,
+      side: o.side,
+      quantity: o.quantity,
+      type: o.type,
+    })),
+    blocked: c.blocked.map((d) => ({ ref: d.order.ref, rule: d.rule ?? null, reason: d.reason })),
     equity: c.equity,
     cash: c.account.cash,
     positions: c.positions.map((p) => ({ symbol: p.symbol, quantity: p.quantity })),

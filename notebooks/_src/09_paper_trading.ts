@@ -26,7 +26,7 @@ import {
   readRiskDecisions,
 } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
-import { applyRiskOverlays, type OrderRequest } from "@lib/execution/mod.ts";
+import { applyRiskOverlays, DEFAULT_RISK_LIMITS, type OrderRequest } from "@lib/execution/mod.ts";
 import { listModelSummaries } from "@lib/models/mod.ts";
 import {
   evaluateModel,
@@ -175,7 +175,7 @@ const limited = await replayTrading(store, {
   start: "2018-01-02",
   end: "2018-05-11",
   accountId: "PAPER-LIMITS",
-  risk: (os, ctx) => applyRiskOverlays(os, ctx, { maxOrdersPerDay: 1 }),
+  risk: { ...DEFAULT_RISK_LIMITS, maxOrdersPerDay: 1 },
 });
 console.log("blocked per rule:", JSON.stringify(limited.orders.blocked), "· sent:", limited.orders.sent);
 await showTable(pl.readRecords((await readRiskDecisions(store, limited.runId)).filter((d) => !d.allowed).slice(0, 4).map((d) => ({
@@ -189,7 +189,7 @@ await showTable(pl.readRecords((await readRiskDecisions(store, limited.runId)).f
 // ## The kill switch
 //
 // `deno task trade --model ID --halt` sets the model's manual halt: every run of the model then
-// sends nothing; each order it would have sent is recorded as blocked by `halted`. One live paper
+// sends nothing; each order it would have sent is recorded as blocked by `manualHalt`. One live paper
 // cycle on the newest bars shows it (a fresh paper account, so the notebook can run again), then
 // trading is resumed (`--resume-trading`).
 

@@ -18,10 +18,14 @@ export interface PaperHarness {
   prices: Record<string, number>;
   advance(): Promise<void>;
   close(): Promise<void>;
+  /** A quantity of the first symbol that fills over several bars (above the volume share). */
+  partialFillQuantity: number;
 }
 
 /**
- * A fresh paper broker with one bar already seen (so symbols are known and priced).
+ * A fresh paper broker with one bar already seen (so symbols are known and priced). Each
+ * bar trades 1,000 shares per symbol, so with the default volume share (0.1) an order of
+ * up to 100 shares fills in one bar and `partialFillQuantity` (250) in three.
  * @param options Paper broker options (default: whole shares, margin, no volume cap in practice).
  * @returns The harness.
  * @example
@@ -41,12 +45,13 @@ export function paperHarness(options: PaperBrokerOptions = {}): Promise<PaperHar
     Object.fromEntries(
       Object.entries(prices).map((
         [s, p],
-      ) => [s, { open: p, high: p * 1.01, low: p * 0.99, close: p, volume: 1e8 }]),
+      ) => [s, { open: p, high: p * 1.01, low: p * 0.99, close: p, volume: 1_000 }]),
     );
   broker.onBar(day, bars());
   return Promise.resolve({
     broker,
     prices,
+    partialFillQuantity: 250,
     advance() {
       day += 86_400_000;
       broker.onBar(day, bars());
