@@ -440,10 +440,17 @@ async function main() {
         return;
       }
       const o = r.orders;
+      if (r.inSampleOverlap.length) {
+        console.error(
+          `WARNING: IN-SAMPLE replay: ${r.range.start}..${r.range.end} overlaps the model's training ` +
+            `range ${r.inSampleOverlap.map((x) => `${x.start}..${x.end}`).join(", ")}; ` +
+            `it checks the execution path, not the model's skill`,
+        );
+      }
       console.log(
-        `replay run ${r.runId} of model ${r.model.manifest.modelId ?? r.model.dir} on ${
-          r.instruments.join(", ")
-        } ${r.range.start}..${r.range.end}: ` +
+        `${r.inSampleOverlap.length ? "IN-SAMPLE " : ""}replay run ${r.runId} of model ${
+          r.model.manifest.modelId ?? r.model.dir
+        } on ${r.instruments.join(", ")} ${r.range.start}..${r.range.end}: ` +
           `orders sent ${o.sent}, filled ${o.filled}, rejected ${o.rejected}, blocked ${
             blockedText(o.blocked)
           }; ` +

@@ -126,7 +126,16 @@ Deno.test("trade replay equals evaluate within decision-close sizing, and the ta
     assert.equal(replay.code, 0, replay.stderr);
     const j = lastJson(replay.stdout);
     assert.equal(j.mode, "replay");
+    assert.equal(j.inSample, false, "2017 is after the 2013–2015 training range");
     assert.equal(typeof j.strategy.sharpe, "number");
+    const inSample = await task("trade", [
+      ...["--model", String(modelId), "--start", "2015-06-01", "--end", "2015-08-31", "--json"],
+    ], dir);
+    assert.equal(inSample.code, 0, inSample.stderr);
+    assert.equal(lastJson(inSample.stdout).inSample, true);
+    assert.deepEqual(lastJson(inSample.stdout).trainedOverlap, [
+      { start: "2013-05-13", end: "2015-12-31" },
+    ]);
     assert.ok(j.orders.sent > 0 && j.orders.blocked !== undefined);
 
     const live = await task("trade", ["--model", String(modelId), "--json"], dir);

@@ -63,7 +63,13 @@ import {
   runTradingCycle,
 } from "../execution/cycle.ts";
 import { BACKEND_NAMES, type BackendName, createPolicyBackend } from "./backends.ts";
-import { type EvaluationCosts, evaluationUniverse, headlineMetrics } from "./evaluate.ts";
+import {
+  checkOutOfSample,
+  type EvaluationCosts,
+  evaluationUniverse,
+  headlineMetrics,
+} from "./evaluate.ts";
+import { type DateRange, trainedRangesOf } from "../models/lineage.ts";
 import {
   historyBarsFor,
   isoDate,
@@ -154,6 +160,12 @@ export interface ReplayResult {
   costs: ResolvedCostOptions;
   /** The limits the overlays checked. */
   risk: RiskLimits;
+  /**
+   * The model's trained ranges the replay overlaps: empty for an out-of-sample replay. A
+   * replay on training dates is allowed (it checks the execution path) but is labelled
+   * in-sample wherever it is reported.
+   */
+  inSampleOverlap: DateRange[];
 }
 
 /** What {@linkcode tradeOnce} returns. */
@@ -489,6 +501,12 @@ export async function replayTrading(
       stateReason,
       costs: p.costs,
       risk: options.risk ?? DEFAULT_RISK_LIMITS,
+      inSampleOverlap: checkOutOfSample(
+        trainedRangesOf(p.saved.manifest.config),
+        isoDate(timestamps[0]),
+        isoDate(timestamps[timestamps.length - 1]),
+        true,
+      ),
     };
   } finally {
     p.dispose();
@@ -722,6 +740,8 @@ export function replaySummary(r: ReplayResult): Record<string, unknown> {
     start: r.range.start,
     end: r.range.end,
     steps: r.equity.length - 1,
+    inSample: r.inSampleOverlap.length > 0,
+    trainedOverlap: r.inSampleOverlap,
     strategy: headlineMetrics(r.metrics),
     equity: r.equity[r.equity.length - 1],
     orders: r.orders,
