@@ -229,6 +229,13 @@ function printShow(d: ModelDescription): void {
       d.seedGroup ? `, group ${d.seedGroup} (+${d.seedSiblings.length} models)` : ""
     }`,
     `  code        ${d.codeVersion ?? "—"}`,
+    `  data        ${
+      d.data.map((w) =>
+        `${w.runId === null ? "bars before lineage" : `ingest run ${w.runId} (${w.source})`}: ${
+          w.bars.toLocaleString("en-US")
+        } bars ${w.first}…${w.last}`
+      ).join("; ") || "—"
+    }`,
   ];
   for (const r of d.trainRuns) {
     const m = r.lastMetrics;

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { aliasEvents, listAliases, registerModel, updateModelFiles } from "@lib/db/mod.ts";
+import {
+  aliasEvents,
+  listAliases,
+  readTradingRun,
+  registerModel,
+  startTradingRun,
+  updateModelFiles,
+} from "@lib/db/mod.ts";
 import {
   aliasStacks,
   checkAliasName,
@@ -182,8 +189,33 @@ for (const factory of storeFactories()) {
         (e: unknown) =>
           e instanceof ModelInUseError && /used by alias ppo@champion/.test(e.message),
       );
+      // A replay is unlinked with the model; a live paper run keeps its model registered.
+      const replayRun = await startTradingRun(store, {
+        modelId: m2.id,
+        brokerKind: "paper",
+        accountId: "PAPER-REPLAY",
+        mode: "replay",
+      });
       await deleteRegisteredModel(store, m2);
       assert.deepEqual((await listModelSummaries(store)).map((m) => m.id), [m1.id]);
+      assert.equal(
+        (await readTradingRun(store, replayRun))?.modelId,
+        null,
+        "replay kept, unlinked",
+      );
+      const m3 = await registerModel(store, { name: "ppo", path: join(dir, "m3"), config });
+      const live = await startTradingRun(store, {
+        modelId: m3.id,
+        brokerKind: "paper",
+        accountId: "PAPER-1",
+        mode: "paper",
+      });
+      await assert.rejects(
+        () => deleteRegisteredModel(store, m3),
+        (e: unknown) =>
+          e instanceof ModelInUseError &&
+          new RegExp(`live trading run ${live} \\(paper, account PAPER-1\\)`).test(e.message),
+      );
     } finally {
       await store.close();
       await Deno.remove(dir, { recursive: true });

@@ -255,6 +255,12 @@ Deno.test("tasks: train → evaluate → report on the stored sample data, as a 
         assert.deepEqual([d.id, d.version, d.files.status], [modelId, 1, "ok"]);
         assert.ok(d.evaluations.length >= 1, "the evaluate step above is listed");
         assert.ok(d.trainRuns.length >= 1);
+        const data =
+          (lastJson(show.stdout) as { data: { runId: number; source: string; bars: number }[] })
+            .data;
+        assert.equal(data.length, 1, "one ingest run (the sample) wrote the training bars");
+        assert.equal(data[0].source, "sample");
+        assert.ok(data[0].bars > 1000);
         for (const [ref, why] of [["ppo-portfolio@v1", "first"], ["ppo-portfolio@v2", "resumed"]]) {
           const a = await run("models", ["alias", ref, "champion", "--why", why], dir);
           assert.equal(a.code, 0, a.stderr);

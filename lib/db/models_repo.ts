@@ -229,9 +229,9 @@ export async function listModels(
 }
 
 /**
- * Removes a model from the registry, if it is registered. Episodes and training runs
- * that name it are kept and unlinked (their `model_id` becomes null), in the same
- * statement. The model's directory is not touched.
+ * Removes a model from the registry, if it is registered. Episodes, training runs and
+ * trading runs that name it are kept and unlinked (their `model_id` becomes null), and its
+ * kill-switch row is dropped, in the same statement. The model's directory is not touched.
  * @param q The store or a transaction.
  * @param id `tt_models.id`.
  * @returns Whether a model was removed (false for an unknown id).
@@ -243,7 +243,9 @@ export async function listModels(
 export async function deleteModel(q: Queryable, id: number): Promise<boolean> {
   const rows = await q.query<{ id: number }>(
     `WITH episodes AS (UPDATE tt_episode SET model_id = NULL WHERE model_id = $1),
-          runs AS (UPDATE tt_train_runs SET model_id = NULL WHERE model_id = $1)
+          runs AS (UPDATE tt_train_runs SET model_id = NULL WHERE model_id = $1),
+          trading AS (UPDATE tt_trading_runs SET model_id = NULL WHERE model_id = $1),
+          controls AS (DELETE FROM tt_trading_controls WHERE model_id = $1)
      DELETE FROM tt_models WHERE id = $1 RETURNING id`,
     [id],
   );

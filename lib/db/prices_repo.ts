@@ -469,3 +469,61 @@ export async function listIngestRuns(
     parameters: jsonColumn(r.parameters),
   }));
 }
+
+/** The bars one ingest run last wrote in a range (a model's data lineage). */
+export interface RangeWriter {
+  /** `tt_ingest_runs.id`, or null for bars written before lineage was kept. */
+  runId: number | null;
+  source: string | null;
+  startedAt: Date | null;
+  bars: number;
+  first: Date;
+  last: Date;
+}
+
+/**
+ * Which ingest runs last wrote the bars of some instruments in a date range, with how
+ * many bars each: the data a model was trained on.
+ * @param q The store.
+ * @param query Instruments, bar size and the inclusive ISO date range.
+ * @returns One entry per run (null run: bars from before lineage was kept), oldest run first.
+ * @example
+ * ```ts
+ * const w = await ingestRunsOfRange(store, { instruments: ["AAPL"], barSize: "1 day", start: "2015-01-01", end: "2016-12-31" });
+ * ```
+ */
+export async function ingestRunsOfRange(
+  q: Queryable,
+  query: { instruments: readonly string[]; barSize: string; start: string; end: string },
+): Promise<RangeWriter[]> {
+  const rows = await q.query<{
+    run_id: number | null;
+    source: string | null;
+    started_at: Date | null;
+    bars: number;
+    first: Date;
+    last: Date;
+  }>(
+    `SELECT p.ingest_run_id AS run_id, r.source, r.started_at, count(*)::int8 AS bars,
+            min(p.timestamp) AS first, max(p.timestamp) AS last
+       FROM tt_prices p LEFT JOIN tt_ingest_runs r ON r.id = p.ingest_run_id
+      WHERE p.instrument = ANY($1::text[]) AND p.bar_size = $2
+        AND p.timestamp >= $3::timestamptz AND p.timestamp <= $4::timestamptz
+      GROUP BY p.ingest_run_id, r.source, r.started_at
+      ORDER BY p.ingest_run_id NULLS FIRST`,
+    [
+      [...query.instruments],
+      query.barSize,
+      `${query.start}T00:00:00Z`,
+      `${query.end}T23:59:59.999Z`,
+    ],
+  );
+  return rows.map((r) => ({
+    runId: r.run_id === null ? null : Number(r.run_id),
+    source: r.source,
+    startedAt: r.started_at,
+    bars: Number(r.bars),
+    first: new Date(r.first),
+    last: new Date(r.last),
+  }));
+}

@@ -13,6 +13,8 @@ import { deleteModel, listModels, type ModelRecord } from "../db/models_repo.ts"
 import { listAliases } from "../db/model_aliases_repo.ts";
 import { listEpisodes } from "../db/episodes_repo.ts";
 import { listTrainRuns, readTrainMetrics } from "../db/train_runs_repo.ts";
+import { listTradingRuns } from "../db/execution_repo.ts";
+import { ingestRunsOfRange } from "../db/prices_repo.ts";
 import { parseModelConfig, sha256Hex } from "../agents/model_io.ts";
 import { seedGroupOf, trainedRangesOf } from "./lineage.ts";
 
@@ -70,6 +72,17 @@ export interface ModelDescription extends ModelSummary {
     maxDrawdown: number | null;
     turnover: number | null;
     createdAt: string;
+  }[];
+  /**
+   * The ingest runs that last wrote the bars it was trained on (instruments × trained
+   * ranges), with bar counts; a run id of null stands for bars from before lineage was kept.
+   */
+  data: {
+    runId: number | null;
+    source: string | null;
+    bars: number;
+    first: string;
+    last: string;
   }[];
   files: FilesState;
   /** The newest stored drift verdicts (`deno task models drift REF [--performance]`), null when never measured. */
@@ -243,6 +256,22 @@ export async function describeModel(q: Queryable, m: ModelRecord): Promise<Model
       turnover: e.turnover,
       createdAt: e.createdAt.toISOString(),
     })),
+    data: cfg
+      ? (await Promise.all(trainedRanges.map((r) =>
+        ingestRunsOfRange(q, {
+          instruments: cfg!.instruments,
+          barSize: cfg!.barSize,
+          start: r.start,
+          end: r.end,
+        })
+      ))).flat().map((w) => ({
+        runId: w.runId,
+        source: w.source,
+        bars: w.bars,
+        first: w.first.toISOString().slice(0, 10),
+        last: w.last.toISOString().slice(0, 10),
+      }))
+      : [],
     files: await checkModelFiles(m),
     drift: await driftOf(q, m.id),
     warnings,
@@ -273,13 +302,15 @@ export class ModelInUseError extends Error {
 
 /**
  * Removes a model from the registry, refusing one that an alias names (move or remove
- * the alias first). Its directory is kept; episodes and runs are unlinked.
+ * the alias first) or that a live trading run uses (a paper or IB run that is not a dry
+ * run: its book and P&L stay tied to the model). Its directory is kept; episodes,
+ * training runs and replays are unlinked.
  * @param q The store.
  * @param m The registry row.
- * @throws {ModelInUseError} Naming the aliases that use it.
+ * @throws {ModelInUseError} Naming the aliases and trading runs that use it.
  * @example
  * ```ts
- * await deleteRegisteredModel(store, await lookupModel(store, parseModelRef("ppo@v1")));
+ * await deleteRegisteredModel(store, await lookupModelRef(store, "ppo@v1"));
  * ```
  */
 export async function deleteRegisteredModel(q: Queryable, m: ModelRecord): Promise<void> {
@@ -290,6 +321,17 @@ export async function deleteRegisteredModel(q: Queryable, m: ModelRecord): Promi
         `move it (deno task models alias ${m.name}@vN ALIAS) or remove it (deno task models unalias ${
           uses[0]
         }) first`,
+    );
+  }
+  const live = (await listTradingRuns(q, { modelId: m.id }))
+    .filter((r) => r.mode !== "replay" && !r.dryRun);
+  if (live.length) {
+    throw new ModelInUseError(
+      `Model ${m.id} (${m.name}@v${m.version}) is used by live trading run${
+        live.length > 1 ? "s" : ""
+      } ${
+        live.map((r) => `${r.id} (${r.mode}, account ${r.accountId})`).join(", ")
+      }: its book and P&L stay tied to it, so it stays registered`,
     );
   }
   await deleteModel(q, m.id);
