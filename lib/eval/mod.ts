@@ -22,3 +22,4 @@ export * from "./series.ts";
 export * from "./baselines.ts";
 export * from "./survivorship.ts";
 export * from "./seeds.ts";
+export * from "./deflated_sharpe.ts";
