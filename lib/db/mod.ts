@@ -19,3 +19,4 @@ export * from "./features_repo.ts";
 export * from "./server_admin.ts";
 export * from "./model_aliases_repo.ts";
 export * from "./drift_repo.ts";
+export * from "./sweeps_repo.ts";
