@@ -304,6 +304,6 @@ Deno.test("deno task sweep and deno task worker print --help with examples", asy
     const text = new TextDecoder().decode(out.stdout);
     assert.equal(out.code, 0, task);
     assert.match(text, new RegExp(`Usage: deno task ${task}`));
-    assert.match(text, /Examples:\n  deno task|Examples:\n  DATABASE_URL/);
+    assert.match(text, /Examples:\n {2}(deno task|DATABASE_URL)/);
   }
 });
