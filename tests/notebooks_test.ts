@@ -12,6 +12,7 @@ const EXPECTED = [
   "06_your_own_data",
   "07_agent_evidence",
   "08_model_registry",
+  "11_sweeps",
 ];
 
 Deno.test("notebooks/ holds the chapter notebooks, committed without outputs", async () => {
