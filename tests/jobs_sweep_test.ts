@@ -152,6 +152,19 @@ Deno.test("a sweep on PGlite runs its jobs in-process, once each, with the leade
     const plan = await planSweep(store, parseSweepDefinition(TINY));
     assert.equal(plan.jobs.length, 4);
     assert.deepEqual(plan.jobs[0].test, { start: "2016-12-31", end: "2018-05-11" });
+    // Walk-forward: one job per fold too, each tested after its own training window.
+    const wf = await planSweep(
+      store,
+      parseSweepDefinition({
+        ...TINY,
+        start: undefined,
+        end: undefined,
+        walkForward: { trainYears: 2, testYears: 1 },
+      }),
+    );
+    assert.equal(wf.folds, 3, "2013-05..2018-05 holds three 2+1-year folds");
+    assert.equal(wf.jobs.length, 2 * 2 * 3);
+    for (const j of wf.jobs) assert.ok(j.test.start > j.train.end, `fold ${j.fold}`);
     const s = await submitSweep(store, plan, { modelsDir: join(tmp, "models") });
     assert.equal(s.mode, "in-process");
     assert.deepEqual([s.completed, s.failed], [4, 0]);
