@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createScratchDatabase, listSweepJobs, openStore, type Store } from "@lib/db/mod.ts";
+import {
+  createScratchDatabase,
+  listSweepJobs,
+  openStore,
+  registerModel,
+  type Store,
+} from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
 import {
   executeSweepJob,
@@ -238,7 +244,11 @@ Deno.test({
     try {
       await ingestSample(store, { silent: true });
       workers.push(startWorker(db.url, join(tmp, "a")), startWorker(db.url, join(tmp, "b")));
-      const lease = { leaseSeconds: 10, retryLimit: 1, retryDelaySeconds: 0 };
+      // A generous lease where no worker dies (a loaded machine can stall a fresh worker's first
+      // job past 10 s, and a lapsed lease hands the job to the other worker: a second run), and
+      // pg-boss's shortest, 10 s, for the kill -9 case.
+      const lease = { leaseSeconds: 60, retryLimit: 1, retryDelaySeconds: 0 };
+      const shortLease = { ...lease, leaseSeconds: 10 };
       const done = (id: number, n: number) =>
         waitFor(`sweep ${id}`, 90, async () => {
           const jobs = await listSweepJobs(store, id);
@@ -252,7 +262,11 @@ Deno.test({
       const s = await submitSweep(store, plan, { url: db.url, lease });
       assert.equal(s.mode, "queue");
       const jobs = await done(s.sweepId, 4);
-      assert.deepEqual(jobs.map((j) => [j.state, j.runs]), Array(4).fill(["completed", 1]));
+      assert.deepEqual(
+        jobs.map((j) => [j.state, j.runs]),
+        Array(4).fill(["completed", 1]),
+        JSON.stringify(jobs.map((j) => [j.key, j.worker, j.error])),
+      );
       const got = outcomes(jobs);
       if (inProcess) assert.deepEqual(got, inProcess, "the same results as the in-process run");
       const status = await sweepStatus(store, s.sweepId);
@@ -278,7 +292,7 @@ Deno.test({
         ...plan,
         jobs: [{ ...plan.jobs[0], base: { ...plan.jobs[0].base, steps: 16384 } }],
       };
-      const k = await submitSweep(store, long, { url: db.url, lease });
+      const k = await submitSweep(store, long, { url: db.url, lease: shortLease });
       const active = await waitFor("the long job to start", 30, async () => {
         const [j] = await listSweepJobs(store, k.sweepId);
         return j.state === "active" ? j : null;
@@ -303,6 +317,30 @@ Deno.test({
       await store.close();
       await db.drop();
       await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "registerModel() in two concurrent transactions on one name gives versions 1 and 2 (two workers finishing at once)",
+  ignore: !TEST_DATABASE_URL,
+  async fn() {
+    const db = await createScratchDatabase(TEST_DATABASE_URL!, { prefix: "tt_t" });
+    const a = await openStore({ url: db.url }), b = await openStore({ url: db.url });
+    try {
+      const register = (s: Store) =>
+        s.transaction(async (tx) => {
+          const row = await registerModel(tx, { name: "race", path: "", config: {} });
+          await new Promise((r) => setTimeout(r, 200)); // hold the transaction open
+          return row.version;
+        });
+      const versions = await Promise.all([register(a), register(b)]);
+      assert.deepEqual(versions.sort(), [1, 2]);
+    } finally {
+      await a.close();
+      await b.close();
+      await db.drop();
     }
   },
 });
