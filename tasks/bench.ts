@@ -19,6 +19,8 @@ const BENCHES = {
   ppo: "SPEC.md section 1 PPO workload (--steps N), optionally beside the PyTorch reference",
   agent:
     "Issue 10: train 5 seeds on the 41 large caps (2005–2014), evaluate 2015–2021-04 at 10+5 bps vs every baseline",
+  sweep:
+    "Issue 15: a 4-job sweep on 1 vs 2 worker processes (server): wall-time ratio, enqueue → start overhead",
 } as const;
 
 async function main() {

@@ -14,6 +14,7 @@ const EXPECTED = [
   "08_model_registry",
   "09_paper_trading",
   "10_dashboard",
+  "11_sweeps",
 ];
 
 Deno.test("notebooks/ holds the chapter notebooks, committed without outputs", async () => {

@@ -22,3 +22,4 @@ export * from "./drift_repo.ts";
 export * from "./execution_repo.ts";
 export * from "./model_ab_repo.ts";
 export * from "./dashboard_repo.ts";
+export * from "./sweeps_repo.ts";

@@ -73,6 +73,9 @@ export interface NewModel {
  * ```
  */
 export async function registerModel(q: Queryable, model: NewModel): Promise<ModelRecord> {
+  // Inside a transaction a duplicate version aborts it (the retry below cannot help there):
+  // concurrent registrations of one name wait for each other until commit instead.
+  await q.query("SELECT pg_advisory_xact_lock(hashtext('tt_models:' || $1))", [model.name]);
   for (let attempt = 0;; attempt++) {
     try {
       const [row] = await q.query<ModelRow>(

@@ -23,3 +23,4 @@ export * from "./baselines.ts";
 export * from "./survivorship.ts";
 export * from "./seeds.ts";
 export * from "./attribution.ts";
+export * from "./deflated_sharpe.ts";

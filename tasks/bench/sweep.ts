@@ -1,0 +1,186 @@
+/**
+ * `deno task bench sweep`: the speed of issue 15's scale-out. On a scratch database of
+ * the server (`TEST_DATABASE_URL`, else `DATABASE_URL`) with the sample bars, a sweep of
+ * 4 tiny jobs (2 settings × 2 seeds) runs once on 1 worker process and once on 2, the
+ * workers started and idle before the sweep is submitted. Prints one JSON line: the wall
+ * time of each (submit → last job completed), their ratio (target ≤ 0.6 on 2 cores), and
+ * the queue's overhead per job, enqueue → start (target < 1 s): for each job, the time
+ * from when it could have started (enqueued, or its worker's previous job finished)
+ * until a worker claimed it. The database and the models are removed afterwards.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { createScratchDatabase, listSweepJobs, openStore, type Store } from "@lib/db/mod.ts";
+import { ingestSample } from "@lib/data/mod.ts";
+import { openSweepQueue, parseSweepDefinition, planSweep, submitSweep } from "@lib/jobs/mod.ts";
+import { numberArg, parseCommand, PROJECT_ROOT, UsageError } from "@lib/util/mod.ts";
+
+const SPEC = {
+  name: "bench sweep",
+  summary:
+    "Issue 15: a 4-job sweep on 1 and on 2 worker processes against a PostgreSQL server (TEST_DATABASE_URL or " +
+    "DATABASE_URL): wall times, their ratio, and the enqueue → start overhead per job. Uses a scratch database.",
+  options: {
+    steps: {
+      type: "string",
+      valueName: "N",
+      description: "Env steps per job",
+      default: "2048",
+    },
+  },
+  examples: ["deno task bench sweep", "deno task bench sweep --steps 4096"],
+} as const;
+
+function startWorker(url: string, dataDir: string): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      join(PROJECT_ROOT, "tasks/worker.ts"),
+      "--db-url",
+      url,
+      "--poll-seconds",
+      "0.5",
+      "--supervise-seconds",
+      "2",
+    ],
+    env: { TT_DATA_DIR: dataDir, DATABASE_URL: "" },
+    stdout: "null",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  // Ready when it says it waits for jobs; keep draining its log afterwards.
+  return new Promise((resolve, reject) => {
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "", ready = false;
+    (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (!ready) {
+          text += value;
+          if (text.includes("waiting for jobs")) {
+            ready = true;
+            resolve(child);
+          }
+        }
+      }
+      if (!ready) reject(new Error(`worker exited before it was ready: ${text}`));
+    })();
+  });
+}
+
+async function stopWorkers(workers: Deno.ChildProcess[]): Promise<void> {
+  for (const w of workers) {
+    try {
+      w.kill("SIGTERM");
+    } catch { /* gone */ }
+  }
+  await Promise.all(workers.map((w) => w.status));
+}
+
+/** One timed run: submit the sweep, wait for every job, read the per-job timings. */
+async function timedRun(store: Store, url: string, steps: number, workers: number) {
+  const def = parseSweepDefinition({
+    name: `bench-${workers}`,
+    grid: { lr: [3e-4, 1e-3] },
+    seeds: [1, 2],
+    symbols: ["AAPL", "SPX"],
+    start: "2013-06-01",
+    end: "2016-12-30",
+    steps,
+    numEnvs: 2,
+  });
+  const plan = await planSweep(store, def);
+  const t0 = performance.now();
+  const s = await submitSweep(store, plan, { url, mode: "queue" });
+  for (;;) {
+    const jobs = await listSweepJobs(store, s.sweepId);
+    if (jobs.some((j) => j.state === "failed")) {
+      throw new Error(`a bench job failed: ${jobs.find((j) => j.state === "failed")!.error}`);
+    }
+    if (jobs.every((j) => j.state === "completed")) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const queue = await openSweepQueue(url, { supervise: false });
+  const states = await queue.states(s.sweepId);
+  await queue.close();
+  const jobs = await listSweepJobs(store, s.sweepId);
+  const delays: number[] = [];
+  for (const j of jobs) {
+    const enqueued = states.get(j.key)!.createdOn.getTime();
+    const previous = jobs
+      .filter((o) => o.worker === j.worker && o.finishedAt && o.startedAt! < j.startedAt!)
+      .map((o) => o.finishedAt!.getTime());
+    const free = Math.max(enqueued, ...previous);
+    delays.push((j.startedAt!.getTime() - free) / 1000);
+  }
+  return {
+    workers,
+    wallSeconds: Math.round(wall * 100) / 100,
+    jobSeconds: jobs.map((j) => (j.result as { seconds: number }).seconds),
+    workersUsed: new Set(jobs.map((j) => j.worker)).size,
+    enqueueToStartSeconds: {
+      mean: Math.round((delays.reduce((a, b) => a + b, 0) / delays.length) * 1000) / 1000,
+      max: Math.round(Math.max(...delays) * 1000) / 1000,
+    },
+  };
+}
+
+/**
+ * Runs the benchmark and prints its JSON line.
+ * @param args Command-line arguments after `sweep`.
+ * @example
+ * ```ts
+ * await main(["--steps", "2048"]);
+ * ```
+ */
+export async function main(args: string[]): Promise<void> {
+  const a = parseCommand(SPEC, args);
+  const steps = numberArg(a, "steps", { min: 1, integer: true })!;
+  const server = Deno.env.get("TEST_DATABASE_URL") || Deno.env.get("DATABASE_URL");
+  if (!server) {
+    throw new UsageError(
+      "bench sweep needs a PostgreSQL server: set TEST_DATABASE_URL or DATABASE_URL",
+    );
+  }
+  const db = await createScratchDatabase(server, { prefix: "tt_bench" });
+  const tmp = await Deno.makeTempDir({ prefix: "tt-bench-sweep-" });
+  const store = await openStore({ url: db.url });
+  try {
+    await ingestSample(store, { silent: true });
+    const runs = [];
+    for (const n of [1, 2]) {
+      const workers = await Promise.all(
+        Array.from({ length: n }, (_, i) => startWorker(db.url, join(tmp, `${n}-${i}`))),
+      );
+      try {
+        runs.push(await timedRun(store, db.url, steps, n));
+      } finally {
+        await stopWorkers(workers);
+      }
+    }
+    const ratio = runs[1].wallSeconds / runs[0].wallSeconds;
+    const overhead = Math.max(runs[0].enqueueToStartSeconds.max, runs[1].enqueueToStartSeconds.max);
+    console.log(JSON.stringify({
+      bench: "sweep",
+      jobs: 4,
+      stepsPerJob: steps,
+      cores: navigator.hardwareConcurrency,
+      oneWorker: runs[0],
+      twoWorkers: runs[1],
+      wallRatio: Math.round(ratio * 1000) / 1000,
+      wallRatioTarget: 0.6,
+      wallRatioMet: ratio <= 0.6,
+      enqueueToStartMaxSeconds: overhead,
+      enqueueToStartTarget: 1,
+      enqueueToStartMet: overhead < 1,
+    }));
+  } finally {
+    await store.close();
+    await db.drop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
