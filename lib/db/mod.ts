@@ -23,3 +23,4 @@ export * from "./execution_repo.ts";
 export * from "./model_ab_repo.ts";
 export * from "./dashboard_repo.ts";
 export * from "./sweeps_repo.ts";
+export * from "./alt_data_repo.ts";
