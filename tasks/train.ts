@@ -16,7 +16,7 @@ import {
   type FeeModel,
   REWARD_NAMES,
 } from "@lib/env/mod.ts";
-import { FEATURE_SET_NAMES, type FeatureSetName } from "@lib/features/mod.ts";
+import { FEATURE_SET_NAMES, resolveFeatureSpec } from "@lib/features/mod.ts";
 import {
   BACKEND_NAMES,
   type BackendName,
@@ -145,9 +145,13 @@ export const TRAIN_OPTIONS: CommandSpec["options"] = {
   },
   "with-features": {
     type: "string",
-    valueName: "SET",
-    description: "Feature set observed",
-    choices: FEATURE_SET_NAMES,
+    valueName: "SPEC",
+    description:
+      `Features observed: a set (${
+        FEATURE_SET_NAMES.join(", ")
+      }) or comma-separated sets and feature names, as-of ones over alternative data included ` +
+      "(earnings_surprise_last, days_since_earnings, days_to_next_earnings, sentiment_mean_5d, insider_net_30d, " +
+      "alt:<source>:<field>[:decay=<half-life bars>|:window=<bars>])",
     default: D.featureSet,
   },
   window: {
@@ -304,6 +308,7 @@ const SPEC: CommandSpec = {
     "deno task train --action discrete --policy mlp --backend wasm",
     "deno task train --band 0.01 --fee-model ibkr-fixed --lr 1e-4 --ent-coef 0.01 --n-steps 512",
     "deno task train --symbols AAPL,SPX --start 2013-06-01 --end 2016-12-31 --with-features technical",
+    "deno task train --with-features basic,earnings_surprise_last,days_since_earnings,alt:vendor:score:decay=5",
     "deno task train --resume 3 --steps 8192",
     "deno task train --resume 3 --steps 8192 --cost-bps 2 --start 2016-01-01 --end 2016-12-31",
   ],
@@ -421,7 +426,7 @@ export function trainOptionsFrom(args: ParsedArgs): TrainOptions {
     seed: numberArg(args, "seed", { integer: true }),
     env,
     policy: args.policy as PolicyKind | undefined,
-    featureSet: args["with-features"] as FeatureSetName,
+    featureSet: featureSpecArg(args["with-features"] as string),
     backend: args.backend as BackendName,
     numEnvs: numberArg(args, "num-envs", { min: 1, integer: true }),
     ppo: Object.keys(ppoGiven).length === 0 ? undefined : ppoGiven,
@@ -431,6 +436,16 @@ export function trainOptionsFrom(args: ParsedArgs): TrainOptions {
     out: args.out as string | undefined,
     name: args.name as string | undefined,
   };
+}
+
+/** `--with-features`: checked here so a typo is a usage error, passed on as given. */
+function featureSpecArg(spec: string): string {
+  try {
+    resolveFeatureSpec(spec);
+  } catch (e) {
+    throw new UsageError(`--with-features ${spec}: ${(e as Error).message}`);
+  }
+  return spec;
 }
 
 /** A number option that must be > 0. */

@@ -10,4 +10,5 @@ export * from "./csv_ingest.ts";
 export * from "./sample.ts";
 export * from "./quality.ts";
 export * from "./calendars.ts";
+export * from "./decision_time.ts";
 export * from "./ibkr/mod.ts";

@@ -8,13 +8,16 @@
 import pl from "nodejs-polars";
 import type { BarColumns, PricePanel } from "../data/panel.ts";
 import type { FeaturePanel } from "./feature_panel.ts";
+import type { AltValue } from "../db/alt_data_repo.ts";
 import {
   type FeatureSetName,
   lookback,
   plan,
   RAW_COLUMNS,
   resolveFeatureNames,
+  splitFeatureNames,
 } from "./definitions.ts";
+import { joinAltFeatures } from "./alt_features.ts";
 
 /** Which features to compute: a named set and/or explicit names (default: the set `all`). */
 export interface FeatureSelection {
@@ -254,11 +257,15 @@ export function warmupOf(names: readonly string[]): number {
  * Computes features aligned with a price panel: same instruments, same calendar,
  * `NaN` in warm-up and where an instrument has no bar (a finite close). Series features
  * run over each instrument's own bars; cross-sectional ones at each timestamp over the
- * instruments with a bar there.
+ * instruments with a bar there. As-of features over alternative data (the set `alt`,
+ * `alt:…`) are joined from `options.alt` at each bar's decision time
+ * ({@linkcode joinAltFeatures}).
  *
  * @param prices The price panel.
- * @param options Which features (default: the set `all`).
+ * @param options Which features (default: the set `all`); `alt`: the point-in-time values
+ *   the alternative-data features read (required when any is asked for).
  * @returns The wide panel, `values[(t * N + i) * F + f]`.
+ * @throws {TypeError} When alternative-data features are asked for without `alt` values.
  * @example
  * ```ts
  * const fp = computeFeaturePanel(panelFromBars(bars, "1 day"), { set: "training" });
@@ -267,16 +274,36 @@ export function warmupOf(names: readonly string[]): number {
  */
 export function computeFeaturePanel(
   prices: PricePanel,
-  options: { set?: FeatureSetName; names?: string[] } = {},
+  options: { set?: FeatureSetName; names?: readonly string[]; alt?: readonly AltValue[] } = {},
 ): FeaturePanel {
   const names = resolveFeatureNames(options);
+  const split = splitFeatureNames(names);
+  if (split.alt.length > 0 && options.alt === undefined) {
+    throw new TypeError(
+      `computeFeaturePanel(): ${
+        split.alt.join(", ")
+      } read alternative data; pass its values as options.alt ` +
+        `(the pipeline's loadMarket reads them from tt_alt_data)`,
+    );
+  }
   const n = prices.instruments.length;
   const t = prices.timestamps.length;
   const f = names.length;
   const values = new Float32Array(t * n * f).fill(NaN);
+  if (split.alt.length > 0) {
+    const cols = joinAltFeatures(prices, split.alt, options.alt!);
+    const fa = split.alt.length;
+    const at = split.alt.map((a) => names.indexOf(a));
+    for (let k = 0; k < t * n; k++) {
+      for (let j = 0; j < fa; j++) values[k * f + at[j]] = cols[k * fa + j];
+    }
+  }
+  const bar = split.bar;
+  const fb = bar.length;
+  const barAt = bar.map((b) => names.indexOf(b));
   const rows: number[] = [];
   for (let k = 0; k < t * n; k++) if (Number.isFinite(prices.close[k])) rows.push(k);
-  if (rows.length > 0 && f > 0) {
+  if (rows.length > 0 && fb > 0) {
     const idx = Int32Array.from(rows);
     const pick = (a: Float64Array) => {
       const out = new Float64Array(idx.length);
@@ -295,13 +322,13 @@ export function computeFeaturePanel(
       ...RAW_COLUMNS.map((k) => pl.Series(k, pick(prices[k]), pl.Float64)),
       pl.Series("_cell", idx, pl.Int32),
     ]);
-    const out = featuresLazy(df.lazy(), names)
-      .select(pl.col("_cell"), ...names.map((name) => pl.col(name).cast(pl.Float64).fillNull(NaN)))
+    const out = featuresLazy(df.lazy(), bar)
+      .select(pl.col("_cell"), ...bar.map((name) => pl.col(name).cast(pl.Float64).fillNull(NaN)))
       .collectSync();
     const cell = out.getColumn("_cell").toTypedArray() as Int32Array;
-    for (let j = 0; j < f; j++) {
-      const col = out.getColumn(names[j]).toTypedArray() as Float64Array;
-      for (let r = 0; r < cell.length; r++) values[cell[r] * f + j] = col[r];
+    for (let j = 0; j < fb; j++) {
+      const col = out.getColumn(bar[j]).toTypedArray() as Float64Array;
+      for (let r = 0; r < cell.length; r++) values[cell[r] * f + barAt[j]] = col[r];
     }
   }
   return {

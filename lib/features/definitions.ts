@@ -15,6 +15,7 @@
  * @module
  */
 import pl from "nodejs-polars";
+import { ALT_FEATURE_NAMES, altFeature, isAltFeatureName } from "./alt_features.ts";
 
 /** Where a feature is evaluated: along an instrument's history, or across a date's instruments. */
 export type FeatureScope = "series" | "cross";
@@ -320,8 +321,13 @@ export const FEATURE_SETS = {
     "volume_surge",
     "rel_strength",
   ],
-  /** Every public feature. */
+  /** Every public feature computed from bars (the alternative-data ones are in `alt`). */
   all: FEATURES.filter((f) => !f.name.startsWith("_")).map((f) => f.name),
+  /**
+   * The declared as-of features over alternative data (`lib/features/alt_features.ts`):
+   * computed from `tt_alt_data` at each bar's decision time, never stored in `tt_features`.
+   */
+  alt: ALT_FEATURE_NAMES,
 } as const satisfies Record<string, readonly string[]>;
 
 /** A named feature set. */
@@ -342,6 +348,12 @@ export const FEATURE_SET_NAMES = Object.keys(FEATURE_SETS) as FeatureSetName[];
  */
 export function featureDef(name: string): FeatureDef {
   const def = BY_NAME.get(name);
+  if (!def && isAltFeatureName(name)) {
+    throw new RangeError(
+      `"${name}" is an as-of feature over alternative data: it is computed by computeFeaturePanel ` +
+        `from tt_alt_data (lib/features/alt_features.ts), not from bars alone`,
+    );
+  }
   if (!def) {
     throw new RangeError(
       `Unknown feature "${name}"; known: ${FEATURE_SETS.all.join(", ")}`,
@@ -359,22 +371,29 @@ export function featureDef(name: string): FeatureDef {
  * ```ts
  * lookback("vol_5"); // 5: return_1 needs 1 bar, then a 5-bar window adds 4
  * lookback("mom_120"); // 120
+ * lookback("sentiment_mean_5d"); // 5 (alternative data: the feature's own lookback)
  * ```
  */
 export function lookback(name: string): number {
   if ((RAW_COLUMNS as readonly string[]).includes(name)) return 0;
+  if (isAltFeatureName(name)) return altFeature(name).lookback;
   const def = featureDef(name);
   return def.span + Math.max(0, ...def.inputs.map(lookback));
 }
 
 /**
  * Resolves the feature names to compute: a set, explicit names, or both (default set `all`).
+ * Names may include as-of features over alternative data (the set `alt`, or `alt:…`
+ * names, written in their canonical spelling).
  * @param options `set` and/or `names`.
- * @returns Distinct names in definition order.
+ * @returns Distinct names: bar features in definition order, then alternative-data
+ *   features (the declared ones in declaration order, then `alt:…` ones in the order given).
  * @throws {RangeError} For an unknown feature or set.
+ * @throws {SyntaxError} For a malformed `alt:…` name.
  * @example
  * ```ts
  * resolveFeatureNames({ set: "basic" }); // ["return_1", "vol_10", "vol_20"]
+ * resolveFeatureNames({ names: ["days_since_earnings", "vol_5"] }); // ["vol_5", "days_since_earnings"]
  * ```
  */
 export function resolveFeatureNames(
@@ -391,13 +410,61 @@ export function resolveFeatureNames(
   }
   for (const n of options.names ?? []) {
     if (n.startsWith("_")) throw new RangeError(`"${n}" is an internal helper, not a feature`);
+    if (isAltFeatureName(n)) {
+      wanted.add(altFeature(n).name);
+      continue;
+    }
     featureDef(n);
     wanted.add(n);
   }
   if (options.set === undefined && !options.names?.length) {
     for (const n of FEATURE_SETS.all) wanted.add(n);
   }
-  return FEATURES.map((f) => f.name).filter((n) => wanted.has(n));
+  const bar = FEATURES.map((f) => f.name).filter((n) => wanted.has(n));
+  const declared = ALT_FEATURE_NAMES.filter((n) => wanted.has(n));
+  const generic = [...wanted].filter((n) => n.startsWith("alt:"));
+  return [...bar, ...declared, ...generic];
+}
+
+/**
+ * Resolves a feature spec, the text of `--with-features`: comma-separated set names and
+ * feature names (bar features, declared alternative-data features, `alt:…`), mixed freely.
+ * @param spec e.g. `"basic"` or `"basic,earnings_surprise_last,alt:vendor:score:decay=5"`.
+ * @returns The names, as {@linkcode resolveFeatureNames} orders them.
+ * @throws {RangeError} For an empty spec or an unknown set or feature (naming it).
+ * @throws {SyntaxError} For a malformed `alt:…` name.
+ * @example
+ * ```ts
+ * resolveFeatureSpec("basic,days_since_earnings"); // ["return_1", "vol_10", "vol_20", "days_since_earnings"]
+ * ```
+ */
+export function resolveFeatureSpec(spec: string): string[] {
+  const parts = spec.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  if (parts.length === 0) {
+    throw new RangeError(`Feature spec "${spec}" names no feature set and no feature`);
+  }
+  const names: string[] = [];
+  for (const p of parts) {
+    if (p in FEATURE_SETS) names.push(...FEATURE_SETS[p as FeatureSetName]);
+    else names.push(p);
+  }
+  return resolveFeatureNames({ names });
+}
+
+/**
+ * Splits feature names into those computed from bars and the alternative-data ones.
+ * @param names Resolved feature names.
+ * @returns `{ bar, alt }`, each in the order of `names`.
+ * @example
+ * ```ts
+ * splitFeatureNames(["vol_5", "days_since_earnings"]); // { bar: ["vol_5"], alt: ["days_since_earnings"] }
+ * ```
+ */
+export function splitFeatureNames(names: readonly string[]): { bar: string[]; alt: string[] } {
+  return {
+    bar: names.filter((n) => !isAltFeatureName(n)),
+    alt: names.filter(isAltFeatureName),
+  };
 }
 
 /**

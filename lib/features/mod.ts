@@ -1,7 +1,8 @@
 /**
  * Features and signals: declarative Polars feature definitions (per instrument and
  * cross-sectional), their computation into wide frames, long form and the aligned
- * {@linkcode FeaturePanel}, normalisers fit on a training slice, and trading signals.
+ * {@linkcode FeaturePanel}, as-of features over alternative data, normalisers fit on a
+ * training slice, and trading signals.
  *
  * @module
  */
@@ -14,3 +15,4 @@ export * from "./signals.ts";
 export * from "./refresh.ts";
 export * from "./incremental.ts";
 export * from "./tail.ts";
+export * from "./alt_features.ts";

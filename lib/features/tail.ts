@@ -32,6 +32,8 @@ import {
   resolveFeatureNames,
 } from "./definitions.ts";
 import type { FeaturePanel } from "./feature_panel.ts";
+import type { AltValue } from "../db/alt_data_repo.ts";
+import { isAltFeatureName } from "./alt_features.ts";
 
 /**
  * The features whose expression is an exponential mean (`ewmMean`) of its inputs: their
@@ -66,6 +68,9 @@ export const EXPONENTIAL_MEMORY_BARS = 600;
  */
 export function hasUnboundedMemory(name: string): boolean {
   if ((RAW_COLUMNS as readonly string[]).includes(name)) return false;
+  // As-of features read the alternative values (all of them, not only the tail's) and the
+  // decision times of their own lookback: a bounded stretch of the calendar.
+  if (isAltFeatureName(name)) return false;
   if (EXPONENTIAL_FEATURES.includes(name)) return true;
   return featureDef(name).inputs.some(hasUnboundedMemory);
 }
@@ -81,6 +86,7 @@ export function hasUnboundedMemory(name: string): boolean {
  * ```ts
  * featureTailBars(["return_1", "vol_10", "vol_20"], 1); // 22 = 20 + 1 + 1
  * featureTailBars(["rsi_14"], 5); // 620 = 14 + 5 + 1 + 600
+ * featureTailBars(["sentiment_mean_5d", "alt:v:score:decay=3"], 1); // 32 = 30 + 1 + 1
  * ```
  */
 export function featureTailBars(names: readonly string[], window: number): number {
@@ -98,7 +104,8 @@ export function featureTailBars(names: readonly string[], window: number): numbe
  * equals the full-history computation's within the module's notes when
  * `bars >= featureTailBars(names, window)`.
  * @param prices The price panel (its newest bars are the decision's).
- * @param options Which features (default the set `all`).
+ * @param options Which features (default the set `all`); `alt`: the alternative values of
+ *   the as-of features (all of them known by the last decision, not only the tail's).
  * @param bars Bars to compute over (a panel shorter than that is computed whole).
  * @returns The feature panel aligned with `prices`.
  * @throws {RangeError} When `bars` is not a positive integer.
@@ -110,7 +117,7 @@ export function featureTailBars(names: readonly string[], window: number): numbe
  */
 export function computeFeaturePanelTail(
   prices: PricePanel,
-  options: { set?: FeatureSetName; names?: readonly string[] },
+  options: { set?: FeatureSetName; names?: readonly string[]; alt?: readonly AltValue[] },
   bars: number,
 ): FeaturePanel {
   if (!(Number.isInteger(bars) && bars >= 1)) {
@@ -120,7 +127,7 @@ export function computeFeaturePanelTail(
   }
   const names = resolveFeatureNames(options);
   const T = prices.timestamps.length;
-  if (bars >= T) return computeFeaturePanel(prices, { names });
+  if (bars >= T) return computeFeaturePanel(prices, { names, alt: options.alt });
   const n = prices.instruments.length;
   const from = T - bars;
   const cut = (a: Float64Array) => a.slice(from * n);
@@ -134,7 +141,7 @@ export function computeFeaturePanelTail(
     close: cut(prices.close),
     volume: cut(prices.volume),
   };
-  const part = computeFeaturePanel(tail, { names });
+  const part = computeFeaturePanel(tail, { names, alt: options.alt });
   const f = names.length;
   const values = new Float32Array(T * n * f).fill(NaN);
   values.set(part.values, from * n * f);

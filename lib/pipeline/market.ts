@@ -7,12 +7,15 @@
  */
 import type { Queryable } from "../db/store.ts";
 import { readBarRanges, readPrices } from "../db/prices_repo.ts";
+import { type AltValue, readAltValues } from "../db/alt_data_repo.ts";
 import { type BarColumns, panelFromBars, type PricePanel } from "../data/panel.ts";
+import { decisionTime } from "../data/decision_time.ts";
 import {
+  altFieldsOf,
   computeFeaturePanel,
   computeFeaturePanelTail,
-  type FeatureSetName,
-  resolveFeatureNames,
+  resolveFeatureSpec,
+  splitFeatureNames,
   warmupOf,
 } from "../features/mod.ts";
 import type { FeaturePanel } from "../features/feature_panel.ts";
@@ -35,8 +38,11 @@ export interface MarketRequest {
   end?: string;
   /** Default `"1 day"`. */
   barSize?: string;
-  /** Feature set; default `"basic"`. */
-  featureSet?: FeatureSetName;
+  /**
+   * Feature spec, as `--with-features` takes it: a set name or comma-separated sets and
+   * feature names, alternative-data ones included (`resolveFeatureSpec`). Default `"basic"`.
+   */
+  featureSet?: string;
   /** Observation window (bars of features per instrument). Default 1. */
   window?: number;
   /**
@@ -61,8 +67,13 @@ export interface Market {
   endIndex: number;
   /** The actual first and last trading dates of the range (ISO dates). */
   range: { start: string; end: string };
-  /** Feature set and resolved names. */
+  /** Feature spec and resolved names. */
   featureSet: { set: string; names: string[] };
+  /**
+   * The alternative values the as-of features were computed from (known by the last bar's
+   * decision time); empty when none is observed.
+   */
+  altValues: AltValue[];
 }
 
 const DAY_MS = 86_400_000;
@@ -84,7 +95,7 @@ const DAY_MS = 86_400_000;
 export async function loadMarket(q: Queryable, request: MarketRequest = {}): Promise<Market> {
   const barSize = request.barSize ?? "1 day";
   const set = request.featureSet ?? "basic";
-  const names = resolveFeatureNames({ set });
+  const names = resolveFeatureSpec(set);
   const history = request.historyBars ?? 0;
   const have = await readBarRanges(q, barSize);
   if (have.length === 0) {
@@ -125,9 +136,10 @@ export async function loadMarket(q: Queryable, request: MarketRequest = {}): Pro
     }
   }
   const prices = panelWithInstruments(bars, barSize, request.symbols);
+  const altValues = await loadAltValues(q, prices, splitFeatureNames(names).alt);
   const features = request.featureBars === undefined
-    ? computeFeaturePanel(prices, { names })
-    : computeFeaturePanelTail(prices, { names }, request.featureBars);
+    ? computeFeaturePanel(prices, { names, alt: altValues })
+    : computeFeaturePanelTail(prices, { names, alt: altValues }, request.featureBars);
   const startMs = request.start === undefined
     ? -Infinity
     : Date.parse(`${request.start}T00:00:00Z`);
@@ -147,7 +159,26 @@ export async function loadMarket(q: Queryable, request: MarketRequest = {}): Pro
       end: isoDate(prices.timestamps[endIndex]),
     },
     featureSet: { set, names },
+    altValues,
   };
+}
+
+/**
+ * The alternative values the as-of features `altNames` read for a panel: its instruments,
+ * the features' fields, known by the last bar's decision time (the join cuts each bar at
+ * its own decision time; this cut only keeps later knowledge out of memory).
+ */
+async function loadAltValues(
+  q: Queryable,
+  prices: PricePanel,
+  altNames: readonly string[],
+): Promise<AltValue[]> {
+  if (altNames.length === 0 || prices.timestamps.length === 0) return [];
+  return await readAltValues(q, {
+    instruments: prices.instruments,
+    fields: altFieldsOf(altNames),
+    knownAtOrBefore: decisionTime(prices.timestamps.at(-1)!, prices.barSize),
+  });
 }
 
 /**

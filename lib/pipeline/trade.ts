@@ -41,7 +41,7 @@ import { resolveCostOptions, type ResolvedCostOptions } from "../env/costs.ts";
 import { makePortfolioEnv, type PortfolioEnv } from "../env/portfolio_env.ts";
 import { envOptionsFor } from "../env/settings.ts";
 import { computeMetrics, type PerformanceMetrics } from "../eval/metrics.ts";
-import { type FeatureSetName, resolveFeatureNames } from "../features/definitions.ts";
+import { type FeatureSetName, resolveFeatureSpec } from "../features/definitions.ts";
 import { featureTailBars } from "../features/tail.ts";
 import type { PricePanel } from "../data/panel.ts";
 import type { Broker, Fill } from "../execution/broker.ts";
@@ -205,7 +205,7 @@ function backendOf(saved: SavedModel): BackendName {
  * ```
  */
 export function loadCycleMarket(store: Store, request: MarketRequest): Promise<Market> {
-  const names = resolveFeatureNames({ set: request.featureSet ?? "basic" });
+  const names = resolveFeatureSpec(request.featureSet ?? "basic");
   const bars = featureTailBars(names, request.window ?? 1);
   return loadMarket(store, {
     ...request,

@@ -208,8 +208,12 @@ export interface TrainOptions {
   minibatches?: number;
   /** Recorded as `config.extra.seedGroup` (set by {@linkcode trainSeeds}). Default: none. */
   seedGroup?: string;
-  /** Feature set observed. Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.featureSet`. */
-  featureSet?: FeatureSetName;
+  /**
+   * Features observed: a set name, or comma-separated sets and feature names, alternative-data
+   * ones included (`resolveFeatureSpec`; saved as `config.features.set`, the resolved names as
+   * `config.features.names`). Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.featureSet`.
+   */
+  featureSet?: string;
   /** Network backend. Default `"auto"`. */
   backend?: BackendName;
   /** Envs stepped together. Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.numEnvs`. */
@@ -371,7 +375,7 @@ export async function trainModel(
   const numEnvs = options.numEnvs ?? d.numEnvs;
   const plan = planSteps(options.steps ?? d.steps, numEnvs, options.ppo?.nSteps);
   const env = parseEnvSettings(options.env ?? {}, "env", rc?.env ?? DEFAULT_ENV_SETTINGS);
-  const featureSet = (rc?.features.set ?? options.featureSet ?? d.featureSet) as FeatureSetName;
+  const featureSet: string = rc?.features.set ?? options.featureSet ?? d.featureSet;
   // A per-asset model's shapes do not depend on N: it may resume on another universe.
   const symbols = rc
     ? (policyKind === "per-asset" && options.symbols) || rc.instruments
