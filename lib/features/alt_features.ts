@@ -18,9 +18,10 @@
  * - `earnings_surprise_last`: the latest known `eps_surprise_pct` (the latest event, its
  *   latest revision); NaN before the first.
  * - `days_since_earnings`: calendar days (New York dates) from that event to `D(t)`.
- * - `days_to_next_earnings`: calendar days from `D(t)` to the announced date (`announcement`
- *   rows with `eventTime > D(t)`, known by `D(t)`; when several are known the most recently
- *   published wins, so a moved date replaces the old one); NaN when none is known.
+ * - `days_to_next_earnings`: calendar days from `D(t)` to the earliest announced date after
+ *   it (`announcement` rows with `eventTime > D(t)` known by `D(t)`); NaN when none is known.
+ *   A row's value is unused (NaN) except 0, which cancels that date: a moved date is a
+ *   revision of the old date with value 0 plus a row for the new date.
  * - `sentiment_mean_5d`: mean of the `sentiment` values with `eventTime` in the last 5
  *   sessions, `(D(t−5), D(t)]`, known by `D(t)` (lookback 5 bars).
  * - `insider_net_30d`: sum of `insider_net` values (signed: buys > 0, sells < 0) with
@@ -50,7 +51,7 @@ import type { PricePanel } from "../data/panel.ts";
 export const ALT_FIELDS = {
   /** Earnings surprise in percent, event time = the report. */
   surprise: "eps_surprise_pct",
-  /** A scheduled earnings date, event time = the date and time announced (value unused). */
+  /** A scheduled earnings date, event time = the date and time announced (value NaN; 0 cancels it). */
   announcement: "announcement",
   /** A sentiment score, event time = the article or post. */
   sentiment: "sentiment",
@@ -341,24 +342,38 @@ function featureColumn(
         else if (agg.kind === "days_since") col[t] = dayOfD[t] - exchangeDay(best.eventTime);
         else {
           // age ≥ t when the value was already usable at bar 0 (its own bar is off the calendar).
-          const age = t - bestBar;
-          if (age >= agg.horizon) col[t] = 0;
-          else if (Number.isFinite(age)) col[t] = best.value * 2 ** (-age / agg.halflife);
+          if (bestBar === -Infinity) {
+            if (t >= agg.horizon) col[t] = 0;
+          } else {
+            const age = t - bestBar;
+            col[t] = age >= agg.horizon ? 0 : best.value * 2 ** (-age / agg.halflife);
+          }
         }
       }
       return col;
     }
     case "days_to_next": {
+      // The earliest announced date after D(t) whose latest revision known by D(t) is not
+      // a cancellation (value 0).
+      const sorted = [...rows].sort(byEvent);
+      const times = Float64Array.from(sorted, (r) => r.eventTime);
       for (let t = 0; t < T; t++) {
-        let pick: AltValue | null = null;
-        for (const r of rows) {
-          if (r.knownAt > D[t] || r.eventTime <= D[t]) continue;
-          if (
-            pick === null || r.knownAt > pick.knownAt ||
-            (r.knownAt === pick.knownAt && r.eventTime < pick.eventTime)
-          ) pick = r;
+        let k = upperBound(times, D[t]);
+        while (k < sorted.length) {
+          const e = sorted[k];
+          let chosen: AltValue | null = null;
+          while (
+            k < sorted.length && sorted[k].eventTime === e.eventTime &&
+            sorted[k].source === e.source
+          ) {
+            if (sorted[k].knownAt <= D[t]) chosen = sorted[k];
+            k++;
+          }
+          if (chosen !== null && chosen.value !== 0) {
+            col[t] = exchangeDay(e.eventTime) - dayOfD[t];
+            break;
+          }
         }
-        if (pick !== null) col[t] = exchangeDay(pick.eventTime) - dayOfD[t];
       }
       return col;
     }

@@ -16,3 +16,4 @@ export * from "./refresh.ts";
 export * from "./incremental.ts";
 export * from "./tail.ts";
 export * from "./alt_features.ts";
+export * from "./alt_synthetic.ts";
