@@ -426,7 +426,7 @@ export function trainOptionsFrom(args: ParsedArgs): TrainOptions {
     seed: numberArg(args, "seed", { integer: true }),
     env,
     policy: args.policy as PolicyKind | undefined,
-    featureSet: featureSpecArg(args["with-features"] as string),
+    featureSet: featureSpecArg(args["with-features"] as string | undefined),
     backend: args.backend as BackendName,
     numEnvs: numberArg(args, "num-envs", { min: 1, integer: true }),
     ppo: Object.keys(ppoGiven).length === 0 ? undefined : ppoGiven,
@@ -439,7 +439,8 @@ export function trainOptionsFrom(args: ParsedArgs): TrainOptions {
 }
 
 /** `--with-features`: checked here so a typo is a usage error, passed on as given. */
-function featureSpecArg(spec: string): string {
+function featureSpecArg(spec: string | undefined): string | undefined {
+  if (spec === undefined) return undefined;
   try {
     resolveFeatureSpec(spec);
   } catch (e) {

@@ -15,6 +15,7 @@ const EXPECTED = [
   "09_paper_trading",
   "10_dashboard",
   "11_sweeps",
+  "12_alternative_data",
 ];
 
 Deno.test("notebooks/ holds the chapter notebooks, committed without outputs", async () => {
