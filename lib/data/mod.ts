@@ -7,6 +7,7 @@
 export * from "./panel.ts";
 export * from "./csv.ts";
 export * from "./csv_ingest.ts";
+export * from "./alt_ingest.ts";
 export * from "./sample.ts";
 export * from "./quality.ts";
 export * from "./calendars.ts";
