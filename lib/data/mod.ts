@@ -10,5 +10,6 @@ export * from "./csv_ingest.ts";
 export * from "./alt_ingest.ts";
 export * from "./sample.ts";
 export * from "./quality.ts";
+export * from "./alt_quality.ts";
 export * from "./calendars.ts";
 export * from "./ibkr/mod.ts";
