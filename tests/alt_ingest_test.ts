@@ -401,25 +401,50 @@ for (const factory of storeFactories()) {
       );
       assert.deepEqual(aapl[0].meta, { provenance: GENERATED });
 
+      // A stored key given another value (a vendor "correcting" in place) is refused, not dropped.
+      const changed = await writeAltFile(
+        "changed.csv",
+        `${H}\nAAPL,2018-02-01,2018-02-08T14:00:00Z,eps_surprise_pct,98\nAAPL,2018-12-01,2018-12-01T21:30:00Z,eps_surprise_pct,1\n`,
+      );
+      await assert.rejects(
+        () => ingestAltData(store, changed.path, { kind: "earnings", silent: true }),
+        /changed\.csv line 2: AAPL eps_surprise_pct event 2018-02-01T00:00:00Z known 2018-02-08T14:00:00Z is stored with value 99, the file gives 98 \(a revision needs a later known_at\)/,
+      );
+      assert.equal((await readAltValues(store)).length, 18, "nothing of the refused run");
+      const skipped = await ingestAltData(store, changed.path, {
+        kind: "earnings",
+        silent: true,
+        skipBadRows: true,
+      });
+      assert.equal(skipped.rowsWritten, 1);
+      assert.deepEqual(skipped.rejected.map((x) => x.line), [2]);
+      await Deno.remove(changed.dir, { recursive: true });
+
       const q = await runAltQualityReport(store);
       const s = q.series.find((x) => x.instrument === "AAPL" && x.field === "eps_surprise_pct")!;
-      assert.equal(s.events, 4);
-      assert.equal(s.rows, 5);
+      assert.equal(s.events, 5);
+      assert.equal(s.rows, 6);
       assert.equal(s.revisedEvents, 1);
       assert.equal(s.firstEvent, "2018-02-01T00:00:00.000Z");
-      assert.equal(s.lastEvent, "2018-11-01T00:00:00.000Z");
+      assert.equal(s.lastEvent, "2018-12-01T00:00:00.000Z");
       const nvda = q.series.find((x) => x.instrument === "NVDA")!;
       assert.equal(
         nvda.stale,
         true,
-        "NVDA stopped in February while the others went on to November",
+        "NVDA stopped in February while the others went on to December",
       );
-      assert.match(nvda.staleReason!, /no event for 273 days, over 2 × the typical gap of 92 days/);
+      assert.match(nvda.staleReason!, /no event for 303 days, over 2 × the typical gap of 92 days/);
       assert.equal(s.stale, false);
       const cov = q.sources.find((c) => c.field === "eps_surprise_pct")!;
-      assert.deepEqual([cov.instruments, cov.events, cov.revisedEvents, cov.stale], [3, 9, 1, 1]);
+      assert.deepEqual([cov.instruments, cov.events, cov.revisedEvents, cov.stale], [3, 10, 1, 1]);
       const byAge = await runAltQualityReport(store, { maxAgeDays: 400 });
       assert.equal(byAge.totals.stale, 0);
+      const byShortAge = await runAltQualityReport(store, { maxAgeDays: 10 });
+      assert.ok(
+        byShortAge.series.find((x) => x.instrument === "MSFT" && x.field === "eps_surprise_pct")!
+          .stale,
+        "MSFT ends 2018-11-01, 30 days before AAPL",
+      );
     } finally {
       await store.close();
       await Deno.remove(dir, { recursive: true });

@@ -37,7 +37,8 @@
  * **Guarantees** (as {@linkcode ingestCsv} for bars): a run is one transaction recorded in
  * `tt_ingest_runs` (source `alt:<kind>`); a refused file (missing column, unparsable time,
  * missing `known_at`, non-finite or missing value, NUL byte, over-long text, a `known_at`
- * that cannot precede its event, one key given two values) names file, line and value, and
+ * that cannot precede its event, one key given two values, in the run or against what is
+ * stored) names file, line and value, and
  * nothing of the run is written (the run is marked `failed`). `skipBadRows` drops only the
  * bad rows and lists them. Reruns insert nothing (`ON CONFLICT DO NOTHING`), so
  * `rowsWritten` is 0 and `rowsAlreadyStored` counts the rows found in place. Instruments
@@ -50,6 +51,7 @@ import { basename, extname, join, resolve } from "node:path";
 import type { Store } from "../db/store.ts";
 import { finishIngestRun, startIngestRun } from "../db/prices_repo.ts";
 import { ALT_KINDS, type AltKind, type AltValue, upsertAltValues } from "../db/alt_data_repo.ts";
+import { readAltStoredConflicts } from "../db/alt_quality_repo.ts";
 import { Progress } from "../util/progress.ts";
 import { parseDecimal, splitLine } from "./_csv_fields.ts";
 import { parseTimestamp, utcMs, zonedWallToUtc, zoneOffsetMs } from "./_time.ts";
@@ -418,9 +420,40 @@ export async function ingestAltData(
         { cause: refused },
       );
     }
-    const values = results.flatMap((r) => r.values).map(stripLine);
     const rejected = results.flatMap((r) => r.rejected);
+    let values: AltValue[] = [];
     const rowsWritten = await store.transaction(async (tx) => {
+      // A stored key with another value would be left as it is: refuse it, never drop it silently.
+      const fileOf = results.flatMap((r) => r.values.map(() => r.file));
+      let lined = results.flatMap((r) => r.values);
+      const clash = await readAltStoredConflicts(tx, lined);
+      if (clash.length) {
+        const reasons = clash.map(({ index, stored }) => {
+          const v = lined[index];
+          return {
+            file: fileOf[index],
+            line: lineOf(v),
+            reason: `${v.instrument} ${v.field} event ${showMs(v.eventTime)} known ${
+              showMs(v.knownAt)
+            } is stored with value ${showValue(stored)}, the file gives ${
+              showValue(v.value)
+            } (a revision needs a later known_at)`,
+          };
+        });
+        if (!options.skipBadRows) {
+          throw new RangeError(
+            `Cannot import: ${reasons.length} row${
+              reasons.length > 1 ? "s give" : " gives"
+            } a stored key another value; nothing written: ${
+              reasons.slice(0, 10).map((r) => `${r.file} line ${r.line}: ${r.reason}`).join("; ")
+            }${reasons.length > 10 ? `; … and ${reasons.length - 10} more` : ""}`,
+          );
+        }
+        rejected.push(...reasons);
+        const drop = new Set(clash.map((c) => c.index));
+        lined = lined.filter((_, i) => !drop.has(i));
+      }
+      values = lined.map(stripLine);
       const n = await upsertAltValues(tx, values, { runId });
       // The run's "ok" commits with its rows.
       await finishIngestRun(tx, runId, {

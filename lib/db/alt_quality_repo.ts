@@ -1,7 +1,8 @@
 /**
- * Read-only statistics of `tt_alt_data` for the quality report: per series (source,
+ * Read-only statistics of `tt_alt_data` for the quality report (per series (source,
  * instrument, field) its events, revisions, first and last event and the gaps between
- * events; per source and field the typical gap.
+ * events; per source and field the typical gap) and the importer (stored keys an import
+ * would give another value).
  *
  * @module
  */
@@ -130,4 +131,63 @@ export async function readAltSourceGaps(q: Queryable): Promise<AltSourceGap[]> {
     medianGapMs: r.median_gap_s === null ? null : Number(r.median_gap_s) * 1000,
     lastEvent: new Date(r.last_event).getTime(),
   }));
+}
+
+/** A stored row whose key an import gives another value. */
+export interface AltStoredConflict {
+  /** Index into the values checked. */
+  index: number;
+  /** The stored value (NaN for NULL). */
+  stored: number;
+}
+
+/**
+ * The values whose key (source, instrument, field, event time, known-at) is already stored
+ * with another value: an import would leave the stored one (`DO NOTHING`), so the importer
+ * refuses them (a revision needs a later known-at).
+ * @param q The store or the import's transaction.
+ * @param values The values to check.
+ * @returns The conflicting ones, by index, with the stored value.
+ * @example
+ * ```ts
+ * await readAltStoredConflicts(tx, values); // [{ index: 3, stored: 4.2 }]
+ * ```
+ */
+export async function readAltStoredConflicts(
+  q: Queryable,
+  values: readonly {
+    source: string;
+    instrument: string;
+    field: string;
+    eventTime: number;
+    knownAt: number;
+    value: number;
+  }[],
+): Promise<AltStoredConflict[]> {
+  const out: AltStoredConflict[] = [];
+  for (let i = 0; i < values.length; i += 2000) {
+    const chunk = values.slice(i, i + 2000);
+    const rows = await q.query<{ n: number; stored: number | null }>(
+      `SELECT t.n::int4 AS n, a.value AS stored
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[])
+              WITH ORDINALITY AS t(s, i, f, e, k, v, n)
+         JOIN tt_alt_data a ON a.source = t.s AND a.instrument = t.i AND a.field = t.f
+                           AND a.event_time = to_timestamp(t.e / 1000.0)
+                           AND a.known_at = to_timestamp(t.k / 1000.0)
+        WHERE a.value IS DISTINCT FROM t.v
+        ORDER BY t.n`,
+      [
+        chunk.map((v) => v.source),
+        chunk.map((v) => v.instrument),
+        chunk.map((v) => v.field),
+        chunk.map((v) => v.eventTime),
+        chunk.map((v) => v.knownAt),
+        chunk.map((v) => Number.isFinite(v.value) ? v.value : null),
+      ],
+    );
+    for (const r of rows) {
+      out.push({ index: i + Number(r.n) - 1, stored: r.stored === null ? NaN : r.stored });
+    }
+  }
+  return out;
 }
