@@ -4,12 +4,16 @@
  *
  * @module
  */
-import { openStore, type Store } from "@lib/db/mod.ts";
+import { ALT_KINDS, openStore, type Store } from "@lib/db/mod.ts";
 import {
+  type AltIngestSummary,
+  checkAltOptions,
   checkCsvColumns,
+  ingestAltData,
   ingestCsv,
   ingestSample,
   type IngestSummary,
+  listAltFiles,
   listCsvFiles,
 } from "@lib/data/mod.ts";
 import {
@@ -25,6 +29,7 @@ import {
   listArg,
   numberArg,
   parseCommand,
+  type ParsedArgs,
   redact,
   runTask,
   UsageError,
@@ -35,20 +40,50 @@ const SPEC = {
   summary:
     "Load bars into the store (PGlite in data/pgdata, or the server of --db-url/DATABASE_URL).\n" +
     "Sources: sample = S&P 500 index (SPX) 2000–2020 and AAPL 2013–2018 shipped in npm packages, imported adjusted;\n" +
-    "csv = vendor CSV files (a file or a directory of *.csv); ibkr = Interactive Brokers historical bars.\n" +
+    "csv = vendor CSV files (a file or a directory of *.csv); ibkr = Interactive Brokers historical bars;\n" +
+    "alt = point-in-time alternative data (--kind earnings|sentiment|insider|options|generic) from CSV or JSON\n" +
+    "lines with columns instrument,event_time,known_at,field,value (others via --map); a date-only known_at\n" +
+    "means the end of that day in --time-zone (usable from the next session).\n" +
     "Every file is validated before anything is written: a bad file stops the run and nothing is written\n" +
     "(--skip-bad-rows writes the good rows and lists the rejected lines). Reruns are idempotent.",
   options: {
     source: {
       type: "string",
       description: "Where bars come from",
-      choices: ["sample", "csv", "ibkr"],
+      choices: ["sample", "csv", "ibkr", "alt"],
       default: "sample",
     },
     path: {
       type: "string",
       valueName: "FILE|DIR",
-      description: "CSV file or directory (--source csv)",
+      description:
+        "CSV file or directory (--source csv); CSV/JSON-lines file or directory (--source alt)",
+    },
+    kind: {
+      type: "string",
+      description: "What the alternative data is (--source alt): sets the default field and rules",
+      choices: ALT_KINDS,
+    },
+    map: {
+      type: "string",
+      valueName: "C=COL,…",
+      description:
+        "Map canonical columns to the file's (--source alt), e.g. known_at=published,value=surprise_pct,instrument=ticker",
+    },
+    "source-name": {
+      type: "string",
+      valueName: "S",
+      description: "Source name stored with the values (--source alt; default the kind)",
+    },
+    field: {
+      type: "string",
+      valueName: "NAME",
+      description: "Field of rows without a field column (--source alt; default per kind)",
+    },
+    symbol: {
+      type: "string",
+      valueName: "SYM",
+      description: "Instrument of rows without an instrument column (--source alt)",
     },
     "symbol-pattern": {
       type: "string",
@@ -77,8 +112,8 @@ const SPEC = {
     "time-zone": {
       type: "string",
       valueName: "ZONE",
-      description: "IANA zone of CSV timestamps without offset",
-      default: "UTC",
+      description:
+        "IANA zone of CSV timestamps without offset (default UTC; --source alt: America/New_York, also the zone of date-only known_at)",
     },
     delimiter: {
       type: "string",
@@ -157,6 +192,8 @@ const SPEC = {
     "deno task ingest --source csv --path ../shared/data/hourly_33 --rth-only --json",
     "deno task ingest --source csv --path vendor/daily.zip --columns timestamp,open,high,low,close,volume --price-scale 0.0001 --time-zone America/New_York",
     "deno task ingest --source ibkr --watchlist watchlist.txt --start 2024-01-01 --end 2024-12-31",
+    "deno task ingest --source alt --kind earnings --path earnings.csv --map known_at=published,value=surprise_pct,instrument=ticker --json",
+    "deno task ingest --source alt --kind sentiment --path news_scores/ --source-name vendorx",
   ],
 } as const;
 
@@ -165,7 +202,11 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   const a = parseCommand(SPEC, args);
   const json = a.json === true;
   const symbols = listArg(a.symbols);
-  const source = a.source as "sample" | "csv" | "ibkr";
+  const source = a.source as "sample" | "csv" | "ibkr" | "alt";
+  if (source === "alt") return await mainAlt(a);
+  for (const k of ["kind", "map", "source-name", "field", "symbol"] as const) {
+    if (a[k] !== undefined) throw new UsageError(`--${k} is for --source alt, not ${source}`);
+  }
   if (source === "csv" && typeof a.path !== "string") {
     throw new UsageError("--source csv needs --path FILE|DIR");
   }
@@ -243,7 +284,7 @@ export async function main(args: string[] = Deno.args): Promise<void> {
         barSize: str(a["bar-size"]),
         adjust: a.adjust === true,
         rthOnly: a["rth-only"] === true,
-        timeZone: String(a["time-zone"]),
+        timeZone: str(a["time-zone"]) ?? "UTC",
         delimiter,
         columns,
         priceScale,
@@ -251,6 +292,107 @@ export async function main(args: string[] = Deno.args): Promise<void> {
     printSummary(summary, store, json);
   } finally {
     await store.close();
+  }
+}
+
+/** `--source alt`: alternative data into tt_alt_data. */
+async function mainAlt(a: ParsedArgs): Promise<void> {
+  const json = a.json === true;
+  if (typeof a.path !== "string") throw new UsageError("--source alt needs --path FILE|DIR");
+  if (typeof a.kind !== "string") {
+    throw new UsageError(`--source alt needs --kind (${ALT_KINDS.join("|")})`);
+  }
+  for (
+    const k of [
+      "symbol-pattern",
+      "bar-size",
+      "adjust",
+      "rth-only",
+      "columns",
+      "price-scale",
+      "start",
+      "end",
+      "symbols",
+      "watchlist",
+    ] as const
+  ) {
+    if (a[k] !== undefined) throw new UsageError(`--${k} is not for --source alt`);
+  }
+  const delimiter = a.delimiter === "\\t" ? "\t" : String(a.delimiter);
+  const options = {
+    kind: a.kind as typeof ALT_KINDS[number],
+    source: str(a["source-name"]),
+    map: str(a.map),
+    field: str(a.field),
+    symbol: str(a.symbol),
+    timeZone: str(a["time-zone"]),
+    delimiter,
+    skipBadRows: a["skip-bad-rows"] === true,
+    silent: json,
+  };
+  try {
+    checkAltOptions(options);
+  } catch (e) {
+    throw e instanceof RangeError ? new UsageError(e.message) : e;
+  }
+  await listAltFiles(a.path); // a wrong path fails before a store is opened (or created)
+  const url = typeof a["db-url"] === "string" ? a["db-url"] : undefined;
+  let store: Store;
+  try {
+    store = await openStore(url ? { url } : {});
+  } catch (e) {
+    throw new Error(redact((e as Error).message));
+  }
+  try {
+    printAltSummary(await ingestAltData(store, a.path, options), store, json);
+  } finally {
+    await store.close();
+  }
+}
+
+function printAltSummary(s: AltIngestSummary, store: Store, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({
+      source: s.source,
+      kind: s.kind,
+      altSource: s.altSource,
+      runId: s.runId,
+      files: s.files,
+      rowsRead: s.rowsRead,
+      rowsWritten: s.rowsWritten,
+      rowsAlreadyStored: s.rowsAlreadyStored,
+      symbols: s.symbols.length,
+      symbolList: s.symbols,
+      fields: s.fields,
+      fileSymbols: s.fileSymbols,
+      skipped: s.skipped,
+      rejected: s.rejected,
+      warnings: s.warnings,
+      seconds: Number(s.seconds.toFixed(3)),
+      store: store.description,
+    }));
+    return;
+  }
+  console.log(
+    `${s.source}: inserted ${s.rowsWritten.toLocaleString("en-US")} values (${
+      s.fields.join(", ") || "none"
+    }; source ${s.altSource}) for ${s.symbols.length} instruments from ${s.files} files in ${
+      s.seconds.toFixed(1)
+    } s into ${store.description} (run ${s.runId})`,
+  );
+  if (s.rowsAlreadyStored) {
+    console.log(
+      `  ${
+        s.rowsAlreadyStored.toLocaleString("en-US")
+      } rows were already stored (left as they were)`,
+    );
+  }
+  for (const f of s.fileSymbols) console.log(`  ${f.file} → ${f.symbols.join(", ") || "(none)"}`);
+  for (const k of s.skipped) console.log(`  skipped ${k.file}: ${k.reason}`);
+  for (const w of s.warnings) console.log(`  warning: ${w}`);
+  if (s.rejected.length) {
+    console.log(`  ${s.rejected.length} rejected lines:`);
+    for (const r of s.rejected) console.log(`    ${r.file} line ${r.line}: ${r.reason}`);
   }
 }
 

@@ -23,7 +23,8 @@ import {
   setAlias,
   type TriggerRules,
 } from "@lib/models/mod.ts";
-import { performanceDriftOf, runTriggers } from "@lib/pipeline/mod.ts";
+import { performanceDriftOf } from "@lib/pipeline/mod.ts";
+import { triggerRetraining } from "@lib/jobs/mod.ts";
 import {
   DB_URL_OPTION,
   numberArg,
@@ -40,9 +41,11 @@ const SPEC = {
     "                       Sharpe difference with the evaluation's block-bootstrap interval and a verdict:\n" +
     "                       promote / not-enough-evidence (with the data it would need) / challenger-worse\n" +
     "  triggers REF         evaluate the retraining rules (--every N bars, --on-feature-drift,\n" +
-    "                       --on-performance-drift); --run enqueues and runs the walk-forward retraining\n" +
-    "                       job, which registers a new version as NAME@challenger (never champion, unless\n" +
-    "                       --auto-promote and the comparison on the held-back tail says promote)\n" +
+    "                       --on-performance-drift); --run enqueues the walk-forward retraining job: on a\n" +
+    "                       PostgreSQL server on the pg-boss queue tt-retrain for deno task worker (it prints\n" +
+    "                       the job id), on PGlite it runs here and now. The job registers a new version as\n" +
+    "                       NAME@challenger (never champion, unless --auto-promote and the comparison on the\n" +
+    "                       held-back tail says promote)\n" +
     "  list                 models, newest first, with their aliases\n" +
     "  show REF             one model: aliases, lineage, settings, training and evaluation figures, files\n" +
     "  alias REF ALIAS      point ALIAS of the model's name at REF (champion, challenger, any name)\n" +
@@ -510,8 +513,9 @@ async function main() {
             "Give at least one rule: --every N, --on-feature-drift or --on-performance-drift",
           );
         }
-        const r = await runTriggers(store, m, rules, {
+        const r = await triggerRetraining(store, m, rules, {
           run: a.run === true,
+          url: (a["db-url"] as string | undefined) ?? (Deno.env.get("DATABASE_URL") || undefined),
           trainBars: numberArg(a, "train-bars", { min: 20, integer: true }),
           holdoutBars: numberArg(a, "holdout-bars", { min: 20, integer: true }),
           steps: numberArg(a, "steps", { min: 1, integer: true }),
@@ -537,6 +541,13 @@ async function main() {
         ];
         if (r.fired.length && !r.job) {
           lines.push("  (give --run to enqueue and run the retraining)");
+        }
+        if (r.dispatch?.mode === "queue") {
+          lines.push(
+            `  job ${r.dispatch.jobId} queued on ${r.dispatch.queue} (pg-boss job ${r.dispatch.queueJobId}): ` +
+              `a worker (deno task worker) runs it and registers ${m.name}@challenger; ` +
+              `follow it with deno task models show ${m.name}@challenger`,
+          );
         }
         if (r.outcome) {
           const o = r.outcome;

@@ -7,10 +7,13 @@
  */
 import { openStore } from "@lib/db/mod.ts";
 import {
+  ALT_STALE_DEFAULTS,
+  altQualityLines,
   type InstrumentLineage,
   type LineageSegment,
   PLAUSIBLE_CLOSE,
   type QualityReport,
+  runAltQualityReport,
   runQualityReport,
   seriesNotes,
   SPLICE_DEFAULTS,
@@ -36,7 +39,10 @@ const SPEC = {
     "on --repeat-bars bars, a splice). Lineage: which ingest run (id, source, start) wrote which range of each\n" +
     "symbol; a splice is a level break where two runs meet: |ln(close/previous close)| above both\n" +
     "--splice-floor and --splice-k times the symbol's robust return sigma (1.4826 x MAD). Intraday bars\n" +
-    "are classified per New York day. Results replace earlier ones in tt_data_quality. Progress goes to stderr.",
+    "are classified per New York day. Results replace earlier ones in tt_data_quality. Progress goes to stderr.\n" +
+    "Alternative data (tt_alt_data, read only): coverage per instrument, source and field (first/last event,\n" +
+    "count), revisions (events with more than one known_at), and stale series: no event for more than\n" +
+    "--alt-stale-factor x the source's median gap (or --alt-max-age-days), measured at the source's latest event.",
   options: {
     "bar-size": {
       type: "string",
@@ -74,6 +80,17 @@ const SPEC = {
       default: String(SPLICE_DEFAULTS.floor),
     },
     worst: { type: "string", valueName: "N", description: "Worst days to list", default: "10" },
+    "alt-stale-factor": {
+      type: "string",
+      valueName: "K",
+      description: "Alternative data: stale after K typical gaps without an event",
+      default: String(ALT_STALE_DEFAULTS.staleFactor),
+    },
+    "alt-max-age-days": {
+      type: "string",
+      valueName: "DAYS",
+      description: "Alternative data: stale after DAYS without an event (replaces the factor rule)",
+    },
     "dry-run": { type: "boolean", description: "Do not store the classes" },
     "db-url": DB_URL_OPTION,
     json: { type: "boolean", description: "Print one JSON line" },
@@ -94,6 +111,11 @@ export async function main(args: string[] = Deno.args): Promise<void> {
   const splice = {
     k: numberArg(a, "splice-k", { min: 0.0001 })!,
     floor: numberArg(a, "splice-floor", { min: 0.0001 })!,
+  };
+  const altOptions = {
+    staleFactor: numberArg(a, "alt-stale-factor", { min: 0.0001 })!,
+    maxAgeDays: numberArg(a, "alt-max-age-days", { min: 0.0001 }),
+    instruments: listArg(a.symbols),
   };
   const started = performance.now();
   const store = await openStore(typeof a["db-url"] === "string" ? { url: a["db-url"] } : {});
@@ -116,6 +138,7 @@ export async function main(args: string[] = Deno.args): Promise<void> {
       },
     });
     bar.finish();
+    const alt = await runAltQualityReport(store, altOptions);
     const { barSize, summary, series } = report;
     const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
     if (a.json) {
@@ -128,6 +151,7 @@ export async function main(args: string[] = Deno.args): Promise<void> {
           lineage: report.lineage,
           splices: report.splices,
           implausible: report.implausible,
+          alt,
           seconds,
           store: store.description,
         }),
@@ -136,6 +160,7 @@ export async function main(args: string[] = Deno.args): Promise<void> {
     }
     if (summary.symbols.length === 0) {
       console.log(`No ${barSize} bars in ${store.description}. Run \`deno task ingest\` first.`);
+      printAlt(alt);
       return;
     }
     console.log(
@@ -173,12 +198,18 @@ export async function main(args: string[] = Deno.args): Promise<void> {
       }
     }
     for (const line of lineageLines(report)) console.log(line);
+    printAlt(alt);
     console.log(
       `\n${a["dry-run"] ? "Not stored (--dry-run)" : "Stored in tt_data_quality"}; ${seconds} s.`,
     );
   } finally {
     await store.close();
   }
+}
+
+function printAlt(alt: Awaited<ReturnType<typeof runAltQualityReport>>): void {
+  console.log("\n  Alternative data (point in time):");
+  for (const line of altQualityLines(alt)) console.log(line);
 }
 
 function runLabel(s: { runId: number | null; source: string; startedAt: string | null }): string {

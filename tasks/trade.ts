@@ -14,7 +14,15 @@
  *
  * @module
  */
-import { openStore } from "@lib/db/mod.ts";
+import { openStore, type Store } from "@lib/db/mod.ts";
+import {
+  describeTriggerRetraining,
+  parseTriggerList,
+  type TriggerList,
+  triggerRetraining,
+  triggersSummary,
+} from "@lib/jobs/mod.ts";
+import { lookupModel } from "@lib/models/mod.ts";
 import { FEE_MODELS, type FeeModel } from "@lib/env/mod.ts";
 import {
   CYCLE_STEPS,
@@ -219,6 +227,14 @@ const SPEC: CommandSpec = {
       description: "With --watch: seconds between looks for a new bar",
       default: "60",
     },
+    triggers: {
+      type: "string",
+      valueName: "LIST",
+      description:
+        "Live: after the cycle evaluate the model's retraining rules (every=N, feature-drift, performance-drift, " +
+        "auto-promote; job windows train-bars=N, holdout-bars=N, steps=N) and enqueue the retraining when one " +
+        "fires: on a PostgreSQL server for deno task worker, on PGlite run here (see deno task models triggers)",
+    },
     "db-url": DB_URL_OPTION,
     json: { type: "boolean", description: "Print one JSON line" },
   },
@@ -371,6 +387,13 @@ async function main() {
       "--live needs --account ID, the live account IB reports (so the wrong account is never traded)",
     );
   }
+  let triggers: TriggerList | undefined;
+  if (typeof args.triggers === "string") {
+    if (args.start || args.shadow || args.halt || args["resume-trading"]) {
+      throw new UsageError("--triggers follows a live cycle: drop --start/--shadow/--halt");
+    }
+    triggers = usageOf(() => parseTriggerList(args.triggers as string));
+  }
   const risk = await riskLimits(args);
   const store = await openStore({ url: args["db-url"] as string | undefined });
   try {
@@ -466,11 +489,16 @@ async function main() {
       );
       return;
     }
-    const report = (r: TradeOnceResult) => {
-      if (args.json) console.log(JSON.stringify(cycleSummary(r)));
-      else {
+    const url = (args["db-url"] as string | undefined) ??
+      (Deno.env.get("DATABASE_URL") || undefined);
+    const report = async (r: TradeOnceResult) => {
+      const t = triggers ? await retrainAfterCycle(store, r, triggers, url) : undefined;
+      if (args.json) {
+        console.log(JSON.stringify({ ...cycleSummary(r), ...(t ? { triggers: t.json } : {}) }));
+      } else {
         if (options.dryRun) printDryRun(r);
         console.log(cycleLine(r));
+        if (t) console.log(`  ${t.line}`);
       }
     };
     if (!args.json) console.error(describeRiskLimits(risk));
@@ -484,26 +512,50 @@ async function main() {
       const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
       for (const sig of signals) Deno.addSignalListener(sig, onSignal);
       try {
+        let reported = Promise.resolve();
         const done = await watchTrading(store, options, {
           pollMs,
           signal: stop.signal,
-          onCycle: report,
+          onCycle: (r) => {
+            reported = reported.then(() => report(r));
+          },
           onWait: (last) => {
             if (!args.json) {
               console.error(`waiting for the bar after ${last} (every ${pollMs / 1000} s)`);
             }
           },
         }).catch(usage);
+        await reported;
         if (!args.json) console.error(`watch stopped after ${done.length} cycles`);
       } finally {
         for (const sig of signals) Deno.removeSignalListener(sig, onSignal);
       }
       return;
     }
-    report(await tradeOnce(store, options).catch(usage));
+    await report(await tradeOnce(store, options).catch(usage));
   } finally {
     await store.close();
   }
+}
+
+/** `--triggers`: the model's retraining rules after a live cycle (lib/jobs/retrain_queue.ts). */
+async function retrainAfterCycle(
+  store: Store,
+  r: TradeOnceResult,
+  triggers: TriggerList,
+  url: string | undefined,
+): Promise<{ json: Record<string, unknown>; line: string }> {
+  const id = r.model.manifest.modelId;
+  if (id === undefined || id === null) {
+    throw new UsageError("--triggers needs a registered model (--model ID or NAME@ALIAS)");
+  }
+  const model = await lookupModel(store, { kind: "id", id });
+  const t = await triggerRetraining(store, model, triggers.rules, {
+    ...triggers.window,
+    run: true,
+    url,
+  });
+  return { json: triggersSummary(t), line: describeTriggerRetraining(t, model.name) };
 }
 
 /** `--shadow` (and `--split`): champion and challenger on the same bars (lib/pipeline/shadow.ts). */

@@ -1,5 +1,6 @@
 /**
- * `deno task worker`: takes sweep jobs from the pg-boss queue on the PostgreSQL server
+ * `deno task worker`: takes sweep jobs and retraining jobs (of `deno task models triggers
+ * --run` and `deno task trade --triggers`) from the pg-boss queues on the PostgreSQL server
  * of `DATABASE_URL` (or `--db-url`) until SIGTERM or SIGINT, and runs each exactly as
  * `deno task train` + `deno task evaluate` do. Start one on every machine that should
  * work; `--concurrency N` starts N worker processes here (one per core is the sense:
@@ -26,7 +27,9 @@ const SPEC: CommandSpec = {
     "out of sample, registers its model and stores its metrics, exactly as train + evaluate; the result does not " +
     "depend on which worker ran it. A worker killed mid-job (kill -9) loses nothing: the job's lease runs out " +
     "(the sweep's --lease-seconds) and another worker retries it. Models are saved under <data dir>/models of " +
-    "the machine that trained them (TT_DATA_DIR); their metrics and registry rows are on the server.",
+    "the machine that trained them (TT_DATA_DIR); their metrics and registry rows are on the server. " +
+    "It also takes the retraining jobs a trigger enqueued (deno task models triggers --run, deno task trade " +
+    "--triggers): each registers a new version as NAME@challenger, once (a finished job is never run again).",
   options: {
     concurrency: {
       type: "string",
@@ -132,10 +135,12 @@ async function main() {
       completed: summary.completed,
       failed: summary.failed,
       skipped: summary.skipped,
+      retrained: summary.retrained,
     };
     if (json) console.log(JSON.stringify(line));
     else {console.error(
-        `worker ${Deno.pid}: stopped; ${summary.completed} jobs done, ${summary.failed} failed`,
+        `worker ${Deno.pid}: stopped; ${summary.completed} jobs done (${summary.retrained} ` +
+          `retrainings), ${summary.failed} failed`,
       );}
   } finally {
     Deno.removeSignalListener("SIGTERM", onSignal);

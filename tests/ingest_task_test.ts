@@ -61,7 +61,7 @@ Deno.test("deno task ingest refuses bad usage with exit 2 and a clear message", 
   assert.match(r.stderr, /--source csv needs --path/);
   r = await task("ingest", ["--source", "ftp"], dir);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--source must be one of sample, csv, ibkr; got "ftp"/);
+  assert.match(r.stderr, /--source must be one of sample, csv, ibkr, alt; got "ftp"/);
   r = await task("ingest", ["--source", "ibkr", "--symbols", "AAPL"], dir);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--source ibkr needs --start and --end/);

@@ -9,7 +9,12 @@ import { chromium } from "playwright-core";
 import { openStore, startTrainRun, updateTradingRun } from "@lib/db/mod.ts";
 import { startDashboard, storeAccessFrom } from "@lib/server/mod.ts";
 import { dataDir } from "@lib/util/mod.ts";
-import { appendFill, appendTrainRow, seedDashboardStore } from "./support/dashboard_seed.ts";
+import {
+  appendFill,
+  appendTrainRow,
+  seedDashboardStore,
+  seedSweep,
+} from "./support/dashboard_seed.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -23,6 +28,7 @@ Deno.test({
   async fn() {
     const store = await openStore({ dataDir: "memory://" });
     const seed = await seedDashboardStore(store);
+    const sweep = await seedSweep(store);
     const dash = await startDashboard({
       access: storeAccessFrom(store),
       port: 0,
@@ -50,6 +56,8 @@ Deno.test({
         ["risk", `/risk/${seed.evalEpisodeId}`, 2],
         ["data", "/data", 1],
         ["live", "/live", 2],
+        ["sweeps", "/sweeps", 0],
+        ["sweep", `/sweeps/${sweep.sweepId}`, 0],
       ];
       for (const [name, path, charts] of pages) {
         await page.goto(dash.url + path);
@@ -76,12 +84,24 @@ Deno.test({
         await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
         assert.deepEqual(errors, [], `${name}: ${errors.join("; ")}`);
       }
-      // Overview lists the model with its alias and links the evaluation.
+      // Overview lists the model with its alias and links the evaluation and the Sweeps page.
       await page.goto(dash.url + "/");
       await page.waitForSelector("body[data-renders]");
       const text = await page.locator("main").innerText();
       assert.match(text, /ppo-dash@v1/);
       assert.match(text, /champion/);
+      // Sweeps: Overview → Sweeps → the sweep: its leaderboard and jobs tables.
+      await page.click('main a[href="/sweeps"]');
+      await page.waitForSelector('#sweeps[data-count="1"] table');
+      await page.click(`#sweeps a[href="/sweeps/${sweep.sweepId}"]`);
+      await page.waitForSelector('#leaderboard[data-count="2"] table');
+      assert.equal(await page.locator("#sweep-jobs tbody tr").count(), 4);
+      assert.match(await page.locator("#leaderboard tbody tr").first().innerText(), /lr=0\.001/);
+      assert.match(
+        await page.locator("#selection").innerText(),
+        /2 configurations tried.*deflated Sharpe ratio/s,
+      );
+      assert.deepEqual(errors, [], errors.join("; "));
       // Live: drift flagged → a visible alert.
       await page.goto(dash.url + "/live");
       await page.waitForSelector("body[data-renders]");

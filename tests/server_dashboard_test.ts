@@ -16,7 +16,7 @@ import {
   startDashboard,
 } from "@lib/server/mod.ts";
 import { equityChart } from "@lib/viz/mod.ts";
-import { seedDashboardStore } from "./support/dashboard_seed.ts";
+import { seedDashboardStore, seedSweep } from "./support/dashboard_seed.ts";
 import { createTempDatabase, SERVER_SKIP_REASON, TEST_DATABASE_URL } from "./support/stores.ts";
 
 const TOKEN = "0123456789abcdef-token";
@@ -101,16 +101,53 @@ async function checkEndpoints(
   assert.match(await asset.text(), /vegaEmbed/);
 }
 
+/** The Sweeps endpoints answer with the sweep {@linkcode seedSweep} wrote. */
+async function checkSweepEndpoints(dash: Dashboard, sweep: { sweepId: number; keys: string[] }) {
+  const list = await getJson(dash, "/api/sweeps");
+  assert.equal(list.status, 200);
+  assert.deepEqual(list.body.sweeps.map((s: { id: number }) => s.id), [sweep.sweepId]);
+  assert.deepEqual(list.body.sweeps[0].progress, { total: 4, completed: 3, failed: 1 });
+  const one = await getJson(dash, `/api/sweeps/${sweep.sweepId}`);
+  assert.equal(one.status, 200);
+  assert.deepEqual(one.body.jobs.map((j: { key: string }) => j.key), sweep.keys);
+  assert.deepEqual(one.body.jobs.map((j: { state: string }) => j.state), [
+    "completed",
+    "completed",
+    "completed",
+    "failed",
+  ]);
+  assert.match(one.body.jobs[3].error, /NOPE/);
+  const board = one.body.leaderboard;
+  assert.equal(board.configurations, 2);
+  // Ranked by the median over seeds: lr=0.001 (one seed, 1.2) above lr=0.0003 (0.4, 0.6 → 0.5).
+  assert.deepEqual(board.rows.map((r: { settingKey: string }) => r.settingKey), [
+    "lr=0.001",
+    "lr=0.0003",
+  ]);
+  assert.ok(Math.abs(board.rows[1].median - 0.5) < 1e-9);
+  assert.equal(board.winner.trials, 2);
+  assert.ok(board.winner.deflatedSharpe > 0 && board.winner.deflatedSharpe < 1);
+  assert.match(board.note, /2 configurations tried/);
+  assert.equal((await getJson(dash, "/api/sweeps/9999")).status, 404);
+  for (const path of ["/sweeps", `/sweeps/${sweep.sweepId}`]) {
+    const res = await fetch(dash.url + path);
+    assert.equal(res.status, 200, path);
+    assert.match(await res.text(), /data-page="sweep/);
+  }
+}
+
 Deno.test("dashboard endpoints on embedded PGlite: per-request opens, the lock is free between requests", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tt_dash_" });
   const pgdata = join(dir, "pgdata");
   try {
     const store = await openStore({ url: "", dataDir: pgdata });
     const seed = await seedDashboardStore(store);
+    const sweep = await seedSweep(store);
     await store.close();
     const dash = await startDashboard({ url: "", dataDir: pgdata, port: 0, holdMs: 50 });
     try {
       await checkEndpoints(dash, seed);
+      await checkSweepEndpoints(dash, sweep);
       await new Promise((r) => setTimeout(r, 300));
       const free = await Deno.stat(storeLockPath(pgdata)).then(() => false, () => true);
       assert.ok(free, "the dashboard let go of the store between requests");
@@ -186,12 +223,14 @@ Deno.test({
     try {
       store = await openStore({ url: tmp.url });
       const seed = await seedDashboardStore(store);
+      const sweep = await seedSweep(store);
       const u = new URL(tmp.url);
       u.password = "s3cr3t-pw";
       // The server ignores a password it does not need (trust auth); the dashboard must hide it.
       const dash = await startDashboard({ url: u.toString(), port: 0 });
       try {
         await checkEndpoints(dash, seed);
+        await checkSweepEndpoints(dash, sweep);
         for (
           const path of [
             "/api/health",

@@ -24,3 +24,4 @@ export * from "./model_ab_repo.ts";
 export * from "./dashboard_repo.ts";
 export * from "./sweeps_repo.ts";
 export * from "./alt_data_repo.ts";
+export * from "./alt_quality_repo.ts";

@@ -107,8 +107,8 @@ export async function listAbPairs(
   return rows.map(toPair);
 }
 
-/** Statuses of a retraining job. */
-export type RetrainJobStatus = "queued" | "running" | "ok" | "failed";
+/** Statuses of a retraining job (`retry`: a try failed, the queue tries it again). */
+export type RetrainJobStatus = "queued" | "running" | "retry" | "ok" | "failed";
 
 /** A `tt_retrain_jobs` row. */
 export interface RetrainJobRecord {
@@ -123,6 +123,12 @@ export interface RetrainJobRecord {
   result: Record<string, unknown> | null;
   resultModelId: number | null;
   error: string | null;
+  /** Times a run of it started (in-process or on a worker). */
+  attempts: number;
+  /** Who last started it (`host:pid`). */
+  worker: string | null;
+  /** The pg-boss job id when it went to the queue, else null (run in-process). */
+  queueJobId: string | null;
   createdAt: Date;
   finishedAt: Date | null;
 }
@@ -139,6 +145,9 @@ function toJob(r: Record<string, unknown>): RetrainJobRecord {
     result: r.result_json === null ? null : jsonColumn(r.result_json as Record<string, unknown>),
     resultModelId: id(r.result_model_id),
     error: (r.error as string | null) ?? null,
+    attempts: Number(r.attempts ?? 0),
+    worker: (r.worker as string | null) ?? null,
+    queueJobId: (r.queue_job_id as string | null) ?? null,
     createdAt: r.created_at as Date,
     finishedAt: (r.finished_at as Date | null) ?? null,
   };
@@ -224,4 +233,68 @@ export async function listRetrainJobs(
     [modelName],
   );
   return rows.map(toJob);
+}
+
+/**
+ * One retraining job by id.
+ * @param q The store.
+ * @param id `tt_retrain_jobs.id`.
+ * @returns The job, or null when there is none.
+ * @example
+ * ```ts
+ * const job = await readRetrainJob(store, 4);
+ * ```
+ */
+export async function readRetrainJob(q: Queryable, id: number): Promise<RetrainJobRecord | null> {
+  const [row] = await q.query<Record<string, unknown>>(
+    "SELECT * FROM tt_retrain_jobs WHERE id = $1",
+    [id],
+  );
+  return row ? toJob(row) : null;
+}
+
+/**
+ * Claims a retraining job for a run: moves it to `running`, counts the attempt and
+ * records the worker, unless it finished (`ok`): a finished job is never run twice.
+ * @param q The store.
+ * @param id `tt_retrain_jobs.id`.
+ * @param worker Who runs it (`host:pid`).
+ * @returns The claimed job, or null when it is `ok` (or does not exist).
+ * @example
+ * ```ts
+ * const job = await claimRetrainJob(store, 4, "lab-2:4182");
+ * if (job === null) console.log("already done");
+ * ```
+ */
+export async function claimRetrainJob(
+  q: Queryable,
+  id: number,
+  worker: string,
+): Promise<RetrainJobRecord | null> {
+  const [row] = await q.query<Record<string, unknown>>(
+    `UPDATE tt_retrain_jobs
+        SET status = 'running', attempts = attempts + 1, worker = $2, error = NULL
+      WHERE id = $1 AND status <> 'ok'
+      RETURNING *`,
+    [id, worker],
+  );
+  return row ? toJob(row) : null;
+}
+
+/**
+ * Records the pg-boss job id a retraining job was queued under.
+ * @param q The store.
+ * @param id `tt_retrain_jobs.id`.
+ * @param queueJobId pg-boss's id.
+ * @example
+ * ```ts
+ * await setRetrainJobQueueId(store, 4, "0c9f…");
+ * ```
+ */
+export async function setRetrainJobQueueId(
+  q: Queryable,
+  id: number,
+  queueJobId: string,
+): Promise<void> {
+  await q.query("UPDATE tt_retrain_jobs SET queue_job_id = $2 WHERE id = $1", [id, queueJobId]);
 }

@@ -281,16 +281,59 @@ export async function failSweepJob(
  */
 export async function readSweep(q: Queryable, id: number): Promise<SweepRecord | null> {
   const [r] = await q.query<SweepRow>("SELECT * FROM tt_sweeps WHERE id = $1", [id]);
-  return r
-    ? {
-      id: r.id,
-      name: r.name,
-      definition: jsonColumn(r.definition),
-      configurations: r.configurations,
-      mode: r.mode,
-      createdAt: r.created_at,
+  return r ? toSweep(r) : null;
+}
+
+function toSweep(r: SweepRow): SweepRecord {
+  return {
+    id: Number(r.id),
+    name: r.name,
+    definition: jsonColumn(r.definition),
+    configurations: r.configurations,
+    mode: r.mode,
+    createdAt: r.created_at,
+  };
+}
+
+/** A sweep with its jobs counted per state (what {@linkcode listSweeps} returns). */
+export interface SweepSummaryRecord extends Omit<SweepRecord, "definition"> {
+  /** Jobs per state (only states that occur), and `total`. */
+  progress: Record<string, number> & { total: number };
+}
+
+/**
+ * The newest sweeps with their jobs counted per state.
+ * @param q The store.
+ * @param options `limit`, default 50.
+ * @returns Sweeps, newest first.
+ * @example
+ * ```ts
+ * for (const s of await listSweeps(store)) console.log(s.id, s.progress.completed ?? 0, s.progress.total);
+ * ```
+ */
+export async function listSweeps(
+  q: Queryable,
+  options: { limit?: number } = {},
+): Promise<SweepSummaryRecord[]> {
+  const sweeps = await q.query<SweepRow>(
+    "SELECT * FROM tt_sweeps ORDER BY id DESC LIMIT $1",
+    [options.limit ?? 50],
+  );
+  if (sweeps.length === 0) return [];
+  const counts = await q.query<{ sweep_id: number; state: string; n: number }>(
+    `SELECT sweep_id, state, count(*)::int AS n FROM tt_sweep_jobs
+      WHERE sweep_id = ANY($1::bigint[]) GROUP BY sweep_id, state`,
+    [sweeps.map((r) => r.id)],
+  );
+  return sweeps.map((r) => {
+    const { definition: _d, ...head } = toSweep(r);
+    const progress: Record<string, number> & { total: number } = { total: 0 };
+    for (const c of counts.filter((c) => Number(c.sweep_id) === head.id)) {
+      progress[c.state] = Number(c.n);
+      progress.total += Number(c.n);
     }
-    : null;
+    return { ...head, progress };
+  });
 }
 
 /**

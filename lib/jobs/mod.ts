@@ -23,5 +23,6 @@ export * from "./sweep_plan.ts";
 export * from "./run_job.ts";
 export * from "./queue.ts";
 export * from "./worker.ts";
+export * from "./retrain_queue.ts";
 export * from "./leaderboard.ts";
 export * from "./sweep.ts";

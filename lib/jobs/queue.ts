@@ -9,7 +9,9 @@
  *
  * Each queued job carries only `{ sweepId, key }`; its spec, state, run count and result
  * live in `tt_sweep_jobs` (`lib/db/sweeps_repo.ts`), which also makes it idempotent on
- * its key (a completed job is never run again, see `executeSweepJob`).
+ * its key (a completed job is never run again, see `executeSweepJob`). A second queue,
+ * {@linkcode RETRAIN_QUEUE}, carries `{ retrainJobId }` of `tt_retrain_jobs` rows, with
+ * the same lease and retry settings.
  *
  * @module
  */
@@ -18,6 +20,12 @@ import { redact } from "../util/redact.ts";
 
 /** The pg-boss queue every sweep's jobs go to. */
 export const SWEEP_QUEUE = "tt-sweep-jobs";
+
+/**
+ * The pg-boss queue of retraining jobs a trigger enqueued (`tt_retrain_jobs`, see
+ * `lib/jobs/retrain_queue.ts`); the same engine and the same `deno task worker`.
+ */
+export const RETRAIN_QUEUE = "tt-retrain";
 
 /** How long a job may go without a sign of life, and how often it is tried. */
 export interface LeaseOptions {
@@ -83,6 +91,36 @@ export interface QueuedJob {
   createdOn: Date;
 }
 
+/** What a worker's retraining handler is given. */
+export interface QueuedRetrainJob {
+  /** pg-boss's id. */
+  id: string;
+  /** `tt_retrain_jobs.id`. */
+  retrainJobId: number;
+  /** Tries so far before this one. */
+  retryCount: number;
+  /** Retries allowed: this is the last try when `retryCount >= retryLimit`. */
+  retryLimit: number;
+  createdOn: Date;
+}
+
+/** pg-boss send options of a lease, checked. */
+function sendOptions(lease: LeaseOptions) {
+  const l = { ...DEFAULT_LEASE, ...lease };
+  if (!(Number.isInteger(l.leaseSeconds) && l.leaseSeconds >= 10)) {
+    throw new RangeError(`leaseSeconds = ${l.leaseSeconds} must be a whole number ≥ 10`);
+  }
+  if (!(Number.isInteger(l.retryLimit) && l.retryLimit >= 0)) {
+    throw new RangeError(`retryLimit = ${l.retryLimit} must be a whole number ≥ 0`);
+  }
+  return {
+    heartbeatSeconds: l.leaseSeconds,
+    retryLimit: l.retryLimit,
+    retryDelay: l.retryDelaySeconds,
+    expireInSeconds: l.maxRunSeconds,
+  };
+}
+
 function jobData(data: unknown, id: string): { sweepId: number; key: string } {
   const o = data as Record<string, unknown> | null;
   if (
@@ -122,21 +160,12 @@ export class SweepQueue {
     jobs: readonly { sweepId: number; key: string }[],
     lease: LeaseOptions = {},
   ): Promise<string[]> {
-    const l = { ...DEFAULT_LEASE, ...lease };
-    if (!(Number.isInteger(l.leaseSeconds) && l.leaseSeconds >= 10)) {
-      throw new RangeError(`leaseSeconds = ${l.leaseSeconds} must be a whole number ≥ 10`);
-    }
-    if (!(Number.isInteger(l.retryLimit) && l.retryLimit >= 0)) {
-      throw new RangeError(`retryLimit = ${l.retryLimit} must be a whole number ≥ 0`);
-    }
+    const send = sendOptions(lease);
     const ids: string[] = [];
     for (const j of jobs) {
       const id = await this.#boss.send(SWEEP_QUEUE, { sweepId: j.sweepId, key: j.key }, {
         singletonKey: j.key,
-        heartbeatSeconds: l.leaseSeconds,
-        retryLimit: l.retryLimit,
-        retryDelay: l.retryDelaySeconds,
-        expireInSeconds: l.maxRunSeconds,
+        ...send,
       });
       if (id === null) {
         throw new Error(`pg-boss refused job ${j.key} (a job with that key is queued)`);
@@ -220,6 +249,96 @@ export class SweepQueue {
   }
 
   /**
+   * Puts a retraining job (`tt_retrain_jobs.id`) on {@linkcode RETRAIN_QUEUE}, with the
+   * lease and retry settings; keyed `retrain/ID` (pg-boss refuses a second copy while
+   * one is queued or running).
+   * @param retrainJobId The row's id.
+   * @param lease See {@linkcode LeaseOptions}.
+   * @returns pg-boss's job id.
+   * @throws {Error} When a job for that row is already queued.
+   * @example
+   * ```ts
+   * const queueId = await queue.enqueueRetrain(4);
+   * ```
+   */
+  async enqueueRetrain(retrainJobId: number, lease: LeaseOptions = {}): Promise<string> {
+    const id = await this.#boss.send(RETRAIN_QUEUE, { retrainJobId }, {
+      singletonKey: `retrain/${retrainJobId}`,
+      ...sendOptions(lease),
+    });
+    if (id === null) {
+      throw new Error(`pg-boss refused retrain job ${retrainJobId} (it is queued already)`);
+    }
+    return id;
+  }
+
+  /**
+   * The pg-boss state of a queued retraining job.
+   * @param queueJobId pg-boss's id (`tt_retrain_jobs.queue_job_id`).
+   * @returns Its state, or null when pg-boss has no such job (archived or deleted).
+   * @example
+   * ```ts
+   * (await queue.retrainState(id))?.state; // "completed"
+   * ```
+   */
+  async retrainState(queueJobId: string): Promise<QueuedJobState | null> {
+    const j = await this.#boss.getJobById(RETRAIN_QUEUE, queueJobId);
+    if (!j) return null;
+    const o = j.data as Record<string, unknown> | null;
+    return {
+      id: j.id,
+      key: `retrain/${o?.retrainJobId ?? "?"}`,
+      state: j.state,
+      retryCount: j.retryCount,
+      retryLimit: j.retryLimit,
+      createdOn: new Date(j.createdOn),
+      startedOn: j.startedOn ? new Date(j.startedOn) : null,
+      completedOn: j.completedOn ? new Date(j.completedOn) : null,
+    };
+  }
+
+  /**
+   * Takes retraining jobs from {@linkcode RETRAIN_QUEUE} one at a time per slot and runs
+   * `handler` on each (a throw fails the try; pg-boss retries it while tries are left).
+   * @param handler Runs one job; its resolved value is stored as the job's output.
+   * @param options `concurrency` (default 1) and `pollSeconds` (default 1).
+   * @example
+   * ```ts
+   * await queue.workRetrain(async (job) => ({ ran: job.retrainJobId }));
+   * ```
+   */
+  async workRetrain(
+    handler: (job: QueuedRetrainJob) => Promise<object>,
+    options: { concurrency?: number; pollSeconds?: number } = {},
+  ): Promise<void> {
+    const id = await this.#boss.work(
+      RETRAIN_QUEUE,
+      {
+        batchSize: 1,
+        localConcurrency: options.concurrency ?? 1,
+        pollingIntervalSeconds: options.pollSeconds ?? 1,
+        includeMetadata: true,
+      },
+      async ([job]) => {
+        const o = job.data as Record<string, unknown> | null;
+        if (typeof o?.retrainJobId !== "number") {
+          throw new TypeError(
+            `Queued job ${job.id} has no { retrainJobId } data: ${JSON.stringify(job.data)}`,
+          );
+        }
+        return await handler({
+          id: job.id,
+          retrainJobId: o.retrainJobId,
+          retryCount: job.retryCount,
+          retryLimit: job.retryLimit,
+          createdOn: new Date(job.createdOn),
+        });
+      },
+    );
+    this.#workers.push(id);
+  }
+
+  /**
    * Stops taking jobs, waits up to `timeoutSeconds` for running ones, and disconnects
    * (a job still running then is failed and retried elsewhere).
    * @param options `timeoutSeconds`, default 30.
@@ -235,7 +354,7 @@ export class SweepQueue {
 
 /**
  * Connects to the queue on a PostgreSQL server (installing pg-boss's schema on first use)
- * and creates the sweep queue when missing.
+ * and creates the sweep and retraining queues when missing.
  * @param url `postgres://…` of the shared server.
  * @param options Supervisor and polling intervals.
  * @returns The queue; close it when done.
@@ -262,13 +381,15 @@ export async function openSweepQueue(url: string, options: QueueOptions = {}): P
     (e: unknown) => console.error(`queue: ${redact((e as Error)?.message ?? String(e))}`),
   );
   await boss.start();
-  try {
-    if ((await boss.getQueue(SWEEP_QUEUE)) === null) await boss.createQueue(SWEEP_QUEUE);
-  } catch (e) {
-    // Two processes creating the queue at once: the other one won.
-    if ((await boss.getQueue(SWEEP_QUEUE)) === null) {
-      await boss.stop({ graceful: false }).catch(() => undefined);
-      throw e;
+  for (const name of [SWEEP_QUEUE, RETRAIN_QUEUE]) {
+    try {
+      if ((await boss.getQueue(name)) === null) await boss.createQueue(name);
+    } catch (e) {
+      // Two processes creating the queue at once: the other one won.
+      if ((await boss.getQueue(name)) === null) {
+        await boss.stop({ graceful: false }).catch(() => undefined);
+        throw e;
+      }
     }
   }
   return new SweepQueue(boss);

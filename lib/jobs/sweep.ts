@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Store } from "../db/store.ts";
+import type { Queryable, Store } from "../db/store.ts";
 import {
   createSweep,
   listSweepJobs,
@@ -201,7 +201,7 @@ export interface SweepStatus {
 
 /**
  * A sweep's progress, every job's state and the leaderboard.
- * @param store The store.
+ * @param store The store (any connection to it: the dashboard passes its read connection).
  * @param sweepId `tt_sweeps.id`.
  * @param options `queue`: read pg-boss's states of a queued sweep from it.
  * @returns The status.
@@ -213,12 +213,14 @@ export interface SweepStatus {
  * ```
  */
 export async function sweepStatus(
-  store: Store,
+  store: Queryable & { description?: string },
   sweepId: number,
   options: { queue?: SweepQueue } = {},
 ): Promise<SweepStatus> {
   const sweep = await readSweep(store, sweepId);
-  if (sweep === null) throw new RangeError(`No sweep ${sweepId} in ${store.description}`);
+  if (sweep === null) {
+    throw new RangeError(`No sweep ${sweepId} in ${store.description ?? "the store"}`);
+  }
   const records = await listSweepJobs(store, sweepId);
   const queued = options.queue && sweep.mode === "queue"
     ? await options.queue.states(sweepId)

@@ -1,13 +1,15 @@
 /**
- * A sweep worker: takes jobs from the queue until told to stop, and runs each with
+ * A worker: takes jobs from the queue until told to stop, and runs each with
  * `executeSweepJob` (train, evaluate out of sample, register, store the result), the
- * same code path as an in-process sweep. Any number of workers on any number of
+ * same code path as an in-process sweep; and retraining jobs of the `tt-retrain` queue
+ * with `executeRetrainJob` (the code of `deno task models triggers --run` on PGlite). Any number of workers on any number of
  * machines share one queue through the server of `DATABASE_URL`.
  *
  * @module
  */
 import type { Store } from "../db/store.ts";
 import { executeSweepJob, workerName } from "./run_job.ts";
+import { executeRetrainJob } from "./retrain_queue.ts";
 import type { SweepQueue } from "./queue.ts";
 
 /** What {@linkcode runSweepWorker} is told. */
@@ -26,6 +28,8 @@ export interface SweepWorkerOptions {
   modelsDir?: string;
   /** One line per event (job started, done, failed). Default: none. */
   log?: (line: string) => void;
+  /** Also take retraining jobs (`tt-retrain`). Default true. */
+  retrain?: boolean;
 }
 
 /** What {@linkcode runSweepWorker} reports when it stops. */
@@ -36,6 +40,8 @@ export interface SweepWorkerSummary {
   failed: number;
   /** Jobs found already completed (not run again). */
   skipped: number;
+  /** Of `completed`: retraining jobs (the rest are sweep jobs). */
+  retrained: number;
   /** Seconds from enqueue to start of each job this worker started. */
   startDelays: number[];
 }
@@ -61,7 +67,13 @@ export async function runSweepWorker(
 ): Promise<SweepWorkerSummary> {
   const name = options.name ?? workerName();
   const log = options.log ?? (() => {});
-  const summary: SweepWorkerSummary = { completed: 0, failed: 0, skipped: 0, startDelays: [] };
+  const summary: SweepWorkerSummary = {
+    completed: 0,
+    failed: 0,
+    skipped: 0,
+    retrained: 0,
+    startDelays: [],
+  };
   const stopped = new Promise<void>((resolve) => {
     if (options.signal?.aborted) resolve();
     options.signal?.addEventListener("abort", () => resolve(), { once: true });
@@ -97,6 +109,37 @@ export async function runSweepWorker(
         throw e;
       }
     }, { concurrency: options.concurrency ?? 1, pollSeconds: options.pollSeconds });
+    if (options.retrain !== false) {
+      await queue.workRetrain(async (job) => {
+        summary.startDelays.push((Date.now() - job.createdOn.getTime()) / 1000);
+        const finalAttempt = job.retryCount >= job.retryLimit;
+        const what = `retrain job ${job.retrainJobId}`;
+        log(`${name}: ${what} (try ${job.retryCount + 1} of ${job.retryLimit + 1})`);
+        try {
+          const { ran, outcome } = await executeRetrainJob(store, job.retrainJobId, {
+            worker: name,
+            finalAttempt,
+          });
+          if (ran) {
+            summary.completed++;
+            summary.retrained++;
+          } else summary.skipped++;
+          log(
+            `${name}: ${what} ${ran ? "done" : "was already done"}: model ` +
+              `${outcome.challengerModelId} is the challenger (${outcome.verdict})`,
+          );
+          return { challengerModelId: outcome.challengerModelId, ran };
+        } catch (e) {
+          summary.failed++;
+          log(
+            `${name}: ${what} failed${finalAttempt ? " (no try left)" : ", to be retried"}: ${
+              (e as Error)?.message ?? e
+            }`,
+          );
+          throw e;
+        }
+      }, { concurrency: options.concurrency ?? 1, pollSeconds: options.pollSeconds });
+    }
     await stopped;
   } finally {
     await queue.close({ timeoutSeconds: options.stopTimeoutSeconds ?? 30 });

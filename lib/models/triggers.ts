@@ -60,8 +60,9 @@ export async function readTriggerState(q: Queryable, model: ModelRecord): Promis
   const cfg = parseModelConfig(model.config, `tt_models ${model.id} config`);
   const ranges = trainedRangesOf(cfg);
   let since = ranges.map((r) => r.end).sort().at(-1) ?? "1970-01-01";
-  const [job] = await listRetrainJobs(q, model.name);
-  if (job && job.status !== "failed") {
+  // The newest job that did not fail (a failed one retrained nothing).
+  const job = (await listRetrainJobs(q, model.name)).find((j) => j.status !== "failed");
+  if (job) {
     const dataEnd = typeof job.spec.dataEnd === "string" ? job.spec.dataEnd : null;
     if (dataEnd && dataEnd > since) since = dataEnd;
   }

@@ -12,9 +12,11 @@
  * `champion` only on the verdict `promote`.
  *
  * THE SEAM of the job engine: a job is a row of `tt_retrain_jobs` with a plain-JSON
- * {@linkcode RetrainSpec}; {@linkcode runRetrainJob}`(store, job)` runs one. Today
- * {@linkcode runTriggers} calls it in-process (its `runner` option); a queue (pg-boss in
- * `lib/jobs`) enqueues the same spec and calls `runRetrainJob` in its worker.
+ * {@linkcode RetrainSpec}; {@linkcode runRetrainJob}`(store, job)` runs one, claiming the
+ * row first (a job that finished `ok` is returned as stored, never run twice).
+ * {@linkcode runTriggers} calls it in-process (its `runner` option); on a PostgreSQL
+ * server `lib/jobs/retrain_queue.ts` puts the job id on the pg-boss queue `tt-retrain`
+ * and `deno task worker` calls `runRetrainJob` for it.
  *
  * @module
  */
@@ -22,12 +24,18 @@ import type { Store } from "../db/store.ts";
 import type { ModelRecord } from "../db/models_repo.ts";
 import { readModel } from "../db/models_repo.ts";
 import { readAlias } from "../db/model_aliases_repo.ts";
-import { enqueueRetrainJob, type RetrainJobRecord, updateRetrainJob } from "../db/model_ab_repo.ts";
+import {
+  claimRetrainJob,
+  enqueueRetrainJob,
+  readRetrainJob,
+  type RetrainJobRecord,
+  updateRetrainJob,
+} from "../db/model_ab_repo.ts";
 import { readAccountCurve } from "../db/execution_repo.ts";
 import { listEpisodes } from "../db/episodes_repo.ts";
 import { parseModelConfig } from "../agents/model_io.ts";
 import { setAlias } from "../models/aliases.ts";
-import { compareModels, type CompareVerdict } from "../models/compare.ts";
+import { COMPARE_VERDICTS, compareModels, type CompareVerdict } from "../models/compare.ts";
 import {
   computePerformanceDrift,
   type ModelPerformanceDrift,
@@ -151,9 +159,12 @@ export interface RetrainOutcome {
 /**
  * Runs one retraining job (see the module notes): train, evaluate on the tail, compare,
  * alias `challenger`, promote only with `autoPromote` and the verdict `promote`. The job's
- * row goes `running` → `ok` (with the outcome) or `failed` (with the error, rethrown).
+ * row is claimed (`running`, one more attempt) and goes to `ok` (with the outcome) or
+ * `failed` / `retry` (with the error, rethrown). A job already `ok` is not run again:
+ * its stored outcome is returned.
  * @param store The store.
  * @param job The queued job (its `spec` is a {@linkcode RetrainSpec}).
+ * @param options Worker name, whether this is the last try.
  * @returns The outcome.
  * @example
  * ```ts
@@ -161,9 +172,18 @@ export interface RetrainOutcome {
  * const out = await runRetrainJob(store, job); // out.challengerModelId is NAME@challenger
  * ```
  */
-export async function runRetrainJob(store: Store, job: RetrainJobRecord): Promise<RetrainOutcome> {
+export async function runRetrainJob(
+  store: Store,
+  job: RetrainJobRecord,
+  options: RunRetrainOptions = {},
+): Promise<RetrainOutcome> {
   const spec = parseRetrainSpec(job.spec, `retrain job ${job.id}`);
-  await updateRetrainJob(store, job.id, { status: "running" });
+  const claimed = await claimRetrainJob(store, job.id, options.worker ?? "in-process");
+  if (claimed === null) {
+    const done = await readRetrainJob(store, job.id);
+    if (done === null) throw new RangeError(`Retrain job ${job.id} does not exist in this store`);
+    return parseRetrainOutcome(done.result, `retrain job ${job.id} result`);
+  }
   try {
     const trained = await trainModel(store, {
       resume: String(spec.modelId),
@@ -221,11 +241,56 @@ export async function runRetrainJob(store: Store, job: RetrainJobRecord): Promis
     return out;
   } catch (e) {
     await updateRetrainJob(store, job.id, {
-      status: "failed",
+      status: options.finalAttempt === false ? "retry" : "failed",
       error: e instanceof Error ? e.message : String(e),
-    });
+    }).catch(() => undefined);
     throw e;
   }
+}
+
+/** What {@linkcode runRetrainJob} is told. */
+export interface RunRetrainOptions {
+  /** Who runs it, recorded on the row. Default `"in-process"`. */
+  worker?: string;
+  /** No try is left after this one: a failure marks the row `failed` (else `retry`). Default true. */
+  finalAttempt?: boolean;
+}
+
+/**
+ * Reads a stored {@linkcode RetrainOutcome} (`tt_retrain_jobs.result_json`) back.
+ * @param json The stored value.
+ * @param where Named in errors.
+ * @returns The outcome.
+ * @throws {TypeError} Naming the first missing or mistyped field.
+ * @example
+ * ```ts
+ * const out = parseRetrainOutcome(job.result, `job ${job.id}`);
+ * ```
+ */
+export function parseRetrainOutcome(json: unknown, where: string): RetrainOutcome {
+  if (typeof json !== "object" || json === null) throw new TypeError(`${where}: not an object`);
+  const o = json as Record<string, unknown>;
+  const num = (k: string) => {
+    if (typeof o[k] !== "number") throw new TypeError(`${where}: ${k} must be a number`);
+    return o[k] as number;
+  };
+  const verdicts: readonly string[] = COMPARE_VERDICTS;
+  if (typeof o.verdict !== "string" || !verdicts.includes(o.verdict)) {
+    throw new TypeError(`${where}: verdict must be one of ${verdicts.join(", ")}`);
+  }
+  if (typeof o.text !== "string") throw new TypeError(`${where}: text must be a string`);
+  return {
+    jobId: num("jobId"),
+    challengerModelId: num("challengerModelId"),
+    challengerVersion: num("challengerVersion"),
+    championModelId: num("championModelId"),
+    challengerEpisodeId: num("challengerEpisodeId"),
+    championEpisodeId: num("championEpisodeId"),
+    championInSample: o.championInSample === true,
+    verdict: o.verdict as CompareVerdict,
+    text: o.text,
+    promoted: o.promoted === true,
+  };
 }
 
 /**

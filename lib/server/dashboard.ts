@@ -10,6 +10,8 @@
  * | `/risk/ID`, `/api/risk/ID` | risk attribution of an episode |
  * | `/live`, `/api/live`, `/api/live/stream` | live monitoring; the stream is server-sent events |
  * | `/data`, `/api/data?barSize=1 day` | data quality and coverage |
+ * | `/sweeps`, `/api/sweeps` | sweeps with their progress |
+ * | `/sweeps/ID`, `/api/sweeps/ID` | one sweep: jobs, leaderboard, deflated Sharpe of the winner |
  * | `/api/health` | the store it reads |
  *
  * Loopback binds need no token; any other bind needs one (`auth.ts`), checked on every
@@ -30,6 +32,7 @@ import {
   StoreBusyError,
 } from "./store_access.ts";
 import { dataView, evaluationView, liveView, overviewView, riskView } from "./views.ts";
+import { sweepsView, sweepView } from "./sweeps_view.ts";
 
 /** Options of {@linkcode startDashboard}. */
 export interface DashboardOptions extends StoreAccessOptions {
@@ -115,6 +118,10 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
     [/^\/risk\/(\d+)$/, page("risk", (p) => `/api/risk/${p[0]}`, (p) => `Risk ${p[0]}`)],
     [/^\/live$/, page("live", () => "/api/live", () => PAGES.live.title)],
     [/^\/data$/, page("data", () => "/api/data", () => PAGES.data.title)],
+    [/^\/sweeps$/, page("sweeps", () => "/api/sweeps", () => PAGES.sweeps.title)],
+    [/^\/sweeps\/(\d+)$/, page("sweep", (p) => `/api/sweeps/${p[0]}`, (p) => `Sweep ${p[0]}`)],
+    [/^\/api\/sweeps$/, api(() => read(sweepsView))],
+    [/^\/api\/sweeps\/(\d+)$/, api((_r, p) => read((q) => sweepView(q, idOf(p[0]))))],
     [/^\/model\/(\d+)$/, async (req, p) => {
       try {
         const id = await read((q) => resolveReportEpisode(q, { modelId: idOf(p[0]) }));

@@ -17,5 +17,6 @@ export * from "./auth.ts";
 export * from "./store_access.ts";
 export * from "./interactive.ts";
 export * from "./views.ts";
+export * from "./sweeps_view.ts";
 export * from "./pages.ts";
 export * from "./dashboard.ts";

@@ -15,6 +15,8 @@ export const PAGES = {
   risk: { path: "/risk/", title: "Risk attribution" },
   live: { path: "/live", title: "Live monitoring" },
   data: { path: "/data", title: "Data" },
+  sweeps: { path: "/sweeps", title: "Sweeps" },
+  sweep: { path: "/sweeps/", title: "Sweep" },
 } as const;
 
 /** A page name. */
@@ -39,7 +41,7 @@ const esc = (s: string) =>
  */
 export function pageHtml(page: PageName, api: string, title: string): string {
   const nav = (Object.keys(PAGES) as PageName[])
-    .filter((p) => p !== "evaluation" && p !== "risk")
+    .filter((p) => p !== "evaluation" && p !== "risk" && p !== "sweep")
     .map((p) =>
       `<a href="${PAGES[p].path}"${p === page ? ' aria-current="page"' : ""}>${PAGES[p].title}</a>`
     ).join("");

@@ -7,6 +7,9 @@
  * @module
  */
 import {
+  completeSweepJob,
+  createSweep,
+  failSweepJob,
   finishTrainRun,
   logEpisode,
   logTrainMetrics,
@@ -357,4 +360,53 @@ async function logPath(
     netWorth,
     strategy,
   });
+}
+
+/**
+ * Seeds a finished sweep for the Sweeps page: 2 settings × 2 seeds, three jobs completed
+ * with out-of-sample results (setting 1 better), one failed with its error.
+ * @param store A migrated store.
+ * @returns The sweep id and its job keys.
+ */
+export async function seedSweep(store: Store): Promise<{ sweepId: number; keys: string[] }> {
+  const settings = [{ lr: 3e-4 }, { lr: 1e-3 }];
+  const { id, jobs } = await createSweep(store, {
+    name: "lr-dash",
+    definition: { grid: { lr: [3e-4, 1e-3] }, seeds: "1..2" },
+    configurations: 2,
+    mode: "in-process",
+    jobs: settings.flatMap((setting, i) =>
+      [1, 2].map((seed) => ({
+        keySuffix: `${i}/s${seed}/f0`,
+        settingIndex: i,
+        settingKey: `lr=${setting.lr}`,
+        seed,
+        fold: 0,
+        spec: { setting, seed },
+      }))
+    ),
+  });
+  const result = (sharpe: number) => ({
+    modelId: 1,
+    modelDir: "/m",
+    weightsSha256: "x",
+    runId: 1,
+    evalEpisodeId: 1,
+    benchmarkEpisodeId: null,
+    train: { start: "2021-01-04", end: "2021-03-31" },
+    test: { start: "2021-04-01", end: "2021-05-07" },
+    sharpe,
+    metrics: { sharpe },
+    psr: 0.5,
+    vsBuyAndHold: { estimate: sharpe - 0.5, lower: -1, upper: 1 },
+    bestBaseline: "equal-weight-buy-and-hold",
+    returns: { n: 252, sharpe: sharpe / Math.sqrt(252), skewness: 0, kurtosis: 3 },
+    steps: 256,
+    seconds: 1,
+  });
+  await completeSweepJob(store, jobs[0].key, { modelId: null, result: result(0.4) });
+  await completeSweepJob(store, jobs[1].key, { modelId: null, result: result(0.6) });
+  await completeSweepJob(store, jobs[2].key, { modelId: null, result: result(1.2) });
+  await failSweepJob(store, jobs[3].key, { error: "No 1 day bars for NOPE", final: true });
+  return { sweepId: id, keys: jobs.map((j) => j.key) };
 }

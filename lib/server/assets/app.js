@@ -154,7 +154,132 @@ const PAGES = {
       ),
     ));
     parts.push(section("Trading runs", tradingRunsTable(d.trading)));
+    parts.push(section(
+      "Sweeps",
+      el(
+        "p",
+        {},
+        link("/sweeps", "Sweeps"),
+        ": progress, per-job state and the leaderboard of every sweep (deno task sweep)",
+      ),
+    ));
     app.replaceChildren(...parts);
+  },
+
+  sweeps(d) {
+    const count = (s, k) => s.progress[k] ?? 0;
+    app.replaceChildren(
+      el("h1", {}, "Sweeps"),
+      section(
+        "Sweeps",
+        el(
+          "div",
+          { id: "sweeps", "data-count": d.sweeps.length },
+          table(
+            [
+              ["sweep", (s) => link(`/sweeps/${s.id}`, s.id), "num"],
+              ["name", (s) => s.name],
+              ["mode", (s) => s.mode],
+              ["configurations", (s) => s.configurations, "num"],
+              ["progress", (s) =>
+                el(
+                  "span",
+                  {},
+                  el("progress", {
+                    max: Math.max(1, s.progress.total),
+                    value: count(s, "completed"),
+                  }),
+                  ` ${count(s, "completed")} / ${s.progress.total}`,
+                )],
+              ["active", (s) => count(s, "active"), "num"],
+              ["failed", (s) => count(s, "failed"), "num"],
+              ["created", (s) => when(s.createdAt)],
+            ],
+            d.sweeps,
+            "no sweeps yet: deno task sweep",
+          ),
+        ),
+      ),
+    );
+  },
+
+  sweep(d) {
+    const b = d.leaderboard;
+    const w = b.winner;
+    const states = Object.entries(d.progress).filter(([k]) => k !== "total");
+    app.replaceChildren(
+      el("h1", {}, `Sweep ${d.sweep.id}: ${d.sweep.name}`),
+      el(
+        "p",
+        { class: "muted" },
+        `${d.sweep.mode} · ${d.progress.total} jobs · `,
+        states.map(([k, v]) => `${k} ${v}`).join(", ") || "no jobs",
+        " · ",
+        link("/sweeps", "all sweeps"),
+      ),
+      el("progress", {
+        id: "sweep-progress",
+        max: Math.max(1, d.progress.total),
+        value: d.progress.completed ?? 0,
+      }),
+      el(
+        "div",
+        { class: "verdict", id: "selection" },
+        el(
+          "strong",
+          {},
+          `${b.configurations} configuration${b.configurations === 1 ? "" : "s"} tried`,
+          w
+            ? ` · winner ${w.settingKey}: deflated Sharpe ratio ${pct(w.deflatedSharpe)} ` +
+              `(best of ${w.trials} expected by luck: ${num(w.expectedMaxSharpe)})`
+            : "",
+        ),
+        el("div", {}, b.note),
+      ),
+      section(
+        "Leaderboard",
+        el("p", { class: "muted" }, `Ranked by the ${b.metric}.`),
+        el(
+          "div",
+          { id: "leaderboard", "data-count": b.rows.length },
+          table(
+            [
+              ["rank", (r) => r.rank, "num"],
+              ["setting", (r) => r.settingKey],
+              ["median Sharpe", (r) => num(r.median), "num"],
+              ["IQR", (r) => `${num(r.interval.q1)} … ${num(r.interval.q3)}`, "num"],
+              ["vs buy & hold", (r) => num(r.medianVsBuyAndHold), "num"],
+              ["seeds", (r) => r.perSeed.map((s) => `${s.seed}: ${num(s.sharpe)}`).join(", ")],
+              ["jobs", (r) => `${r.jobs.completed} / ${r.jobs.total}`, "num"],
+              ["failed", (r) => r.jobs.failed, "num"],
+            ],
+            b.rows,
+          ),
+        ),
+      ),
+      section(
+        "Jobs",
+        el(
+          "div",
+          { id: "sweep-jobs", "data-count": d.jobs.length },
+          table(
+            [
+              ["job", (j) => j.key],
+              ["state", (j) => j.state],
+              ["setting", (j) => j.settingKey],
+              ["seed", (j) => j.seed, "num"],
+              ["fold", (j) => j.fold, "num"],
+              ["runs", (j) => j.runs, "num"],
+              ["worker", (j) => j.worker ?? "–"],
+              ["Sharpe (oos)", (j) => num(j.sharpe), "num"],
+              ["model", (j) => (j.modelId ? link(`/model/${j.modelId}`, j.modelId) : "–")],
+              ["error", (j) => j.error ?? ""],
+            ],
+            d.jobs,
+          ),
+        ),
+      ),
+    );
   },
 
   async evaluation(d) {
