@@ -50,7 +50,13 @@
 import { basename, extname, join, resolve } from "node:path";
 import type { Store } from "../db/store.ts";
 import { finishIngestRun, startIngestRun } from "../db/prices_repo.ts";
-import { ALT_KINDS, type AltKind, type AltValue, upsertAltValues } from "../db/alt_data_repo.ts";
+import {
+  ALT_FIELDS,
+  ALT_KINDS,
+  type AltKind,
+  type AltValue,
+  upsertAltValues,
+} from "../db/alt_data_repo.ts";
 import { readAltStoredConflicts } from "../db/alt_quality_repo.ts";
 import { Progress } from "../util/progress.ts";
 import { parseDecimal, splitLine } from "./_csv_fields.ts";
@@ -104,32 +110,32 @@ export interface AltKindRule {
 /** The rules per kind (the module's table). */
 export const ALT_KIND_RULES: Record<AltKind, AltKindRule> = {
   earnings: {
-    field: "eps_surprise_pct",
-    calendarField: "announcement",
-    knownBeforeEvent: ["announcement"],
-    valueOptional: ["announcement"],
+    field: ALT_FIELDS.surprise,
+    calendarField: ALT_FIELDS.announcement,
+    knownBeforeEvent: [ALT_FIELDS.announcement],
+    valueOptional: [ALT_FIELDS.announcement],
     nonNegative: [],
     signedBySide: false,
   },
   sentiment: {
-    field: "sentiment",
+    field: ALT_FIELDS.sentiment,
     knownBeforeEvent: [],
     valueOptional: [],
     nonNegative: [],
     signedBySide: false,
   },
   insider: {
-    field: "insider_net_shares",
+    field: ALT_FIELDS.insider,
     knownBeforeEvent: [],
     valueOptional: [],
     nonNegative: [],
     signedBySide: true,
   },
   options: {
-    field: "options_put_call",
+    field: ALT_FIELDS.putCall,
     knownBeforeEvent: [],
     valueOptional: [],
-    nonNegative: ["options_put_call"],
+    nonNegative: [ALT_FIELDS.putCall],
     signedBySide: false,
   },
   generic: {

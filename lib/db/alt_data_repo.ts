@@ -14,6 +14,21 @@ export const ALT_KINDS = ["earnings", "sentiment", "insider", "options", "generi
 /** One of {@linkcode ALT_KINDS}. */
 export type AltKind = typeof ALT_KINDS[number];
 
+/**
+ * The field names the importer writes and the as-of features read (one home for both):
+ * the earnings surprise in percent (event time = the report), a scheduled earnings date
+ * (event time = the date announced; value NaN, 0 cancels it), a sentiment score (event
+ * time = the article or post), a signed insider transaction in shares (buys > 0, event
+ * time = the trade), and the options put/call ratio.
+ */
+export const ALT_FIELDS = {
+  surprise: "eps_surprise_pct",
+  announcement: "announcement",
+  sentiment: "sentiment",
+  insider: "insider_net_shares",
+  putCall: "options_put_call",
+} as const;
+
 /** One point-in-time value. */
 export interface AltValue {
   /** Where it came from, e.g. `"earnings"` or a vendor name. */

@@ -24,7 +24,7 @@
  *   revision of the old date with value 0 plus a row for the new date.
  * - `sentiment_mean_5d`: mean of the `sentiment` values with `eventTime` in the last 5
  *   sessions, `(D(t−5), D(t)]`, known by `D(t)` (lookback 5 bars).
- * - `insider_net_30d`: sum of `insider_net` values (signed: buys > 0, sells < 0) with
+ * - `insider_net_30d`: sum of `insider_net_shares` values (signed: buys > 0, sells < 0) with
  *   `eventTime` in `(D(t) − 30 days, D(t)]`, known by `D(t)`; 0 when none in the window, NaN
  *   before the instrument's first known insider value.
  *
@@ -43,21 +43,9 @@
  *
  * @module
  */
-import type { AltValue } from "../db/alt_data_repo.ts";
+import { ALT_FIELDS, type AltValue } from "../db/alt_data_repo.ts";
 import { decisionTimes, exchangeDay } from "../data/decision_time.ts";
 import type { PricePanel } from "../data/panel.ts";
-
-/** The field names the declared features read (as the importer writes them). */
-export const ALT_FIELDS = {
-  /** Earnings surprise in percent, event time = the report. */
-  surprise: "eps_surprise_pct",
-  /** A scheduled earnings date, event time = the date and time announced (value NaN; 0 cancels it). */
-  announcement: "announcement",
-  /** A sentiment score, event time = the article or post. */
-  sentiment: "sentiment",
-  /** A signed insider transaction (buys > 0), event time = the trade. */
-  insider: "insider_net",
-} as const;
 
 /** How an alternative feature aggregates the values known at a bar. */
 export type AltAggregation =

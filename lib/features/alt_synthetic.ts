@@ -12,7 +12,7 @@
 import type { AltValue } from "../db/alt_data_repo.ts";
 import { decisionTimes } from "../data/decision_time.ts";
 import { Rng } from "../util/rng.ts";
-import { ALT_FIELDS } from "./alt_features.ts";
+import { ALT_FIELDS } from "../db/alt_data_repo.ts";
 
 /** The `source` of every generated value. */
 export const GENERATED_ALT_SOURCE = "generated";
