@@ -47,7 +47,7 @@
  *
  * @module
  */
-import { basename, extname, join, resolve } from "node:path";
+import { basename } from "node:path";
 import type { Store } from "../db/store.ts";
 import { finishIngestRun, startIngestRun } from "../db/prices_repo.ts";
 import {
@@ -63,6 +63,7 @@ import { parseDecimal, splitLine } from "./_csv_fields.ts";
 import { parseTimestamp, utcMs, zonedWallToUtc, zoneOffsetMs } from "./_time.ts";
 import {
   firstInvalidUtf8,
+  listCsvDirectory,
   MAX_CSV_LINE_CHARS,
   PLAUSIBLE_YEARS,
   type RejectedRow,
@@ -297,37 +298,7 @@ export function checkAltOptions(options: AltReadOptions): string {
 export async function listAltFiles(
   path: string,
 ): Promise<{ files: string[]; skipped: SkippedFile[] }> {
-  const abs = resolve(path);
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(abs);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`No such file or directory: ${path}`);
-    }
-    throw e;
-  }
-  if (info.isFile) return { files: [abs], skipped: [] };
-  const files: string[] = [];
-  const skipped: SkippedFile[] = [];
-  for await (const e of Deno.readDir(abs)) {
-    if (!/^\.(csv|txt|jsonl|ndjson)$/i.test(extname(e.name))) continue;
-    if (e.name.startsWith(".")) {
-      skipped.push({ file: e.name, reason: "hidden file (the name starts with a dot)" });
-      continue;
-    }
-    const full = join(abs, e.name);
-    if (e.isSymlink) {
-      try {
-        if ((await Deno.stat(full)).isFile) files.push(full);
-        else skipped.push({ file: e.name, reason: "symbolic link to something not a file" });
-      } catch {
-        skipped.push({ file: e.name, reason: "broken symbolic link" });
-      }
-    } else if (e.isFile) files.push(full);
-  }
-  skipped.sort((a, b) => a.file < b.file ? -1 : a.file > b.file ? 1 : 0);
-  return { files: files.sort(), skipped };
+  return await listCsvDirectory(path, ["csv", "txt", "jsonl", "ndjson"]);
 }
 
 /**

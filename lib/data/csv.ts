@@ -156,6 +156,8 @@ export interface CsvListing {
  * followed; hidden files (names starting with a dot: macOS `._` resource forks, office lock
  * files) and broken links are skipped and listed.
  * @param path A file or a directory.
+ * @param extensions File extensions a directory's files are read with (lower case, no dot).
+ *   Default `["csv", "txt"]`.
  * @returns The paths to read and the skipped files.
  * @throws {Deno.errors.NotFound} When `path` does not exist.
  * @example
@@ -163,7 +165,10 @@ export interface CsvListing {
  * const { files, skipped } = await listCsvDirectory("../shared/data/daily_sp41"); // 41 paths, none skipped
  * ```
  */
-export async function listCsvDirectory(path: string): Promise<CsvListing> {
+export async function listCsvDirectory(
+  path: string,
+  extensions: readonly string[] = ["csv", "txt"],
+): Promise<CsvListing> {
   const abs = resolve(path);
   let info: Deno.FileInfo;
   try {
@@ -178,7 +183,7 @@ export async function listCsvDirectory(path: string): Promise<CsvListing> {
   const files: string[] = [];
   const skipped: SkippedFile[] = [];
   for await (const e of Deno.readDir(abs)) {
-    if (!/^\.(csv|txt)$/i.test(extname(e.name))) continue;
+    if (!extensions.includes(extname(e.name).slice(1).toLowerCase())) continue;
     if (e.name.startsWith(".")) {
       skipped.push({ file: e.name, reason: "hidden file (the name starts with a dot)" });
       continue;
