@@ -20,6 +20,7 @@ import {
   syntheticBarColumns,
   syntheticBars,
 } from "@lib/features/mod.ts";
+import { barDays, median, r1 } from "./_util.ts";
 
 const SPEC = {
   name: "bench features-incremental",
@@ -56,27 +57,6 @@ const SPEC = {
   ],
 } as const;
 
-function rows(b: BarColumns, from: number, to: number, days: number): BarColumns {
-  const idx: number[] = [];
-  for (let i = 0; i < b.instrument.length; i++) {
-    const d = i % days;
-    if (d >= from && d < to) idx.push(i);
-  }
-  const pick = <T>(a: ArrayLike<T>) => idx.map((i) => a[i]);
-  return {
-    instrument: pick(b.instrument),
-    timestamp: pick(b.timestamp),
-    open: pick(b.open),
-    high: pick(b.high),
-    low: pick(b.low),
-    close: pick(b.close),
-    volume: pick(b.volume),
-  } as BarColumns;
-}
-
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
-const r1 = (x: number) => Math.round(x * 10) / 10;
-
 /**
  * Runs the benchmark.
  * @param args Command-line arguments after `features-incremental`.
@@ -97,11 +77,11 @@ export async function main(args: string[]): Promise<void> {
   const total = days + rounds;
   const store = await openStore({ dataDir: "memory://" });
   try {
-    await upsertPrices(store, "1 day", rows(all, 0, days, total));
+    await upsertPrices(store, "1 day", barDays(all, 0, days, total));
     const full = await refreshAll(store, { set });
     const steps: { ms: number; s: IncrementalSummary }[] = [];
     for (let k = 0; k < rounds; k++) {
-      await upsertPrices(store, "1 day", rows(all, days + k, days + k + 1, total));
+      await upsertPrices(store, "1 day", barDays(all, days + k, days + k + 1, total));
       const t0 = performance.now();
       const s = await refreshFeaturesIncremental(store, { set, signals, history });
       const ms = performance.now() - t0;

@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import pl from "nodejs-polars";
 import { numberArg, parseCommand, PROJECT_ROOT } from "@lib/util/mod.ts";
 import { openStore, upsertPrices } from "@lib/db/mod.ts";
+import { median } from "./_util.ts";
 import {
   FEATURE_SET_NAMES,
   FEATURE_SETS,
@@ -239,8 +240,6 @@ interface BenchLine {
   peak_rss_mb: number;
   rows_out: number;
 }
-
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
 
 function ratios(ref: BenchLine[], ours: BenchLine[]) {
   const rs = median(ref.map((r) => r.seconds)), os = median(ours.map((r) => r.seconds));

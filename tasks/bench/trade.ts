@@ -44,6 +44,7 @@ import {
   tradeOnce,
   trainModel,
 } from "@lib/pipeline/mod.ts";
+import { barDays, median, r1 } from "./_util.ts";
 
 const SPEC = {
   name: "bench trade",
@@ -81,29 +82,6 @@ const SPEC = {
   ],
 } as const;
 
-/** The rows of days [from, to) of every symbol (the columns are symbol-major). */
-function rows(b: BarColumns, from: number, to: number, days: number): BarColumns {
-  const idx: number[] = [];
-  for (let i = 0; i < b.instrument.length; i++) {
-    const d = i % days;
-    if (d >= from && d < to) idx.push(i);
-  }
-  const pick = <T>(a: ArrayLike<T>) => idx.map((i) => a[i]);
-  return {
-    instrument: pick(b.instrument),
-    timestamp: pick(b.timestamp),
-    open: pick(b.open),
-    high: pick(b.high),
-    low: pick(b.low),
-    close: pick(b.close),
-    volume: pick(b.volume),
-  } as BarColumns;
-}
-
-const median = (xs: number[]) =>
-  xs.length ? [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)] : NaN;
-const r1 = (x: number) => Math.round(x * 10) / 10;
-
 /**
  * Runs the benchmark.
  * @param args Command-line arguments after `trade`.
@@ -127,7 +105,7 @@ export async function main(args: string[]): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "tt_bench_trade_" });
   const store = await openStore({ dataDir: "memory://" });
   try {
-    await upsertPrices(store, "1 day", rows(all, 0, D, total));
+    await upsertPrices(store, "1 day", barDays(all, 0, D, total));
     const trainSymbols = syn.symbols.slice(0, Math.min(S, 5));
     const t0 = performance.now();
     const m = await trainModel(store, {
@@ -153,7 +131,7 @@ export async function main(args: string[]): Promise<void> {
     let equity = NaN;
     let barsRead = 0, fullBars = 0;
     for (let k = 0; k < R; k++) {
-      await upsertPrices(store, "1 day", rows(all, D + k, D + k + 1, total));
+      await upsertPrices(store, "1 day", barDays(all, D + k, D + k + 1, total));
       let t = performance.now();
       const r = await tradeOnce(store, { model, symbols: syn.symbols });
       cycles.push(performance.now() - t);
