@@ -10,7 +10,6 @@
  */
 import { numberArg, parseCommand } from "@lib/util/mod.ts";
 import { openStore, upsertPrices } from "@lib/db/mod.ts";
-import type { BarColumns } from "@lib/data/panel.ts";
 import {
   FEATURE_SET_NAMES,
   type FeatureSetName,

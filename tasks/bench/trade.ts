@@ -23,7 +23,6 @@
  */
 import { numberArg, parseCommand } from "@lib/util/mod.ts";
 import { openStore, upsertPrices } from "@lib/db/mod.ts";
-import type { BarColumns } from "@lib/data/panel.ts";
 import {
   computeFeaturePanel,
   computeFeaturePanelTail,
