@@ -346,3 +346,16 @@ Deno.test("IB_HISTORICAL_PACING states IB's published numbers", () => {
     },
   );
 });
+
+Deno.test("PacingLimiter.acquire() counts no wait when the clock merely ticks between two reads (a loaded machine)", async () => {
+  let t = 5_000_000;
+  // Every read of the clock moves it 1 ms on, as a busy machine's Date.now() can.
+  const ticking = { now: () => t++, sleep: (ms: number) => Promise.resolve(void (t += ms)) };
+  const limiter = new PacingLimiter({ clock: ticking });
+  for (let i = 0; i < 10; i++) {
+    const p = await limiter.acquire({ request: `R${i}`, contract: `C${i}`, barSize: "1 day" });
+    assert.equal(p.waitedMs, 0, `permit ${i} did not wait`);
+    p.release();
+  }
+  assert.equal(limiter.stats.waits, 0);
+});

@@ -208,10 +208,16 @@ export class PacingLimiter {
    */
   async acquire(key: PacingKey): Promise<Permit> {
     const asked = this.#clock.now();
+    // A permit "waited" only when it really slept or queued: the clock may tick between
+    // two reads without any wait (under load), which is not a pacing wait.
+    let held = false;
     for (;;) {
       const now = this.#clock.now();
       const at = this.earliestStart(key);
-      if (at <= now && this.#open < this.#rules.maxOpen) return this.#grant(key, now, now - asked);
+      if (at <= now && this.#open < this.#rules.maxOpen) {
+        return this.#grant(key, now, held ? now - asked : 0);
+      }
+      held = true;
       if (at > now) await this.#clock.sleep(at - now);
       else await new Promise<void>((resolve) => this.#releaseWaiters.push(resolve));
     }
