@@ -387,13 +387,7 @@ function printAltSummary(s: AltIngestSummary, store: Store, json: boolean): void
       } rows were already stored (left as they were)`,
     );
   }
-  for (const f of s.fileSymbols) console.log(`  ${f.file} → ${f.symbols.join(", ") || "(none)"}`);
-  for (const k of s.skipped) console.log(`  skipped ${k.file}: ${k.reason}`);
-  for (const w of s.warnings) console.log(`  warning: ${w}`);
-  if (s.rejected.length) {
-    console.log(`  ${s.rejected.length} rejected lines:`);
-    for (const r of s.rejected) console.log(`    ${r.file} line ${r.line}: ${r.reason}`);
-  }
+  printFileDetails(s, "(none)");
 }
 
 function str(v: string | boolean | undefined): string | undefined {
@@ -432,7 +426,15 @@ function printSummary(s: IngestSummary, store: Store, json: boolean): void {
   if (s.rowsFiltered) {
     console.log(`  ${s.rowsFiltered.toLocaleString("en-US")} valid rows left out by the filters`);
   }
-  for (const f of s.fileSymbols) console.log(`  ${f.file} → ${f.symbols.join(", ") || "(no bar)"}`);
+  printFileDetails(s, "(no bar)");
+}
+
+/** The per-file lines every file import prints: file → symbols, skipped files, warnings, rejected lines. */
+function printFileDetails(
+  s: Pick<IngestSummary, "fileSymbols" | "skipped" | "warnings" | "rejected">,
+  empty: string,
+): void {
+  for (const f of s.fileSymbols) console.log(`  ${f.file} → ${f.symbols.join(", ") || empty}`);
   for (const k of s.skipped) console.log(`  skipped ${k.file}: ${k.reason}`);
   for (const w of s.warnings) console.log(`  warning: ${w}`);
   if (s.rejected.length) {

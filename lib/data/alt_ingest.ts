@@ -62,9 +62,9 @@ import { Progress } from "../util/progress.ts";
 import { parseDecimal, splitLine } from "./_csv_fields.ts";
 import { parseTimestamp, utcMs, zonedWallToUtc, zoneOffsetMs } from "./_time.ts";
 import {
-  firstInvalidUtf8,
   listCsvDirectory,
   MAX_CSV_LINE_CHARS,
+  notUtf8Error,
   PLAUSIBLE_YEARS,
   type RejectedRow,
   type SkippedFile,
@@ -507,18 +507,7 @@ export async function readAltFile(path: string, options: AltReadOptions): Promis
   try {
     return parseAltLines(textLines(f, file), file, options);
   } catch (e) {
-    if (e instanceof NotUtf8) {
-      const bad = await firstInvalidUtf8(path);
-      const where = bad
-        ? `: invalid byte 0x${
-          bad.byte.toString(16).toUpperCase().padStart(2, "0")
-        } at byte offset ${bad.offset} (line ${bad.line})`
-        : "";
-      throw new SyntaxError(
-        `Cannot import ${file}: not UTF-8 text${where}; convert it to UTF-8 (e.g. iconv -f latin1 -t utf-8)`,
-        { cause: bad ? { file, ...bad } : { file } },
-      );
-    }
+    if (e instanceof NotUtf8) throw await notUtf8Error(path, file);
     throw e;
   } finally {
     f.close();

@@ -519,8 +519,23 @@ function* fileLines(f: Deno.FsFile, file: string, chunkBytes: number): Generator
   yield rest;
 }
 
-/** The refusal of a file that is not UTF-8: where its first invalid byte is. */
-async function notUtf8Error(path: string, file: string, chunkBytes: number): Promise<SyntaxError> {
+/**
+ * The refusal of a file that is not UTF-8, naming where its first invalid byte is (every
+ * importer refuses such a file with this one message).
+ * @param path The file.
+ * @param file Its name in messages.
+ * @param chunkBytes Read size while looking for the byte (default: `firstInvalidUtf8`'s).
+ * @returns The error to throw.
+ * @example
+ * ```ts
+ * if (e instanceof NotUtf8) throw await notUtf8Error(path, "aapl.csv");
+ * ```
+ */
+export async function notUtf8Error(
+  path: string,
+  file: string,
+  chunkBytes?: number,
+): Promise<SyntaxError> {
   const bad = await firstInvalidUtf8(path, chunkBytes);
   const where = bad
     ? `: invalid byte 0x${
