@@ -353,23 +353,11 @@ async function mainAlt(a: ParsedArgs): Promise<void> {
 function printAltSummary(s: AltIngestSummary, store: Store, json: boolean): void {
   if (json) {
     console.log(JSON.stringify({
-      source: s.source,
+      ...fileSummaryJson(s, store),
       kind: s.kind,
       altSource: s.altSource,
-      runId: s.runId,
-      files: s.files,
-      rowsRead: s.rowsRead,
-      rowsWritten: s.rowsWritten,
       rowsAlreadyStored: s.rowsAlreadyStored,
-      symbols: s.symbols.length,
-      symbolList: s.symbols,
       fields: s.fields,
-      fileSymbols: s.fileSymbols,
-      skipped: s.skipped,
-      rejected: s.rejected,
-      warnings: s.warnings,
-      seconds: Number(s.seconds.toFixed(3)),
-      store: store.description,
     }));
     return;
   }
@@ -397,21 +385,9 @@ function str(v: string | boolean | undefined): string | undefined {
 function printSummary(s: IngestSummary, store: Store, json: boolean): void {
   if (json) {
     console.log(JSON.stringify({
-      source: s.source,
-      runId: s.runId,
-      files: s.files,
-      rowsRead: s.rowsRead,
-      rowsWritten: s.rowsWritten,
+      ...fileSummaryJson(s, store),
       rowsFiltered: s.rowsFiltered,
-      symbols: s.symbols.length,
-      symbolList: s.symbols,
-      fileSymbols: s.fileSymbols,
-      skipped: s.skipped,
       barSizes: s.barSizes,
-      rejected: s.rejected,
-      warnings: s.warnings,
-      seconds: Number(s.seconds.toFixed(3)),
-      store: store.description,
     }));
     return;
   }
@@ -427,6 +403,41 @@ function printSummary(s: IngestSummary, store: Store, json: boolean): void {
     console.log(`  ${s.rowsFiltered.toLocaleString("en-US")} valid rows left out by the filters`);
   }
   printFileDetails(s, "(no bar)");
+}
+
+/** The `--json` fields every file import prints (bars and alternative data share this shape). */
+function fileSummaryJson(
+  s: Pick<
+    IngestSummary,
+    | "source"
+    | "runId"
+    | "files"
+    | "rowsRead"
+    | "rowsWritten"
+    | "symbols"
+    | "fileSymbols"
+    | "skipped"
+    | "rejected"
+    | "warnings"
+    | "seconds"
+  >,
+  store: Store,
+): Record<string, unknown> {
+  return {
+    source: s.source,
+    runId: s.runId,
+    files: s.files,
+    rowsRead: s.rowsRead,
+    rowsWritten: s.rowsWritten,
+    symbols: s.symbols.length,
+    symbolList: s.symbols,
+    fileSymbols: s.fileSymbols,
+    skipped: s.skipped,
+    rejected: s.rejected,
+    warnings: s.warnings,
+    seconds: Number(s.seconds.toFixed(3)),
+    store: store.description,
+  };
 }
 
 /** The per-file lines every file import prints: file → symbols, skipped files, warnings, rejected lines. */
