@@ -593,6 +593,223 @@ export interface TrainPpoOptions extends PpoHooks {
 }
 
 /**
+ * Rollout storage of one {@linkcode trainPpo} run, time-major `[step][env]`.
+ * The hot loops over it live in the synchronous module functions below, not in the
+ * async `trainPpo` itself: V8 re-optimises a long async function at every loop it
+ * enters anew (on-stack replacement), and each of those compiles of the whole body took
+ * ~100 ms on another core, repeated in every training run of a process.
+ */
+interface RolloutBuffers {
+  /** Observations, `(nSteps + 1) × E × obsDim`: slot `nSteps` holds the next observation. */
+  obs: Float32Array;
+  act: Float32Array;
+  logp: Float32Array;
+  rew: Float32Array;
+  val: Float32Array;
+  done: Uint8Array;
+  adv: Float32Array;
+  ret: Float32Array;
+  finalObs: Float32Array;
+  finalIdx: Int32Array;
+  epReturn: Float64Array;
+  epLength: Int32Array;
+  nSteps: number;
+  numEnvs: number;
+  obsDim: number;
+  actDim: number;
+}
+
+function rolloutBuffers(N: number, E: number, obsDim: number, actDim: number): RolloutBuffers {
+  const batch = N * E;
+  return {
+    obs: new Float32Array((N + 1) * E * obsDim),
+    act: new Float32Array(batch * actDim),
+    logp: new Float32Array(batch),
+    rew: new Float32Array(batch),
+    val: new Float32Array(batch),
+    done: new Uint8Array(batch),
+    adv: new Float32Array(batch),
+    ret: new Float32Array(batch),
+    finalObs: new Float32Array(E * obsDim),
+    finalIdx: new Int32Array(E),
+    epReturn: new Float64Array(E),
+    epLength: new Int32Array(E),
+    nSteps: N,
+    numEnvs: E,
+    obsDim,
+    actDim,
+  };
+}
+
+/** Minibatch storage of {@linkcode optimise}. */
+interface MinibatchBuffers {
+  obs: Float32Array;
+  act: Float32Array;
+  logp: Float32Array;
+  adv: Float32Array;
+  ret: Float32Array;
+  val: Float32Array;
+}
+
+function minibatchBuffers(size: number, obsDim: number, actDim: number): MinibatchBuffers {
+  return {
+    obs: new Float32Array(size * obsDim),
+    act: new Float32Array(size * actDim),
+    logp: new Float32Array(size),
+    adv: new Float32Array(size),
+    ret: new Float32Array(size),
+    val: new Float32Array(size),
+  };
+}
+
+/** Stores `E` raw observation rows in `dest`, normalised (and the statistics updated) when asked. */
+function storeObs(
+  raw: Float32Array,
+  dest: Float32Array,
+  E: number,
+  obsDim: number,
+  normalizer: ObsNormalizer | null,
+): void {
+  const rows = raw.subarray(0, E * obsDim);
+  if (normalizer) {
+    normalizer.update(rows, E);
+    normalizer.normalize(rows, E, dest);
+  } else dest.set(rows);
+}
+
+/**
+ * One rollout step of every env, all but the hooks: act on the stored observation, step
+ * the envs, store actions, log-probabilities, values, rewards, dones and the next
+ * observation, and add γ·V(final observation) to the reward of a truncated episode.
+ */
+function rolloutStep(
+  vecEnv: VecEnv,
+  backend: PolicyBackend,
+  buf: RolloutBuffers,
+  step: number,
+  actionRng: Rng,
+  normalizer: ObsNormalizer | null,
+  cfg: PpoConfig,
+): VecStepResult {
+  const E = buf.numEnvs, obsDim = buf.obsDim, actDim = buf.actDim;
+  const row = step * E;
+  const obs = buf.obs.subarray(row * obsDim, (row + E) * obsDim);
+  const out = backend.act(obs, E, actionRng);
+  buf.act.set(out.actions.subarray(0, E * actDim), row * actDim);
+  buf.logp.set(out.logProbs.subarray(0, E), row);
+  buf.val.set(out.values.subarray(0, E), row);
+  const actions = buf.act.subarray(row * actDim, (row + E) * actDim);
+  const res = vecEnv.step(actions);
+  const nextSlot = buf.obs.subarray((row + E) * obsDim, (row + 2 * E) * obsDim);
+  storeObs(res.observations, nextSlot, E, obsDim, normalizer);
+
+  let nBootstrap = 0;
+  for (let e = 0; e < E; e++) {
+    const r = res.rewards[e];
+    buf.rew[row + e] = r;
+    buf.epReturn[e] += r;
+    buf.epLength[e] += 1;
+    const term = res.terminated[e] === 1, trunc = res.truncated[e] === 1;
+    buf.done[row + e] = term || trunc ? 1 : 0;
+    if (!term && trunc && !cfg.cleanrlDones) {
+      const fo = res.finalObservations[e];
+      if (!fo) {
+        throw new TypeError(`trainPpo: env ${e} was truncated without a final observation`);
+      }
+      if (normalizer) {
+        normalizer.normalize(
+          fo.subarray(0, obsDim),
+          1,
+          buf.finalObs.subarray(nBootstrap * obsDim),
+        );
+      } else buf.finalObs.set(fo.subarray(0, obsDim), nBootstrap * obsDim);
+      buf.finalIdx[nBootstrap++] = e;
+    }
+  }
+  if (nBootstrap > 0) {
+    const v = backend.values(buf.finalObs.subarray(0, nBootstrap * obsDim), nBootstrap);
+    for (let i = 0; i < nBootstrap; i++) buf.rew[row + buf.finalIdx[i]] += cfg.gamma * v[i];
+  }
+  return res;
+}
+
+/** Loss sums of one update's minibatches. */
+interface OptimiseResult {
+  sums: {
+    policyLoss: number;
+    valueLoss: number;
+    entropy: number;
+    approxKl: number;
+    clipFraction: number;
+  };
+  /** Minibatches. */
+  count: number;
+  epochs: number;
+}
+
+/**
+ * The optimisation phase of one update: `nEpochs` passes over the rollout in shuffled
+ * minibatches through `backend.update` (a pass whose mean KL exceeds `targetKl` ends it).
+ */
+function optimise(
+  backend: PolicyBackend,
+  buf: RolloutBuffers,
+  mb: MinibatchBuffers,
+  lr: number,
+  cfg: PpoConfig,
+  minibatchRng: Rng,
+): OptimiseResult {
+  const obsDim = buf.obsDim, actDim = buf.actDim;
+  const batch = buf.nSteps * buf.numEnvs;
+  const sums = { policyLoss: 0, valueLoss: 0, entropy: 0, approxKl: 0, clipFraction: 0 };
+  let count = 0;
+  let epochs = 0;
+  for (let epoch = 0; epoch < cfg.nEpochs; epoch++) {
+    const perm = minibatchRng.permutation(batch);
+    let epochKl = 0, epochCount = 0;
+    for (let start = 0; start < batch; start += cfg.batchSize) {
+      const size = Math.min(cfg.batchSize, batch - start);
+      for (let i = 0; i < size; i++) {
+        const j = perm[start + i];
+        for (let k = 0, src = j * obsDim, dst = i * obsDim; k < obsDim; k++) {
+          mb.obs[dst + k] = buf.obs[src + k];
+        }
+        for (let k = 0; k < actDim; k++) mb.act[i * actDim + k] = buf.act[j * actDim + k];
+        mb.logp[i] = buf.logp[j];
+        mb.adv[i] = buf.adv[j];
+        mb.ret[i] = buf.ret[j];
+        mb.val[i] = buf.val[j];
+      }
+      const full = size === cfg.batchSize;
+      const s = backend.update(
+        {
+          size,
+          obs: full ? mb.obs : mb.obs.subarray(0, size * obsDim),
+          actions: full ? mb.act : mb.act.subarray(0, size * actDim),
+          oldLogProbs: full ? mb.logp : mb.logp.subarray(0, size),
+          advantages: full ? mb.adv : mb.adv.subarray(0, size),
+          returns: full ? mb.ret : mb.ret.subarray(0, size),
+          oldValues: full ? mb.val : mb.val.subarray(0, size),
+        },
+        lr,
+        cfg,
+      );
+      sums.policyLoss += s.policyLoss;
+      sums.valueLoss += s.valueLoss;
+      sums.entropy += s.entropy;
+      sums.approxKl += s.approxKl;
+      sums.clipFraction += s.clipFraction;
+      count++;
+      epochKl += s.approxKl;
+      epochCount++;
+    }
+    epochs++;
+    if (cfg.targetKl !== null && epochKl / epochCount > cfg.targetKl) break;
+  }
+  return { sums, count, epochs };
+}
+
+/**
  * Trains `backend` on `vecEnv` with PPO: repeated rollouts of `nSteps` per env
  * (one batched `backend.act` per step), GAE(λ), then `nEpochs` passes of shuffled
  * minibatches through `backend.update`.
@@ -635,24 +852,10 @@ export async function trainPpo(
   const actionRng = new Rng(deriveSeed(cfg.seed, "actionNoise"));
   const minibatchRng = new Rng(deriveSeed(cfg.seed, "minibatch"));
 
-  // Rollout storage, time-major [step][env]; allocated once.
-  const obsBuf = new Float32Array((N + 1) * E * obsDim); // slot N holds the next observation
-  const actBuf = new Float32Array(batch * actDim);
-  const logpBuf = new Float32Array(batch);
-  const rewBuf = new Float32Array(batch);
-  const valBuf = new Float32Array(batch);
-  const doneBuf = new Uint8Array(batch);
-  const advBuf = new Float32Array(batch);
-  const retBuf = new Float32Array(batch);
-  const finalObsBuf = new Float32Array(E * obsDim);
-  const finalIdx = new Int32Array(E);
-  // Minibatch storage.
-  const mbObs = new Float32Array(cfg.batchSize * obsDim);
-  const mbAct = new Float32Array(cfg.batchSize * actDim);
-  const mbLogp = new Float32Array(cfg.batchSize);
-  const mbAdv = new Float32Array(cfg.batchSize);
-  const mbRet = new Float32Array(cfg.batchSize);
-  const mbVal = new Float32Array(cfg.batchSize);
+  // Rollout and minibatch storage, allocated once.
+  const buf = rolloutBuffers(N, E, obsDim, actDim);
+  const mb = minibatchBuffers(cfg.batchSize, obsDim, actDim);
+  const obsBuf = buf.obs;
 
   const pa = perAssetTopology(backend.config);
   const normalizer = cfg.normalizeObs
@@ -665,8 +868,7 @@ export async function trainPpo(
         : new ObsNormalizer(obsDim, { clip: cfg.clipObs })))
     : null;
   if (normalizer) normalizer.frozen = false;
-  const epReturn = new Float64Array(E);
-  const epLength = new Int32Array(E);
+  const { epReturn, epLength } = buf;
   const episodeReturns: number[] = [];
   const history: PpoUpdateStats[] = [];
   const total: PpoProfile = { rollout: 0, gae: 0, update: 0 };
@@ -679,15 +881,7 @@ export async function trainPpo(
   // The one seeding of the env starts (Gymnasium: seed at the first reset; auto-resets continue).
   const first = vecEnv.reset(deriveSeed(cfg.seed, "envStarts"));
   const lastSlot = obsBuf.subarray(N * E * obsDim);
-  storeObs(first, lastSlot);
-
-  function storeObs(raw: Float32Array, dest: Float32Array): void {
-    const rows = raw.subarray(0, E * obsDim);
-    if (normalizer) {
-      normalizer.update(rows, E);
-      normalizer.normalize(rows, E, dest);
-    } else dest.set(rows);
-  }
+  storeObs(first, lastSlot, E, obsDim, normalizer);
 
   outer: for (let update = 1; update <= numUpdates; update++) {
     const lr = cfg.annealLr ? cfg.learningRate * (1 - (update - 1) / numUpdates) : cfg.learningRate;
@@ -701,51 +895,16 @@ export async function trainPpo(
         aborted = true;
         break outer;
       }
-      const row = step * E;
-      const obs = obsBuf.subarray(row * obsDim, (row + E) * obsDim);
-      const out = backend.act(obs, E, actionRng);
-      actBuf.set(out.actions.subarray(0, E * actDim), row * actDim);
-      logpBuf.set(out.logProbs.subarray(0, E), row);
-      valBuf.set(out.values.subarray(0, E), row);
-      const actions = actBuf.subarray(row * actDim, (row + E) * actDim);
-      const res = vecEnv.step(actions);
+      const res = rolloutStep(vecEnv, backend, buf, step, actionRng, normalizer, cfg);
       globalStep += E;
-      const nextSlot = obsBuf.subarray((row + E) * obsDim, (row + 2 * E) * obsDim);
-      storeObs(res.observations, nextSlot);
-
-      let nBootstrap = 0;
-      for (let e = 0; e < E; e++) {
-        const r = res.rewards[e];
-        rewBuf[row + e] = r;
-        epReturn[e] += r;
-        epLength[e] += 1;
-        const term = res.terminated[e] === 1, trunc = res.truncated[e] === 1;
-        doneBuf[row + e] = term || trunc ? 1 : 0;
-        if (!term && trunc && !cfg.cleanrlDones) {
-          const fo = res.finalObservations[e];
-          if (!fo) {
-            throw new TypeError(`trainPpo: env ${e} was truncated without a final observation`);
-          }
-          if (normalizer) {
-            normalizer.normalize(
-              fo.subarray(0, obsDim),
-              1,
-              finalObsBuf.subarray(nBootstrap * obsDim),
-            );
-          } else finalObsBuf.set(fo.subarray(0, obsDim), nBootstrap * obsDim);
-          finalIdx[nBootstrap++] = e;
-        }
-      }
-      if (nBootstrap > 0) {
-        const v = backend.values(finalObsBuf.subarray(0, nBootstrap * obsDim), nBootstrap);
-        for (let i = 0; i < nBootstrap; i++) rewBuf[row + finalIdx[i]] += cfg.gamma * v[i];
-      }
+      const row = step * E;
+      const actions = buf.act.subarray(row * actDim, (row + E) * actDim);
       if (hooks.onStep) {
         const p = hooks.onStep(actions, res, globalStep);
         if (p) await p;
       }
       for (let e = 0; e < E; e++) {
-        if (doneBuf[row + e] === 0) continue;
+        if (buf.done[row + e] === 0) continue;
         episodeReturns.push(epReturn[e]);
         const info: EpisodeInfo = {
           env: e,
@@ -768,55 +927,21 @@ export async function trainPpo(
 
     // ---- GAE (bootstrap the last step from V(next obs); done steps do not look past)
     const lastValues = backend.values(lastSlot, E);
-    computeGae(rewBuf, valBuf, doneBuf, lastValues, E, cfg.gamma, cfg.gaeLambda, advBuf, retBuf);
+    computeGae(
+      buf.rew,
+      buf.val,
+      buf.done,
+      lastValues,
+      E,
+      cfg.gamma,
+      cfg.gaeLambda,
+      buf.adv,
+      buf.ret,
+    );
     const updateStart = performance.now();
 
     // ---- optimise: nEpochs passes, a fresh permutation each
-    const sums = { policyLoss: 0, valueLoss: 0, entropy: 0, approxKl: 0, clipFraction: 0 };
-    let count = 0;
-    let epochs = 0;
-    for (let epoch = 0; epoch < cfg.nEpochs; epoch++) {
-      const perm = minibatchRng.permutation(batch);
-      let epochKl = 0, epochCount = 0;
-      for (let start = 0; start < batch; start += cfg.batchSize) {
-        const size = Math.min(cfg.batchSize, batch - start);
-        for (let i = 0; i < size; i++) {
-          const j = perm[start + i];
-          for (let k = 0, src = j * obsDim, dst = i * obsDim; k < obsDim; k++) {
-            mbObs[dst + k] = obsBuf[src + k];
-          }
-          for (let k = 0; k < actDim; k++) mbAct[i * actDim + k] = actBuf[j * actDim + k];
-          mbLogp[i] = logpBuf[j];
-          mbAdv[i] = advBuf[j];
-          mbRet[i] = retBuf[j];
-          mbVal[i] = valBuf[j];
-        }
-        const full = size === cfg.batchSize;
-        const s = backend.update(
-          {
-            size,
-            obs: full ? mbObs : mbObs.subarray(0, size * obsDim),
-            actions: full ? mbAct : mbAct.subarray(0, size * actDim),
-            oldLogProbs: full ? mbLogp : mbLogp.subarray(0, size),
-            advantages: full ? mbAdv : mbAdv.subarray(0, size),
-            returns: full ? mbRet : mbRet.subarray(0, size),
-            oldValues: full ? mbVal : mbVal.subarray(0, size),
-          },
-          lr,
-          cfg,
-        );
-        sums.policyLoss += s.policyLoss;
-        sums.valueLoss += s.valueLoss;
-        sums.entropy += s.entropy;
-        sums.approxKl += s.approxKl;
-        sums.clipFraction += s.clipFraction;
-        count++;
-        epochKl += s.approxKl;
-        epochCount++;
-      }
-      epochs++;
-      if (cfg.targetKl !== null && epochKl / epochCount > cfg.targetKl) break;
-    }
+    const { sums, count, epochs } = optimise(backend, buf, mb, lr, cfg, minibatchRng);
     const end = performance.now();
     updates++;
 
@@ -839,7 +964,7 @@ export async function trainPpo(
       entropy: sums.entropy / count,
       approxKl: sums.approxKl / count,
       clipFraction: sums.clipFraction / count,
-      explainedVariance: explainedVariance(valBuf, retBuf),
+      explainedVariance: explainedVariance(buf.val, buf.ret),
       meanEpisodeReturn: finished.length
         ? finished.reduce((a, b) => a + b, 0) / finished.length
         : NaN,
