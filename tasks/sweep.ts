@@ -20,9 +20,11 @@ import {
   planSweep,
   submitSweep,
   SWEEP_PARAMS,
+  SWEEP_TRAIN_EPISODES,
   type SweepStatus,
   sweepStatus,
 } from "@lib/jobs/mod.ts";
+import { TRAIN_EPISODE_LOGGING } from "@lib/pipeline/mod.ts";
 import {
   type CommandSpec,
   DB_URL_OPTION,
@@ -61,7 +63,7 @@ const SPEC: CommandSpec = {
       valueName: "FILE",
       description:
         "A JSON sweep definition: grid, seeds, random, randomSeed, walkForward, symbols, start, end, evalEnd, " +
-        "steps, numEnvs, barSize, featureSet, policy, backend, name (flags given override it)",
+        "steps, numEnvs, barSize, featureSet, policy, backend, trainEpisodes, name (flags given override it)",
     },
     random: {
       type: "string",
@@ -127,6 +129,13 @@ const SPEC: CommandSpec = {
       type: "string",
       valueName: "K",
       description: "Envs stepped together (default: train's)",
+    },
+    "train-episodes": {
+      type: "string",
+      valueName: "WHICH",
+      description:
+        `Training episodes each job logs (default ${SWEEP_TRAIN_EPISODES}: jobs are ranked out of sample)`,
+      choices: TRAIN_EPISODE_LOGGING,
     },
     name: {
       type: "string",
@@ -222,6 +231,7 @@ async function definitionFrom(args: ParsedArgs, given: Set<string>): Promise<unk
   }
   set("steps", numberArg(args, "steps", { min: 1, integer: true }));
   set("numEnvs", numberArg(args, "num-envs", { min: 1, integer: true }));
+  if (typeof args["train-episodes"] === "string") set("trainEpisodes", args["train-episodes"]);
   if (typeof args.name === "string") set("name", args.name);
   return json;
 }

@@ -14,7 +14,13 @@ import { ACTION_NAMES, REWARD_NAMES } from "../env/registry.ts";
 import type { EnvSettingsPatch } from "../env/settings.ts";
 import { FEATURE_SET_NAMES, type FeatureSetName } from "../features/definitions.ts";
 import { BACKEND_NAMES, type BackendName } from "../pipeline/backends.ts";
-import { POLICY_KINDS, type PolicyKind, type TrainOptions } from "../pipeline/train.ts";
+import {
+  POLICY_KINDS,
+  type PolicyKind,
+  TRAIN_EPISODE_LOGGING,
+  type TrainEpisodeLogging,
+  type TrainOptions,
+} from "../pipeline/train.ts";
 import { Rng } from "../util/rng.ts";
 
 /** A value a sweep parameter takes. */
@@ -184,7 +190,17 @@ export interface SweepBase {
   featureSet?: FeatureSetName;
   policy?: PolicyKind;
   backend?: BackendName;
+  /**
+   * Which training episodes each job logs (`trainModel`'s `logEpisodes`). Default
+   * {@linkcode SWEEP_TRAIN_EPISODES}: a job's evidence is its out-of-sample evaluation,
+   * and env 0's training trace is about 14,000 rows per 16k steps (a 100-job sweep of
+   * 100k steps: some 9 million rows nobody ranks by), which also loads the shared server.
+   */
+  trainEpisodes?: TrainEpisodeLogging;
 }
+
+/** What a sweep job logs of its training episodes when the definition does not say. */
+export const SWEEP_TRAIN_EPISODES: TrainEpisodeLogging = "none";
 
 /** Registry name of sweep models when none is given. */
 export const DEFAULT_SWEEP_NAME = "ppo-sweep";
@@ -411,6 +427,7 @@ const BASE_FIELDS = [
   "featureSet",
   "policy",
   "backend",
+  "trainEpisodes",
 ] as const;
 
 /**
@@ -459,6 +476,9 @@ export function parseSweepBase(json: unknown, where: string): SweepBase {
   }
   if (o.policy !== undefined) out.policy = choice(o.policy, POLICY_KINDS, `${where}.policy`);
   if (o.backend !== undefined) out.backend = choice(o.backend, BACKEND_NAMES, `${where}.backend`);
+  if (o.trainEpisodes !== undefined) {
+    out.trainEpisodes = choice(o.trainEpisodes, TRAIN_EPISODE_LOGGING, `${where}.trainEpisodes`);
+  }
   return out;
 }
 
@@ -497,7 +517,7 @@ const DEFINITION_FIELDS = [
  * `random` (N), `randomSeed`, `seeds` (a list, or text like `"1..5"`), `walkForward`
  * (`{ trainYears, testYears, stepYears?, anchored? }`), and the {@linkcode SweepBase}
  * fields (`symbols`, `start`, `end`, `evalEnd`, `steps`, `numEnvs`, `barSize`,
- * `featureSet`, `policy`, `backend`).
+ * `featureSet`, `policy`, `backend`, `trainEpisodes`).
  * @param json The definition.
  * @param where Where it comes from, for messages (e.g. the file name).
  * @returns The definition with defaults filled in.

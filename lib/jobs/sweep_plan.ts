@@ -15,6 +15,7 @@ import {
   applySetting,
   parseSweepBase,
   parseSweepSetting,
+  SWEEP_TRAIN_EPISODES,
   type SweepBase,
   type SweepDefinition,
   type SweepSetting,
@@ -163,6 +164,7 @@ export function trainOptionsForJob(
   return {
     ...applySetting(base, spec.setting),
     seed: spec.seed,
+    logEpisodes: b.trainEpisodes ?? SWEEP_TRAIN_EPISODES,
     start: spec.train.start,
     end: spec.train.end,
     name: spec.name,

@@ -173,6 +173,11 @@ export class ResumeConflictError extends TypeError {
   override name = "ResumeConflictError";
 }
 
+/** Which training episodes `trainModel` logs to `tt_episode`: env 0's, every env's, or none. */
+export const TRAIN_EPISODE_LOGGING = ["env0", "all", "none"] as const;
+/** One of {@linkcode TRAIN_EPISODE_LOGGING}. */
+export type TrainEpisodeLogging = typeof TRAIN_EPISODE_LOGGING[number];
+
 /** What {@linkcode trainModel} trains. Every field has a default. */
 export interface TrainOptions {
   /** Instruments; default every stored instrument. */
@@ -248,7 +253,7 @@ export interface TrainOptions {
   /** Registry name. Default {@linkcode DEFAULT_TRAIN_OPTIONS}`.name` (resumed: the model's). */
   name?: string;
   /** Which training episodes to log: env 0's (default), every env's, or none. */
-  logEpisodes?: "env0" | "all" | "none";
+  logEpisodes?: TrainEpisodeLogging;
 }
 
 /** What {@linkcode TrainHooks.onStart} is told. */
