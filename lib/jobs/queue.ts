@@ -104,6 +104,23 @@ export interface QueuedRetrainJob {
   createdOn: Date;
 }
 
+/**
+ * pg-boss work options of one slot: one job per fetch, `concurrency` slots. The poll is
+ * the same whether or not LISTEN/NOTIFY is up: a NOTIFY wakes an idle worker the moment
+ * a job is enqueued, and the poll still finds what no NOTIFY announces (a retry whose
+ * delay ran out, a job put back after a lost lease).
+ */
+function workOptions(options: { concurrency?: number; pollSeconds?: number }) {
+  const poll = options.pollSeconds ?? 1;
+  return {
+    batchSize: 1,
+    localConcurrency: options.concurrency ?? 1,
+    pollingIntervalSeconds: poll,
+    notifyPollingIntervalSeconds: poll,
+    includeMetadata: true as const,
+  };
+}
+
 /** pg-boss send options of a lease, checked. */
 function sendOptions(lease: LeaseOptions) {
   const l = { ...DEFAULT_LEASE, ...lease };
@@ -228,10 +245,7 @@ export class SweepQueue {
     const id = await this.#boss.work(
       SWEEP_QUEUE,
       {
-        batchSize: 1,
-        localConcurrency: options.concurrency ?? 1,
-        pollingIntervalSeconds: options.pollSeconds ?? 1,
-        includeMetadata: true,
+        ...workOptions(options),
       },
       async ([job]) => {
         const { sweepId, key } = jobData(job.data, job.id);
@@ -314,10 +328,7 @@ export class SweepQueue {
     const id = await this.#boss.work(
       RETRAIN_QUEUE,
       {
-        batchSize: 1,
-        localConcurrency: options.concurrency ?? 1,
-        pollingIntervalSeconds: options.pollSeconds ?? 1,
-        includeMetadata: true,
+        ...workOptions(options),
       },
       async ([job]) => {
         const o = job.data as Record<string, unknown> | null;
@@ -371,6 +382,8 @@ export async function openSweepQueue(url: string, options: QueueOptions = {}): P
     application_name: "tt-sweep",
     max: 4,
     schedule: false,
+    // Idle workers LISTEN and are woken by the NOTIFY of an enqueue (one more connection).
+    useListenNotify: true,
     supervise: options.supervise ?? true,
     superviseIntervalSeconds: supervise,
     monitorIntervalSeconds: supervise,
@@ -383,7 +396,9 @@ export async function openSweepQueue(url: string, options: QueueOptions = {}): P
   await boss.start();
   for (const name of [SWEEP_QUEUE, RETRAIN_QUEUE]) {
     try {
-      if ((await boss.getQueue(name)) === null) await boss.createQueue(name);
+      const queue = await boss.getQueue(name);
+      if (queue === null) await boss.createQueue(name, { notify: true });
+      else if (!queue.notify) await boss.updateQueue(name, { notify: true });
     } catch (e) {
       // Two processes creating the queue at once: the other one won.
       if ((await boss.getQueue(name)) === null) {
