@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   createScratchDatabase,
+  listEpisodes,
   listSweepJobs,
   openStore,
   registerModel,
@@ -14,6 +15,7 @@ import {
   parseGrid,
   parseSeedList,
   parseSweepDefinition,
+  parseSweepJobResult,
   planSweep,
   runSweepInProcess,
   submitSweep,
@@ -21,6 +23,7 @@ import {
   sweepLeaderboard,
   sweepSettings,
   sweepStatus,
+  trainOptionsForJob,
 } from "@lib/jobs/mod.ts";
 import { TEST_DATABASE_URL } from "./support/stores.ts";
 
@@ -188,6 +191,11 @@ Deno.test("a sweep on PGlite runs its jobs in-process, once each, with the leade
     assert.ok(medians[0] >= medians[1], `sorted by median: ${medians}`);
     assert.ok(Number.isFinite(status.leaderboard.winner!.deflatedSharpe));
     inProcess = outcomes(jobs);
+    // A sweep job logs no training episodes unless its definition asks: only the
+    // out-of-sample evaluation (and its benchmark) is stored.
+    const first = parseSweepJobResult(jobs[0].result, "job 0");
+    assert.deepEqual(await listEpisodes(store, { runId: first.runId, kind: "train" }), []);
+    assert.equal((await listEpisodes(store, { modelId: first.modelId, kind: "eval" })).length, 1);
   } finally {
     await store.close();
     await Deno.remove(tmp, { recursive: true });
@@ -343,6 +351,26 @@ Deno.test({
       await db.drop();
     }
   },
+});
+
+Deno.test("a sweep's training-episode logging: none by default, else what the definition says", () => {
+  const def = (extra: object) => parseSweepDefinition({ ...TINY, ...extra });
+  const spec = (extra: object) => ({
+    name: "s",
+    settingIndex: 0,
+    setting: {},
+    seed: 1,
+    fold: 0,
+    train: { start: "2013-06-01", end: "2016-12-30" },
+    test: { start: "2016-12-31", end: "2018-05-11" },
+    base: def(extra).base,
+  });
+  assert.equal(trainOptionsForJob(spec({}), { sweepId: 1 }).logEpisodes, "none");
+  assert.equal(
+    trainOptionsForJob(spec({ trainEpisodes: "env0" }), { sweepId: 1 }).logEpisodes,
+    "env0",
+  );
+  assert.throws(() => def({ trainEpisodes: "some" }), /trainEpisodes/);
 });
 
 Deno.test("deno task sweep and deno task worker print --help with examples", async () => {

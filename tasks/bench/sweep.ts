@@ -13,8 +13,14 @@
 import { join } from "node:path";
 import { createScratchDatabase, listSweepJobs, openStore, type Store } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
-import { openSweepQueue, parseSweepDefinition, planSweep, submitSweep } from "@lib/jobs/mod.ts";
+import {
+  openSweepQueue,
+  parseSweepDefinition,
+  planSweep,
+  submitSweep,
+} from "@lib/jobs/mod.ts";
 import { numberArg, parseCommand, PROJECT_ROOT, UsageError } from "@lib/util/mod.ts";
+import { median } from "./_util.ts";
 
 const SPEC = {
   name: "bench sweep",
@@ -26,17 +32,30 @@ const SPEC = {
       type: "string",
       valueName: "N",
       description: "Env steps per job",
-      default: "2048",
+      default: "16384",
+    },
+    repeat: {
+      type: "string",
+      valueName: "R",
+      description:
+        "Timed pairs (1 worker, then 2), interleaved; the ratio reported is their median",
+      default: "3",
+    },
+    "v8-flags": {
+      type: "string",
+      valueName: "FLAGS",
+      description: "V8 flags of the worker processes, as --v8-flags=… (default: none, as `deno task worker`)",
     },
   },
   examples: ["deno task bench sweep", "deno task bench sweep --steps 4096"],
 } as const;
 
-function startWorker(url: string, dataDir: string): Promise<Deno.ChildProcess> {
+function startWorker(url: string, dataDir: string, v8Flags: string): Promise<Deno.ChildProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
+      ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
       join(PROJECT_ROOT, "tasks/worker.ts"),
       "--db-url",
       url,
@@ -81,9 +100,9 @@ async function stopWorkers(workers: Deno.ChildProcess[]): Promise<void> {
 }
 
 /** One timed run: submit the sweep, wait for every job, read the per-job timings. */
-async function timedRun(store: Store, url: string, steps: number, workers: number) {
+async function timedRun(store: Store, url: string, steps: number, workers: number, rep: number) {
   const def = parseSweepDefinition({
-    name: `bench-${workers}`,
+    name: `bench-${workers}-${rep}`,
     grid: { lr: [3e-4, 1e-3] },
     seeds: [1, 2],
     symbols: ["AAPL", "SPX"],
@@ -140,6 +159,8 @@ async function timedRun(store: Store, url: string, steps: number, workers: numbe
 export async function main(args: string[]): Promise<void> {
   const a = parseCommand(SPEC, args);
   const steps = numberArg(a, "steps", { min: 1, integer: true })!;
+  const repeat = numberArg(a, "repeat", { min: 1, integer: true })!;
+  const v8Flags = (a["v8-flags"] as string | undefined) ?? "";
   const server = Deno.env.get("TEST_DATABASE_URL") || Deno.env.get("DATABASE_URL");
   if (!server) {
     throw new UsageError(
@@ -151,27 +172,49 @@ export async function main(args: string[]): Promise<void> {
   const store = await openStore({ url: db.url });
   try {
     await ingestSample(store, { silent: true });
-    const runs = [];
-    for (const n of [1, 2]) {
-      const workers = await Promise.all(
-        Array.from({ length: n }, (_, i) => startWorker(db.url, join(tmp, `${n}-${i}`))),
-      );
-      try {
-        runs.push(await timedRun(store, db.url, steps, n));
-      } finally {
-        await stopWorkers(workers);
+    const pairs: {
+      one: Awaited<ReturnType<typeof timedRun>>;
+      two: Awaited<ReturnType<typeof timedRun>>;
+    }[] = [];
+    for (let rep = 0; rep < repeat; rep++) {
+      const pair = [];
+      for (const n of [1, 2]) {
+        const workers = await Promise.all(
+          Array.from(
+            { length: n },
+            (_, i) => startWorker(db.url, join(tmp, `${rep}-${n}-${i}`), v8Flags),
+          ),
+        );
+        try {
+          pair.push(await timedRun(store, db.url, steps, n, rep));
+        } finally {
+          await stopWorkers(workers);
+        }
       }
+      pairs.push({ one: pair[0], two: pair[1] });
+      console.error(
+        `pair ${rep + 1}/${repeat}: 1 worker ${pair[0].wallSeconds} s, 2 workers ${
+          pair[1].wallSeconds
+        } s, ` +
+          `ratio ${(pair[1].wallSeconds / pair[0].wallSeconds).toFixed(3)}`,
+      );
     }
-    const ratio = runs[1].wallSeconds / runs[0].wallSeconds;
-    const overhead = Math.max(runs[0].enqueueToStartSeconds.max, runs[1].enqueueToStartSeconds.max);
+    const ratios = pairs.map((p) => p.two.wallSeconds / p.one.wallSeconds);
+    const ratio = median(ratios);
+    const overhead = Math.max(
+      ...pairs.flatMap((p) => [p.one.enqueueToStartSeconds.max, p.two.enqueueToStartSeconds.max]),
+    );
+    const round3 = (x: number) => Math.round(x * 1000) / 1000;
     console.log(JSON.stringify({
       bench: "sweep",
       jobs: 4,
       stepsPerJob: steps,
       cores: navigator.hardwareConcurrency,
-      oneWorker: runs[0],
-      twoWorkers: runs[1],
-      wallRatio: Math.round(ratio * 1000) / 1000,
+      workerV8Flags: v8Flags,
+      repeat,
+      pairs,
+      wallRatios: ratios.map(round3),
+      wallRatio: round3(ratio),
       wallRatioTarget: 0.6,
       wallRatioMet: ratio <= 0.6,
       enqueueToStartMaxSeconds: overhead,
