@@ -40,7 +40,8 @@ const SPEC: CommandSpec = {
     "poll-seconds": {
       type: "string",
       valueName: "S",
-      description: "Seconds between polls while idle (≥ 0.5)",
+      description:
+        "Seconds between polls (≥ 0.5): a new job wakes an idle worker at once (NOTIFY); the poll finds retries",
       default: "1",
     },
     "supervise-seconds": {

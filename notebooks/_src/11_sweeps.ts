@@ -89,7 +89,8 @@ console.log(status.leaderboard.note);
 // ## Every job
 //
 // Each job ran once (`runs`), registered its model and logged its training metrics and its `eval`
-// episode. The same job on another worker gives the same weights (`weightsSha256`).
+// episode (its training episodes only when the definition sets `trainEpisodes`). The same job on
+// another worker gives the same weights (`weightsSha256`).
 
 // %%
 await showTable(pl.readRecords(status.jobs.map((j) => ({

@@ -1,9 +1,11 @@
 /**
  * `deno task bench sweep`: the speed of issue 15's scale-out. On a scratch database of
  * the server (`TEST_DATABASE_URL`, else `DATABASE_URL`) with the sample bars, a sweep of
- * 4 tiny jobs (2 settings × 2 seeds) runs once on 1 worker process and once on 2, the
- * workers started and idle before the sweep is submitted. Prints one JSON line: the wall
- * time of each (submit → last job completed), their ratio (target ≤ 0.6 on 2 cores), and
+ * 4 jobs (2 settings × 2 seeds, `train`'s default steps and envs unless `--steps`) runs on
+ * 1 worker process and on 2, the workers started as `deno task worker` starts them and
+ * idle before the sweep is submitted; `--repeat` such pairs, interleaved. Prints one JSON
+ * line: the wall time of each run (submit → last job completed), the ratio per pair and
+ * their median (target ≤ 0.6 on 2 cores), and
  * the queue's overhead per job, enqueue → start (target < 1 s): for each job, the time
  * from when it could have started (enqueued, or its worker's previous job finished)
  * until a worker claimed it. The database and the models are removed afterwards.
@@ -13,13 +15,9 @@
 import { join } from "node:path";
 import { createScratchDatabase, listSweepJobs, openStore, type Store } from "@lib/db/mod.ts";
 import { ingestSample } from "@lib/data/mod.ts";
-import {
-  openSweepQueue,
-  parseSweepDefinition,
-  planSweep,
-  submitSweep,
-} from "@lib/jobs/mod.ts";
+import { openSweepQueue, parseSweepDefinition, planSweep, submitSweep } from "@lib/jobs/mod.ts";
 import { numberArg, parseCommand, PROJECT_ROOT, UsageError } from "@lib/util/mod.ts";
+import { DEFAULT_TRAIN_OPTIONS } from "@lib/pipeline/mod.ts";
 import { median } from "./_util.ts";
 
 const SPEC = {
@@ -31,8 +29,8 @@ const SPEC = {
     steps: {
       type: "string",
       valueName: "N",
-      description: "Env steps per job",
-      default: "16384",
+      description: "Env steps per job (default: train's)",
+      default: String(DEFAULT_TRAIN_OPTIONS.steps),
     },
     repeat: {
       type: "string",
@@ -44,10 +42,11 @@ const SPEC = {
     "v8-flags": {
       type: "string",
       valueName: "FLAGS",
-      description: "V8 flags of the worker processes, as --v8-flags=… (default: none, as `deno task worker`)",
+      description:
+        "V8 flags of the worker processes, as --v8-flags=… (default: none, as `deno task worker`)",
     },
   },
-  examples: ["deno task bench sweep", "deno task bench sweep --steps 4096"],
+  examples: ["deno task bench sweep", "deno task bench sweep --steps 16384 --repeat 5"],
 } as const;
 
 function startWorker(url: string, dataDir: string, v8Flags: string): Promise<Deno.ChildProcess> {
@@ -105,7 +104,6 @@ async function timedRun(store: Store, url: string, steps: number, workers: numbe
     start: "2013-06-01",
     end: "2016-12-30",
     steps,
-    numEnvs: 2,
   });
   const plan = await planSweep(store, def);
   const t0 = Date.now(); // the server runs on this machine: one clock
