@@ -244,9 +244,7 @@ export class SweepQueue {
   ): Promise<void> {
     const id = await this.#boss.work(
       SWEEP_QUEUE,
-      {
-        ...workOptions(options),
-      },
+      workOptions(options),
       async ([job]) => {
         const { sweepId, key } = jobData(job.data, job.id);
         return await handler({
@@ -327,9 +325,7 @@ export class SweepQueue {
   ): Promise<void> {
     const id = await this.#boss.work(
       RETRAIN_QUEUE,
-      {
-        ...workOptions(options),
-      },
+      workOptions(options),
       async ([job]) => {
         const o = job.data as Record<string, unknown> | null;
         if (typeof o?.retrainJobId !== "number") {
