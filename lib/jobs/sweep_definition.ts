@@ -193,8 +193,8 @@ export interface SweepBase {
   /**
    * Which training episodes each job logs (`trainModel`'s `logEpisodes`). Default
    * {@linkcode SWEEP_TRAIN_EPISODES}: a job's evidence is its out-of-sample evaluation,
-   * and env 0's training trace is about 14,000 rows per 16k steps (a 100-job sweep of
-   * 100k steps: some 9 million rows nobody ranks by), which also loads the shared server.
+   * and env 0's training trace is about 56,000 rows per 16k-step job (a 100-job sweep of
+   * 100k steps: some 35 million rows nobody ranks by), which also loads the shared server.
    */
   trainEpisodes?: TrainEpisodeLogging;
 }
